@@ -1,0 +1,215 @@
+"""Typed configuration, validated at start-up.
+
+Precedence: CLI flag > environment (`SHOPSTREAM_*`, nested with `__`, e.g.
+`SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS`) > `shopstream.toml` (path from
+`SHOPSTREAM_CONFIG`, default `./shopstream.toml`) > defaults. Environment variables are
+read here and nowhere else. Secrets are `SecretStr` and never appear in reprs or logs.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from shopstream.contract import DEFAULT_LATENESS_HORIZON
+from shopstream.errors import ConfigError
+
+CONFIG_FILE_ENV = "SHOPSTREAM_CONFIG"
+DEFAULT_CONFIG_FILE = "shopstream.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    """Where Kafka is and how to talk to it."""
+
+    bootstrap_servers: str | None = Field(
+        None, description="host:port list of an existing cluster; unset = local broker"
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password: SecretStr | None = None
+    raw_topic: str = "raw_events"
+    clean_topic: str = "clean_events"
+    dead_letter_topic: str = "dead_letter"
+    raw_partitions: int = Field(3, ge=1)
+    clean_partitions: int = Field(3, ge=1)
+    dead_letter_partitions: int = Field(1, ge=1)
+    broker_port: int = Field(0, ge=0, le=65535, description="local broker port; 0 = free port")
+    brokers: Literal[1, 3] = 1
+    broker_heap: str = "512m"
+
+    @property
+    def sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL")
+
+    @property
+    def ssl(self) -> bool:
+        return self.security_protocol.endswith("SSL")
+
+
+class SparkSettings(_Section):
+    """How Spark runs."""
+
+    master: str = "local[*]"
+    shuffle_partitions: int = Field(4, ge=1)
+    driver_memory: str = "2g"
+    ui_port: int = Field(0, ge=0, le=65535, description="Spark UI port; 0 = free port")
+    trigger_seconds: float = Field(0.5, ge=0, description="micro-batch trigger interval")
+    max_offsets_per_trigger: int | None = Field(None, ge=1)
+    log_level: str = "WARN"
+
+
+class SnowflakeSettings(_Section):
+    """Snowflake connection (key-pair auth)."""
+
+    account: str | None = None
+    user: str | None = None
+    role: str | None = None
+    warehouse: str | None = None
+    database: str = "SHOPSTREAM"
+    schema_: str = Field("ANALYTICS", alias="schema")
+    private_key_path: Path | None = None
+    private_key_base64: SecretStr | None = None
+    private_key_passphrase: SecretStr | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class WarehouseSettings(_Section):
+    """Which warehouse Gold writes and the dashboard reads."""
+
+    kind: Literal["duckdb", "snowflake"] = "duckdb"
+    duckdb_path: Path | None = Field(None, description="default: <home>/warehouse.duckdb")
+    snowflake: SnowflakeSettings = SnowflakeSettings()
+
+
+class PipelineSettings(_Section):
+    """Business rules that are configuration, not contract."""
+
+    reporting_currency: str = "USD"
+    # Units of reporting currency per unit of currency.
+    currency_rates: dict[str, Decimal] = {
+        "USD": Decimal("1"),
+        "EUR": Decimal("1.08"),
+        "GBP": Decimal("1.27"),
+        "CAD": Decimal("0.73"),
+        "AUD": Decimal("0.66"),
+        "JPY": Decimal("0.0067"),
+    }
+    lateness_horizon_days: float = Field(DEFAULT_LATENESS_HORIZON.days, gt=0)
+    stall_seconds: float = Field(30.0, gt=0, description="no commit while input moves = stall")
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _rates(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        bad = [k for k, r in v.items() if len(k) != 3 or not k.isalpha() or r <= 0]
+        if bad:
+            raise ValueError(f"rates must map 3-letter codes to positive numbers: {bad}")
+        return {k.upper(): r for k, r in v.items()}
+
+
+class DashboardSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535, description="0 = free port")
+
+
+class Settings(BaseSettings):
+    """All shopstream settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPSTREAM_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    home: Path = Field(Path(".shopstream"), description="all local state lives here")
+    kafka: KafkaSettings = KafkaSettings()
+    spark: SparkSettings = SparkSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml))
+
+    # Derived locations: everything local sits under `home`, so two homes never interfere.
+    @property
+    def state_dir(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.state_dir / "checkpoints"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return (self.warehouse.duckdb_path or self.state_dir / "warehouse.duckdb").resolve()
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "settings"
+    env = "SHOPSTREAM_" + "__".join(str(p) for p in first["loc"]).upper()
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    given = first.get("input")
+    shown = "" if isinstance(given, dict | SecretStr) or "password" in loc else f" (got {given!r})"
+    return (
+        f"invalid setting '{loc}'{shown}: {first['msg']}{more}. "
+        f"Fix the flag, the environment variable {env} or {DEFAULT_CONFIG_FILE}."
+    )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from flags (`overrides`, nested dicts allowed), env and TOML."""
+    try:
+        return Settings(**_drop_none(overrides))
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _drop_none(v)
+            if not v:
+                continue
+        if v is not None:
+            out[k] = v
+    return out
