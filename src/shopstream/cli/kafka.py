@@ -1,0 +1,70 @@
+"""`shopstream kafka start|stop|status|topics`: the local broker and the pipeline topics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shopstream.cli.common import HomeOption, console, print_json, settings_from
+
+kafka_app = typer.Typer(help="Run a local Kafka (KRaft) broker or cluster and manage topics.")
+
+
+@kafka_app.command("start")
+def start(
+    brokers: int = typer.Option(None, "--brokers", help="1, or 3 for a replicated cluster."),
+    port: int = typer.Option(None, "--port", help="First broker port (0 = free port)."),
+    home: Path = HomeOption,
+) -> None:
+    """Start the local broker(s) (idempotent) and create the pipeline topics."""
+    from shopstream.infra.kafka import LocalCluster, ensure_topics
+
+    settings = settings_from(home, kafka={"brokers": brokers, "broker_port": port})
+    if settings.kafka.bootstrap_servers:
+        console.print(f"using the configured cluster {settings.kafka.bootstrap_servers}")
+        bootstrap = settings.kafka.bootstrap_servers
+    else:
+        with console.status("starting Kafka..."):
+            state = LocalCluster(settings).start()
+        bootstrap = state.bootstrap
+        console.print(f"Kafka running: {bootstrap} ({len(state.brokers)} broker(s))")
+    topics = ensure_topics(settings, bootstrap)
+    console.print("topics: " + ", ".join(f"{t} ({p} partitions)" for t, p in topics.items()))
+
+
+@kafka_app.command("stop")
+def stop(home: Path = HomeOption) -> None:
+    """Stop the local broker(s) gracefully; data stays for the next start."""
+    from shopstream.infra.kafka import LocalCluster
+
+    n = LocalCluster(settings_from(home)).stop()
+    console.print(f"stopped {n} broker(s)" if n else "no local broker was running")
+
+
+@kafka_app.command("status")
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    home: Path = HomeOption,
+) -> None:
+    """Brokers, topics, partitions and message counts."""
+    from rich.table import Table
+
+    from shopstream.infra.kafka import cluster_status
+
+    doc = cluster_status(settings_from(home))
+    if as_json:
+        print_json(doc)
+        return
+    console.print(f"bootstrap: {doc['bootstrap']}")
+    for b in doc["brokers"]:
+        extra = f" pid {b['pid']}" if "pid" in b else ""
+        console.print(f"broker {b['id']}: {b['host']}:{b['port']}{extra}")
+    table = Table("topic", "partitions", "messages")
+    for name, t in doc["topics"].items():
+        table.add_row(name, str(t["partitions"]), f"{t['messages']:,}")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(kafka_app, name="kafka")

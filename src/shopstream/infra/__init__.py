@@ -1,0 +1,1 @@
+"""Infrastructure: JVM jars, the local Kafka broker, the Spark session, ports."""

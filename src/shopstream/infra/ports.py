@@ -1,0 +1,26 @@
+"""Local ports: 0 in a setting means "pick a free one"."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def resolve_port(port: int, host: str = "127.0.0.1") -> int:
+    """`port` itself, or a free port when it is 0."""
+    return port or free_port(host)
+
+
+def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

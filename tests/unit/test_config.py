@@ -1,0 +1,64 @@
+"""Config: precedence, validation messages, secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shopstream.config import load_settings
+from shopstream.errors import ConfigError
+
+
+def test_defaults_put_state_under_home(tmp_path: Path) -> None:
+    s = load_settings(home=tmp_path)
+    assert s.checkpoint_dir == tmp_path.resolve() / "checkpoints"
+    assert s.duckdb_path == tmp_path.resolve() / "warehouse.duckdb"
+    assert s.kafka.raw_partitions == 3
+    assert s.warehouse.kind == "duckdb"
+
+
+def test_precedence_flag_over_env_over_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = tmp_path / "shopstream.toml"
+    toml.write_text('[kafka]\nraw_topic = "from_toml"\nclean_topic = "clean_toml"\n')
+    monkeypatch.setenv("SHOPSTREAM_CONFIG", str(toml))
+    assert load_settings().kafka.raw_topic == "from_toml"
+    monkeypatch.setenv("SHOPSTREAM_KAFKA__RAW_TOPIC", "from_env")
+    s = load_settings()
+    assert s.kafka.raw_topic == "from_env"
+    assert s.kafka.clean_topic == "clean_toml"  # nested sources merge, not replace
+    assert load_settings(kafka={"raw_topic": "from_flag"}).kafka.raw_topic == "from_flag"
+
+
+def test_invalid_value_names_field_and_fix() -> None:
+    with pytest.raises(ConfigError) as e:
+        load_settings(kafka={"raw_partitions": 0})
+    msg = str(e.value)
+    assert "kafka.raw_partitions" in msg
+    assert "SHOPSTREAM_KAFKA__RAW_PARTITIONS" in msg
+    assert "\n" not in msg
+
+
+def test_unknown_warehouse_kind_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPSTREAM_WAREHOUSE__KIND", "oracle")
+    with pytest.raises(ConfigError, match=r"warehouse\.kind"):
+        load_settings()
+
+
+def test_secrets_never_in_repr_or_errors() -> None:
+    s = load_settings(
+        kafka={"security_protocol": "SASL_SSL", "sasl_username": "u", "sasl_password": "hunter2"},
+        warehouse={"snowflake": {"private_key_passphrase": "s3cret-pass"}},
+    )
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
+    assert "s3cret-pass" not in repr(s)
+    with pytest.raises(ConfigError) as e:
+        load_settings(kafka={"sasl_password": "hunter2", "raw_partitions": -1})
+    assert "hunter2" not in str(e.value)
+
+
+def test_bad_currency_rates_rejected() -> None:
+    with pytest.raises(ConfigError, match="currency_rates"):
+        load_settings(pipeline={"currency_rates": {"DOLLARS": 1}})
