@@ -1,0 +1,314 @@
+"""The `Warehouse` contract shared by DuckDB and Snowflake, and the exactly-once commit.
+
+The commit algorithm lives here once; each backend supplies cursors, a bulk stage loader
+and error translation. See DESIGN.md "Exactly-once into the warehouse".
+
+Examples:
+    >>> with open_warehouse(settings) as wh:  # doctest: +SKIP
+    ...     wh.init()
+    ...     result = wh.commit_batch(events, dead_letters, BatchMeta("gold", qid, batch_id))
+    ...     rows = wh.query("SELECT * FROM kpis")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import pyarrow as pa
+
+from shopstream.errors import ShopstreamError
+from shopstream.warehouse.batch import (
+    DEAD_LETTER_KEY,
+    DEAD_LETTERS_SCHEMA,
+    EVENTS_SCHEMA,
+    BatchMeta,
+    BatchResult,
+    conform,
+    first_per_key,
+    utcnow,
+)
+from shopstream.warehouse.dialect import TABLES, Dialect, commit_statements, schema_statements
+from shopstream.warehouse.exceptions import CommitFailed, WarehouseError
+
+if TYPE_CHECKING:
+    from shopstream.config import Settings
+
+# Aggregate tables upserted from each batch's new events (see sql/commit.sql).
+GOLD_TABLES = ("customer_daily_metrics", "hourly_metrics", "product_daily_metrics")
+
+
+class Cursor(Protocol):
+    """The DB-API subset both backends' cursors provide."""
+
+    description: Any
+
+    def execute(self, sql: str, params: Sequence[Any] | None = ...) -> Any: ...
+
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+
+
+class Warehouse(ABC):
+    """A place Gold commits micro-batches to and the dashboard reads views from.
+
+    Thread-safe: commits are serialized by a lock; reads may come from any thread.
+    """
+
+    kind: ClassVar[Dialect]
+
+    def __init__(self) -> None:
+        self._write_lock = threading.RLock()
+        self._closed = False
+        self._stage_ready = False
+
+    # ---- backend primitives -------------------------------------------------------------
+
+    @abstractmethod
+    def _writer(self) -> Any:
+        """Context manager: the cursor that writes (the caller holds the write lock)."""
+
+    @abstractmethod
+    def _reader(self) -> Any:
+        """Context manager: a cursor for one read, usable from any thread."""
+
+    @abstractmethod
+    def _load_stage(self, cur: Cursor, table: str, data: pa.Table) -> None:
+        """Bulk-load `data` (columns in stage-table order) into an empty temp stage table."""
+
+    @abstractmethod
+    def _translate(self, err: Exception, action: str) -> ShopstreamError:
+        """Turn a driver exception into a user-facing warehouse error (no secrets)."""
+
+    @abstractmethod
+    def target(self) -> str:
+        """Where this warehouse is, for messages (file path or account/database.schema)."""
+
+    @abstractmethod
+    def _close(self) -> None:
+        """Release connections."""
+
+    # ---- public API ---------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Create tables (if absent) and (re)create views; safe to run any number of times."""
+        with self._write_lock, self._writer() as cur:
+            for stmt in schema_statements(self.kind):
+                try:
+                    cur.execute(stmt)
+                except Exception as err:
+                    raise self._translate(err, "initializing the warehouse") from err
+
+    def commit_batch(
+        self, events: pa.Table, dead_letters: pa.Table | None, meta: BatchMeta
+    ) -> BatchResult:
+        """Commit one micro-batch exactly once, in one transaction; replays add nothing."""
+        t0 = time.perf_counter()
+        input_rows = events.num_rows if meta.input_rows is None else meta.input_rows
+        # Gold dedups within the batch already; doing it again keeps the PK safe regardless.
+        ev = first_per_key(conform(events, EVENTS_SCHEMA, "events"), ("event_id",))
+        dl = first_per_key(
+            conform(dead_letters, DEAD_LETTERS_SCHEMA, "dead_letters"), DEAD_LETTER_KEY
+        )
+        sql = commit_statements(self.kind)
+        with self._write_lock, self._writer() as cur:
+            in_txn = False
+            try:
+                self._stage(cur, sql, ev, dl)
+                cur.execute("BEGIN")
+                in_txn = True
+                replay = _scalar(cur, sql["find_batch"], [meta.query_id, meta.batch_id]) > 0
+                now = utcnow()
+                new_events = 0
+                if ev.num_rows:
+                    cur.execute(sql["mark_existing_events"])
+                    new_events = _scalar(cur, sql["count_new_events"])
+                if new_events:
+                    cur.execute(sql["insert_silver_events"], [now, meta.batch_id])
+                    # UPDATE existing keys first, then INSERT the missing ones: the other
+                    # order would add the new keys' figures twice.
+                    for target in GOLD_TABLES:
+                        cur.execute(sql[f"update_{target}"], [now])
+                        cur.execute(sql[f"insert_{target}"], [now])
+                new_dl = 0
+                if dl.num_rows:
+                    cur.execute(sql["mark_existing_dead_letters"])
+                    new_dl = _scalar(cur, sql["count_new_dead_letters"])
+                if new_dl:
+                    cur.execute(sql["insert_dead_letters"], [now, meta.batch_id])
+                commit_ms = (time.perf_counter() - t0) * 1000.0
+                if replay:
+                    cur.execute(
+                        sql["mark_replay"],
+                        [new_events, new_events, new_dl, now, meta.query_id, meta.batch_id],
+                    )
+                else:
+                    started = meta.started_at_utc
+                    cur.execute(
+                        sql["insert_batch"],
+                        [
+                            meta.query_name,
+                            meta.query_id,
+                            meta.batch_id,
+                            meta.offsets_json(meta.start_offsets),
+                            meta.offsets_json(meta.end_offsets),
+                            input_rows,
+                            ev.num_rows,
+                            new_events,
+                            input_rows - new_events,
+                            dl.num_rows,
+                            new_dl,
+                            started,
+                            now,
+                            max((now - started).total_seconds() * 1000.0, 0.0),
+                            commit_ms,
+                        ],
+                    )
+                cur.execute("COMMIT")
+                in_txn = False
+            except Exception as err:
+                if in_txn:
+                    self._rollback(cur)
+                if isinstance(err, ShopstreamError) and not isinstance(err, WarehouseError):
+                    raise
+                cause = err if isinstance(err, ShopstreamError) else self._translate(err, "")
+                raise CommitFailed(
+                    f"commit of {meta.query_name} batch {meta.batch_id} to {self.target()} "
+                    f"failed and was rolled back (nothing was written): {cause}",
+                    query_id=meta.query_id,
+                    batch_id=meta.batch_id,
+                ) from err
+        return BatchResult(
+            query_id=meta.query_id,
+            batch_id=meta.batch_id,
+            input_rows=input_rows,
+            staged_rows=ev.num_rows,
+            new_events=new_events,
+            duplicates=input_rows - new_events,
+            dead_letters=dl.num_rows,
+            new_dead_letters=new_dl,
+            replay=replay,
+            commit_ms=(time.perf_counter() - t0) * 1000.0,
+        )
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        """Run one SQL statement; rows as dicts keyed by lower-case column names."""
+        names, rows = self._run(sql, params)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def query_rows(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one SQL statement; (column names, row tuples) — cheaper for tables and CSV."""
+        return self._run(sql, params)
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run one SQL statement; the result as an arrow table."""
+        names, rows = self._run(sql, params)
+        if not rows:
+            return pa.table({n: pa.array([], pa.null()) for n in names})
+        return pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
+
+    def table_counts(self) -> dict[str, int]:
+        """Row count of every warehouse table."""
+        union = " UNION ALL ".join(f"SELECT '{t}' AS name, COUNT(*) AS n FROM {t}" for t in TABLES)
+        return {r["name"]: int(r["n"]) for r in self.query(union)}
+
+    def last_batch(self) -> dict[str, Any] | None:
+        """The most recently committed pipeline batch, if any."""
+        rows = self.query(
+            "SELECT query_name, query_id, batch_id, input_rows, new_events, duplicates, "
+            "new_dead_letters, replays, committed_at, commit_ms "
+            "FROM pipeline_batches ORDER BY committed_at DESC, batch_id DESC LIMIT 1"
+        )
+        return rows[0] if rows else None
+
+    def health(self) -> dict[str, Any]:
+        """Reachability, table row counts and the last batch; never raises."""
+        try:
+            return {
+                "kind": self.kind,
+                "target": self.target(),
+                "ok": True,
+                "tables": self.table_counts(),
+                "last_batch": self.last_batch(),
+            }
+        except ShopstreamError as err:
+            return {"kind": self.kind, "target": self.target(), "ok": False, "error": str(err)}
+
+    def close(self) -> None:
+        """Close connections; idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.target()!r})"
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _stage(self, cur: Cursor, sql: dict[str, str], ev: pa.Table, dl: pa.Table) -> None:
+        """Load the batch into the session's temp stage tables, every row flagged new."""
+        if not self._stage_ready:  # temp tables live as long as the writer session
+            for create in ("create_stage_events", "create_stage_dead_letters"):
+                cur.execute(sql[create])
+            self._stage_ready = True
+        cur.execute(sql["clear_stage_events"])
+        cur.execute(sql["clear_stage_dead_letters"])
+        if ev.num_rows:
+            self._load_stage(cur, "stage_events", _with_is_new(ev))
+        if dl.num_rows:
+            self._load_stage(cur, "stage_dead_letters", _with_is_new(dl))
+
+    def _rollback(self, cur: Cursor) -> None:
+        # A failed rollback must not hide the original error; the server drops the
+        # transaction with the session anyway.
+        with contextlib.suppress(Exception):
+            cur.execute("ROLLBACK")
+
+    def _run(
+        self, sql: str, params: Sequence[Any] | None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if self._closed:
+            raise WarehouseError(f"warehouse {self.target()} is closed.")
+        with self._reader() as cur:
+            try:
+                cur.execute(sql, params) if params else cur.execute(sql)
+                if cur.description is None:
+                    return [], []
+                names = [d[0].lower() for d in cur.description]
+                return names, [tuple(r) for r in cur.fetchall()]
+            except Exception as err:
+                raise self._translate(err, "running the query") from err
+
+
+def _with_is_new(table: pa.Table) -> pa.Table:
+    return table.append_column("is_new", pa.array([True] * table.num_rows, pa.bool_()))
+
+
+def _scalar(cur: Cursor, sql: str, params: Sequence[Any] | None = None) -> int:
+    cur.execute(sql, params) if params else cur.execute(sql)
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
+    """Open the warehouse `settings.warehouse.kind` names (DuckDB file or Snowflake)."""
+    if settings.warehouse.kind == "snowflake":
+        from shopstream.warehouse.snowflake import SnowflakeWarehouse
+
+        return SnowflakeWarehouse(settings.warehouse.snowflake)
+    from shopstream.warehouse.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(settings.duckdb_path, read_only=read_only)

@@ -1,0 +1,120 @@
+"""SQL written once (DuckDB dialect, files in `sql/`) and rendered per warehouse by sqlglot.
+
+Templates use `$name` placeholders for the column lists derived from `contract.py`, so the
+warehouse tables follow the contract without a second copy of it.
+
+Examples:
+    >>> stmts = schema_statements("snowflake")
+    >>> any("CREATE TABLE IF NOT EXISTS silver_events" in s for s in stmts)
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from string import Template
+from typing import Literal
+
+import sqlglot
+
+from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field, field_names
+
+Dialect = Literal["duckdb", "snowflake"]
+
+TABLES = (
+    "silver_events",
+    "customer_daily_metrics",
+    "hourly_metrics",
+    "product_daily_metrics",
+    "dead_letter_events",
+    "pipeline_batches",
+)
+VIEWS = (
+    "event_funnel",
+    "daily_customer_revenue",
+    "hourly_trends",
+    "real_time_customer_metrics",
+    "top_customers",
+    "kpis",
+    "revenue_by_category",
+    "dead_letter_counts",
+)
+
+_BLOCK = re.compile(r"^-- (name|fragment): (\w+)\s*$", re.MULTILINE)
+
+
+def _column_defs(fields: tuple[Field, ...], *, constraints: bool) -> str:
+    """`name TYPE [NOT NULL], ...` for a contract field table."""
+    return ",\n    ".join(
+        f"{f.name} {f.sql_type}" + (" NOT NULL" if constraints and f.required else "")
+        for f in fields
+    )
+
+
+def _placeholders() -> dict[str, str]:
+    return {
+        "silver_events_columns": _column_defs(CLEAN_FIELDS, constraints=True),
+        "dead_letter_columns": ", ".join(field_names(DEAD_LETTER_FIELDS)),
+        "event_columns": ", ".join(field_names(CLEAN_FIELDS)),
+        # Stage tables have no NOT NULL: bad rows must fail at the target, inside the
+        # transaction, so a failure always rolls back as one unit.
+        "stage_event_columns": _column_defs(CLEAN_FIELDS, constraints=False),
+        "stage_dead_letter_columns": _column_defs(DEAD_LETTER_FIELDS, constraints=False),
+    }
+
+
+def _source(name: str) -> str:
+    text = resources.files("shopstream.warehouse.sql").joinpath(name).read_text("utf-8")
+    # schema.sql uses $dead_letter_columns as a DDL list, commit.sql as a name list.
+    subs = _placeholders()
+    if name == "schema.sql":
+        subs["dead_letter_columns"] = _column_defs(DEAD_LETTER_FIELDS, constraints=True)
+    # safe_: commit.sql's `$fragment` references are filled later by commit_statements,
+    # which substitutes strictly, as does schema_statements via _strict.
+    return Template(text).safe_substitute(subs)
+
+
+def _strict(sql: str) -> str:
+    if "$" in sql:
+        raise ValueError(f"unfilled placeholder in warehouse SQL: {sql[sql.index('$') :][:40]}")
+    return sql
+
+
+def render(sql: str, dialect: Dialect) -> list[str]:
+    """Split DuckDB-dialect SQL into statements written in `dialect`."""
+    return [
+        s for s in sqlglot.transpile(sql, read="duckdb", write=dialect, comments=False) if s.strip()
+    ]
+
+
+@cache
+def schema_statements(dialect: Dialect) -> tuple[str, ...]:
+    """CREATE TABLE IF NOT EXISTS + CREATE OR REPLACE VIEW statements, in order."""
+    text = _strict(_source("schema.sql")) + "\n" + _strict(_source("views.sql"))
+    return tuple(render(text, dialect))
+
+
+@cache
+def commit_statements(dialect: Dialect) -> dict[str, str]:
+    """The named statements of the batch commit (see sql/commit.sql), rendered.
+
+    `-- fragment: x` blocks are SQL snippets spliced into later statements as `$x`, so the
+    per-batch aggregates are written once for both halves of an upsert.
+    """
+    parts = _BLOCK.split(_source("commit.sql"))
+    fragments: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for kind, name, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
+        body = _strip_comments(body)
+        if kind == "fragment":
+            fragments[name] = body.strip().rstrip(";")
+        else:
+            (stmt,) = render(Template(body).substitute(fragments), dialect)
+            out[name] = stmt
+    return out
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))

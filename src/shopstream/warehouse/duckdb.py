@@ -1,0 +1,156 @@
+"""The embedded default warehouse: one DuckDB file under SHOPSTREAM_HOME.
+
+DuckDB lets one process open a file for writing. That process serves reads too: every read
+gets its own cursor (its own connection to the same database, safe across threads) and
+commits are serialized by a lock. Other processes open the file `read_only=True`, which
+fails while a writer holds it; opening retries briefly, then raises `WarehouseLocked`.
+
+Examples:
+    >>> with DuckDBWarehouse(Path(".shopstream/warehouse.duckdb")) as wh:  # doctest: +SKIP
+    ...     wh.init()
+    ...     wh.query("SELECT * FROM kpis")
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+import pyarrow as pa
+
+from shopstream.errors import ShopstreamError
+from shopstream.warehouse.base import Cursor, Warehouse
+from shopstream.warehouse.dialect import TABLES, VIEWS, Dialect
+from shopstream.warehouse.exceptions import (
+    QueryError,
+    WarehouseError,
+    WarehouseLocked,
+    WarehouseNotInitialized,
+)
+
+DEFAULT_LOCK_TIMEOUT = 5.0
+_BAD_SQL = (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException)
+
+
+class DuckDBWarehouse(Warehouse):
+    """Warehouse in a DuckDB file; `read_only` for processes other than the writer."""
+
+    kind: ClassVar[Dialect] = "duckdb"
+
+    def __init__(
+        self, path: Path, *, read_only: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.read_only = read_only
+        self._cursor_lock = threading.Lock()
+        self._conn = _connect(self.path, read_only, lock_timeout)
+        self._wcur: duckdb.DuckDBPyConnection | None = None
+
+    def target(self) -> str:
+        """The database file."""
+        return str(self.path)
+
+    @contextmanager
+    def _writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.read_only:
+            raise WarehouseError(
+                f"{self.path} is open read-only; only the process that writes the warehouse "
+                "(Gold / `shopstream up`) can change it."
+            )
+        if self._closed:
+            raise WarehouseError(f"warehouse {self.path} is closed.")
+        # One long-lived writer cursor: its temp stage tables survive between batches.
+        if self._wcur is None:
+            with self._cursor_lock:
+                self._wcur = self._conn.cursor()
+        yield self._wcur
+
+    @contextmanager
+    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._cursor_lock:
+            cur = self._conn.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def _load_stage(self, cur: Cursor, table: str, data: pa.Table) -> None:
+        assert isinstance(cur, duckdb.DuckDBPyConnection)
+        cols = ", ".join(data.column_names)
+        cur.register("__shopstream_stage_src", data)
+        try:
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM __shopstream_stage_src")
+        finally:
+            cur.unregister("__shopstream_stage_src")
+
+    def _translate(self, err: Exception, action: str) -> ShopstreamError:
+        if isinstance(err, ShopstreamError):
+            return err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        where = f" while {action}" if action else ""
+        if isinstance(err, duckdb.CatalogException) and _mentions_our_table(first):
+            return WarehouseNotInitialized(
+                f"{first} in {self.path}{where}; create the tables with "
+                "`shopstream warehouse init` (Gold does it on start)."
+            )
+        if isinstance(err, _BAD_SQL):
+            return QueryError(f"invalid SQL{where}: {first}")
+        return WarehouseError(f"DuckDB error{where} on {self.path}: {first}")
+
+    def _close(self) -> None:
+        try:
+            if self._wcur is not None:
+                self._wcur.close()
+        finally:
+            self._conn.close()
+
+
+def _mentions_our_table(message: str) -> bool:
+    """Does a catalog error name one of our tables or views (i.e. init never ran)?"""
+    words = set(re.findall(r"\w+", message.lower()))
+    return "exist" in message and bool(words & {*TABLES, *VIEWS})
+
+
+def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, retrying while another process holds its lock."""
+    if read_only and not path.exists():
+        raise WarehouseNotInitialized(
+            f"no warehouse at {path}; run `shopstream warehouse init` or start the pipeline "
+            "(`shopstream up` / `shopstream gold`) first."
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_timeout
+    delay = 0.05
+    while True:
+        try:
+            # No TimeZone setting: it needs the ICU extension, which may not be installable
+            # offline; batches are normalized to naive UTC before they reach DuckDB instead.
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as err:
+            message = str(err)
+            if "lock" not in message.lower():
+                raise WarehouseError(f"cannot open DuckDB file {path}: {message}") from None
+            if time.monotonic() >= deadline:
+                holder = message.split("Conflicting lock is held in", 1)[-1].strip()
+                holder = f" (held by {holder.splitlines()[0]})" if holder != message else ""
+                mode = "read-only" if read_only else "for writing"
+                raise WarehouseLocked(
+                    f"cannot open {path} {mode}: another process is writing it{holder}. "
+                    "DuckDB allows one writing process: read through that process (the "
+                    "dashboard of `shopstream up`), stop it, or use Snowflake."
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        except duckdb.ConnectionException as err:
+            raise WarehouseError(
+                f"cannot open {path}: {str(err).splitlines()[0]}. This process already has it "
+                "open with other settings; reuse that Warehouse object."
+            ) from None

@@ -1,0 +1,77 @@
+-- Tables of the warehouse, DuckDB dialect; rendered for Snowflake by sqlglot.
+-- Column lists marked with a dollar sign come from contract.py; every statement is idempotent.
+-- All TIMESTAMP columns hold naive UTC.
+
+CREATE TABLE IF NOT EXISTS silver_events (
+    $silver_events_columns,
+    loaded_at TIMESTAMP NOT NULL,
+    batch_id BIGINT NOT NULL,
+    PRIMARY KEY (event_id)
+);
+
+CREATE TABLE IF NOT EXISTS customer_daily_metrics (
+    customer_id VARCHAR NOT NULL,
+    event_date DATE NOT NULL,
+    page_views BIGINT NOT NULL,
+    add_to_cart_count BIGINT NOT NULL,
+    purchase_count BIGINT NOT NULL,
+    total_revenue DECIMAL(18, 2) NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (customer_id, event_date)
+);
+
+CREATE TABLE IF NOT EXISTS hourly_metrics (
+    event_hour TIMESTAMP NOT NULL,
+    events BIGINT NOT NULL,
+    page_views BIGINT NOT NULL,
+    add_to_cart_count BIGINT NOT NULL,
+    purchase_count BIGINT NOT NULL,
+    units_sold BIGINT NOT NULL,
+    total_revenue DECIMAL(18, 2) NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (event_hour)
+);
+
+-- Keyed by product and date; category is the latest non-null category seen for the product.
+CREATE TABLE IF NOT EXISTS product_daily_metrics (
+    product_id VARCHAR NOT NULL,
+    event_date DATE NOT NULL,
+    category VARCHAR,
+    views BIGINT NOT NULL,
+    carts BIGINT NOT NULL,
+    purchases BIGINT NOT NULL,
+    units_sold BIGINT NOT NULL,
+    revenue DECIMAL(18, 2) NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (product_id, event_date)
+);
+
+CREATE TABLE IF NOT EXISTS dead_letter_events (
+    $dead_letter_columns,
+    loaded_at TIMESTAMP NOT NULL,
+    batch_id BIGINT NOT NULL,
+    PRIMARY KEY (source_topic, source_partition, source_offset)
+);
+
+-- One row per (query_id, batch_id); a replayed batch bumps `replays` and adds nothing else.
+-- Invariant: input_rows = new_events + duplicates.
+CREATE TABLE IF NOT EXISTS pipeline_batches (
+    query_name VARCHAR NOT NULL,
+    query_id VARCHAR NOT NULL,
+    batch_id BIGINT NOT NULL,
+    start_offsets VARCHAR,
+    end_offsets VARCHAR,
+    input_rows BIGINT NOT NULL,
+    staged_rows BIGINT NOT NULL,
+    new_events BIGINT NOT NULL,
+    duplicates BIGINT NOT NULL,
+    dead_letters BIGINT NOT NULL,
+    new_dead_letters BIGINT NOT NULL,
+    replays BIGINT NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    committed_at TIMESTAMP NOT NULL,
+    duration_ms DOUBLE NOT NULL,
+    commit_ms DOUBLE NOT NULL,
+    last_replayed_at TIMESTAMP,
+    PRIMARY KEY (query_id, batch_id)
+);

@@ -1,0 +1,148 @@
+-- Reporting views, DuckDB dialect; rendered for Snowflake by sqlglot. The dashboard and BI
+-- read these: column names are snake_case and stable (extend, don't rename).
+-- Money is DECIMAL(18,2) in the reporting currency; rates are fractions in [0, 1] rounded
+-- to 4 places (DOUBLE); counts are BIGINT (some drivers return wide sums as floats);
+-- timestamps are naive UTC.
+
+-- The three funnel stages, always all three rows (zeros before any data).
+-- conversion_from_views = unique customers at this stage / unique customers who viewed.
+CREATE OR REPLACE VIEW event_funnel AS
+WITH stages AS (
+    SELECT * FROM (VALUES (1, 'PAGE_VIEW'), (2, 'ADD_TO_CART'), (3, 'PURCHASE'))
+        AS v (stage, event_type)
+),
+counts AS (
+    SELECT event_type, COUNT(*) AS events, COUNT(DISTINCT customer_id) AS unique_customers
+    FROM silver_events
+    GROUP BY event_type
+),
+viewers AS (
+    SELECT COUNT(DISTINCT customer_id) AS n FROM silver_events WHERE event_type = 'PAGE_VIEW'
+)
+SELECT
+    s.stage,
+    s.event_type,
+    COALESCE(c.events, 0) AS events,
+    COALESCE(c.unique_customers, 0) AS unique_customers,
+    ROUND(CAST(COALESCE(c.unique_customers, 0) AS DOUBLE) / NULLIF(v.n, 0), 4)
+        AS conversion_from_views
+FROM stages AS s
+CROSS JOIN viewers AS v
+LEFT JOIN counts AS c ON c.event_type = s.event_type;
+
+-- One row per event_date; customers = customers with at least one purchase that day.
+CREATE OR REPLACE VIEW daily_customer_revenue AS
+SELECT
+    event_date,
+    CAST(SUM(total_revenue) AS DECIMAL(18, 2)) AS revenue,
+    CAST(SUM(purchase_count) AS BIGINT) AS orders,
+    CAST(SUM(CASE WHEN purchase_count > 0 THEN 1 ELSE 0 END) AS BIGINT) AS customers,
+    COUNT(*) AS active_customers,
+    CAST(ROUND(SUM(total_revenue) / NULLIF(SUM(purchase_count), 0), 2) AS DECIMAL(18, 2))
+        AS avg_order_value
+FROM customer_daily_metrics
+GROUP BY event_date;
+
+-- Per event hour (UTC) and event type, from the event table itself.
+CREATE OR REPLACE VIEW hourly_trends AS
+SELECT
+    DATE_TRUNC('hour', event_timestamp) AS event_hour,
+    event_type,
+    COUNT(*) AS events,
+    COUNT(DISTINCT customer_id) AS unique_customers,
+    CAST(SUM(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END)
+        AS DECIMAL(18, 2)) AS revenue
+FROM silver_events
+GROUP BY DATE_TRUNC('hour', event_timestamp), event_type;
+
+-- Per customer, all time. engagement_score = page_views*1 + add_to_cart_count*3 +
+-- purchase_count*10; conversion_rate = purchase_count / page_views (NULL without views).
+CREATE OR REPLACE VIEW real_time_customer_metrics AS
+SELECT
+    customer_id,
+    CAST(SUM(page_views) AS BIGINT) AS page_views,
+    CAST(SUM(add_to_cart_count) AS BIGINT) AS add_to_cart_count,
+    CAST(SUM(purchase_count) AS BIGINT) AS purchase_count,
+    CAST(SUM(total_revenue) AS DECIMAL(18, 2)) AS total_revenue,
+    CAST(SUM(page_views) * 1 + SUM(add_to_cart_count) * 3 + SUM(purchase_count) * 10 AS BIGINT)
+        AS engagement_score,
+    ROUND(CAST(SUM(purchase_count) AS DOUBLE) / NULLIF(SUM(page_views), 0), 4)
+        AS conversion_rate,
+    MIN(event_date) AS first_event_date,
+    MAX(event_date) AS last_event_date,
+    MAX(updated_at) AS updated_at
+FROM customer_daily_metrics
+GROUP BY customer_id;
+
+-- Every customer with its all-time revenue and tier (VIP >= 1000, Premium >= 500,
+-- Regular >= 100, else New); revenue_rank 1 = highest revenue.
+CREATE OR REPLACE VIEW top_customers AS
+WITH totals AS (
+    SELECT
+        customer_id,
+        CAST(SUM(total_revenue) AS DECIMAL(18, 2)) AS total_revenue,
+        CAST(SUM(purchase_count) AS BIGINT) AS purchase_count
+    FROM customer_daily_metrics
+    GROUP BY customer_id
+)
+SELECT
+    customer_id,
+    total_revenue,
+    purchase_count,
+    CASE
+        WHEN total_revenue >= 1000 THEN 'VIP'
+        WHEN total_revenue >= 500 THEN 'Premium'
+        WHEN total_revenue >= 100 THEN 'Regular'
+        ELSE 'New'
+    END AS customer_tier,
+    RANK() OVER (ORDER BY total_revenue DESC) AS revenue_rank
+FROM totals;
+
+-- One row of headline figures. conversion_rate = purchasing customers / active customers;
+-- purchase_to_view_rate = purchases / page views; avg_order_value = revenue / orders.
+CREATE OR REPLACE VIEW kpis AS
+WITH totals AS (
+    SELECT
+        CAST(COALESCE(SUM(total_revenue), 0) AS DECIMAL(18, 2)) AS total_revenue,
+        CAST(COALESCE(SUM(purchase_count), 0) AS BIGINT) AS orders,
+        CAST(COALESCE(SUM(page_views), 0) AS BIGINT) AS page_views,
+        CAST(COALESCE(SUM(add_to_cart_count), 0) AS BIGINT) AS add_to_cart_count,
+        COUNT(DISTINCT customer_id) AS active_customers,
+        COUNT(DISTINCT CASE WHEN purchase_count > 0 THEN customer_id END) AS purchasing_customers,
+        MAX(updated_at) AS updated_at
+    FROM customer_daily_metrics
+)
+SELECT
+    total_revenue,
+    orders,
+    CAST(ROUND(total_revenue / NULLIF(orders, 0), 2) AS DECIMAL(18, 2)) AS avg_order_value,
+    page_views,
+    add_to_cart_count,
+    page_views + add_to_cart_count + orders AS events,
+    active_customers,
+    purchasing_customers,
+    ROUND(CAST(purchasing_customers AS DOUBLE) / NULLIF(active_customers, 0), 4)
+        AS conversion_rate,
+    ROUND(CAST(orders AS DOUBLE) / NULLIF(page_views, 0), 4) AS purchase_to_view_rate,
+    updated_at
+FROM totals;
+
+-- Purchases by product category (NULL category shown as 'unknown').
+CREATE OR REPLACE VIEW revenue_by_category AS
+SELECT
+    COALESCE(category, 'unknown') AS category,
+    CAST(SUM(COALESCE(reporting_amount, 0)) AS DECIMAL(18, 2)) AS revenue,
+    COUNT(*) AS orders,
+    CAST(SUM(quantity) AS BIGINT) AS units_sold,
+    COUNT(DISTINCT customer_id) AS customers
+FROM silver_events
+WHERE event_type = 'PURCHASE'
+GROUP BY COALESCE(category, 'unknown');
+
+CREATE OR REPLACE VIEW dead_letter_counts AS
+SELECT
+    reason,
+    COUNT(*) AS dead_letters,
+    MAX(processed_at) AS last_processed_at
+FROM dead_letter_events
+GROUP BY reason;
