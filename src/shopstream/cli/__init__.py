@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("kafka",)
+COMMAND_MODULES = ("kafka", "gold", "warehouse")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,1 @@
+"""Gold: exactly-once aggregates from clean events into the warehouse."""
