@@ -11,7 +11,9 @@ from shopstream.gold.job import split_batch
 def _flat(rows: list[dict[str, object]]) -> pa.Table:
     cols = ["topic", "partition", "offset", *field_names(CLEAN_FIELDS)]
     cols += ["dl_" + n for n in field_names(DEAD_LETTER_FIELDS)]
-    return pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows])
+    types = {"partition": pa.int32(), "offset": pa.int64()}
+    schema = pa.schema([(c, types.get(c, pa.string())) for c in cols])
+    return pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows], schema=schema)
 
 
 def test_splits_by_topic_and_computes_offset_ranges() -> None:
