@@ -61,7 +61,7 @@ class SnowflakeWarehouse(Warehouse):
                 + " and ".join(missing)
                 + ": set "
                 + ", ".join(f"{ENV}{n.upper()}" for n in missing)
-                + " (or [warehouse.snowflake] in shopstream.toml)."
+                + " (or the warehouse.snowflake table of shopstream.toml)."
             )
         self._cfg = settings
         self._secrets = [

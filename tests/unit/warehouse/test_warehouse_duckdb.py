@@ -1,0 +1,108 @@
+"""DuckDB specifics: one writing process that also serves reads, read-only openers, locks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from wh_data import events_table, make_event
+
+from shopstream.config import load_settings
+from shopstream.errors import Transient
+from shopstream.warehouse import BatchMeta, Warehouse, open_warehouse
+from shopstream.warehouse.duckdb import DuckDBWarehouse
+from shopstream.warehouse.exceptions import WarehouseLocked, WarehouseNotInitialized
+
+HOLD_LOCK = """
+import sys, duckdb
+conn = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+sys.stdin.readline()
+conn.close()
+"""
+
+
+def test_default_file_lives_under_home(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    with open_warehouse(settings) as wh:
+        wh.init()
+        assert isinstance(wh, DuckDBWarehouse)
+        assert wh.path == (tmp_path / "warehouse.duckdb").resolve()
+    assert wh.path.exists()
+
+
+def test_reads_from_other_threads_while_committing(duck_wh: Warehouse) -> None:
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                (row,) = duck_wh.query("SELECT events FROM kpis")
+                assert row["events"] % 10 == 0  # never a half-committed batch of 10
+        except BaseException as err:  # collected and re-raised in the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for b in range(15):
+            rows = [make_event(f"b{b}-{i}", customer_id=f"c{i}") for i in range(10)]
+            duck_wh.commit_batch(events_table(rows), None, BatchMeta("gold", "q", b))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert duck_wh.table_counts()["silver_events"] == 150
+
+
+def test_read_only_open_of_a_locked_file_is_a_clear_transient_error(tmp_path: Path) -> None:
+    path = tmp_path / "wh.duckdb"
+    DuckDBWarehouse(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(WarehouseLocked) as info:
+            DuckDBWarehouse(path, read_only=True, lock_timeout=0.3)
+        assert isinstance(info.value, Transient)
+        assert "another process is writing it" in str(info.value)
+        assert str(path) in str(info.value)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    # Once the writer is gone, read-only opening works.
+    with DuckDBWarehouse(path, read_only=True) as ro:
+        assert ro.query("SELECT 1 AS one") == [{"one": 1}]
+
+
+def test_read_only_sees_committed_data_and_refuses_writes(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    with open_warehouse(settings) as wh:
+        wh.init()
+        wh.commit_batch(events_table([make_event("x")]), None, BatchMeta("gold", "q", 0))
+    with open_warehouse(settings, read_only=True) as ro:
+        assert ro.table_counts()["silver_events"] == 1
+        with pytest.raises(Exception, match="read-only"):
+            ro.init()
+
+
+def test_missing_file_or_tables_say_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseNotInitialized, match="warehouse init"):
+        DuckDBWarehouse(tmp_path / "absent.duckdb", read_only=True)
+    with (
+        DuckDBWarehouse(tmp_path / "empty.duckdb") as wh,
+        pytest.raises(WarehouseNotInitialized, match="warehouse init"),
+    ):
+        wh.query("SELECT * FROM kpis")
