@@ -162,6 +162,7 @@ def check(
     database: str = typer.Option(None, "--database"),
     schema: str = typer.Option(None, "--schema"),
     private_key_path: Path = typer.Option(None, "--private-key-path"),
+    timeout: int = typer.Option(30, "--timeout", help="Login timeout in seconds."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Connect with the configured key pair and report version, account, role and warehouse."""
@@ -178,14 +179,14 @@ def check(
             private_key_path=private_key_path,
         )
     )
-    with SnowflakeWarehouse(settings.warehouse.snowflake) as wh:
+    with SnowflakeWarehouse(settings.warehouse.snowflake, login_timeout=timeout) as wh:
         info = wh.check()
     if as_json:
         print_json(info)
         return
     console.print(
         f"connected to Snowflake {info['version']}: account {info['account']}, "
-        f"user {info['user_name']}, role {info['role']}, warehouse {info['warehouse']}, "
+        f"user {info['user']}, role {info['role']}, warehouse {info['warehouse']}, "
         f"{info['database']}.{info['schema']}",
         highlight=False,
     )

@@ -162,22 +162,24 @@ class SnowflakeWarehouse(Warehouse):
         """Connect-level facts: version, account, user, role, warehouse, database, schema."""
         info: dict[str, Any] = {"version": self.query("SELECT CURRENT_VERSION() AS v")[0]["v"]}
         try:
+            # ACCOUNT, DATABASE and SCHEMA are reserved words in Snowflake: alias with _name.
             row = self.query(
-                "SELECT CURRENT_ACCOUNT() AS account, CURRENT_USER() AS user_name, "
-                "CURRENT_ROLE() AS role, CURRENT_WAREHOUSE() AS warehouse, "
-                "CURRENT_DATABASE() AS database, CURRENT_SCHEMA() AS schema"
+                "SELECT CURRENT_ACCOUNT() AS account_name, CURRENT_USER() AS user_name, "
+                "CURRENT_ROLE() AS role_name, CURRENT_WAREHOUSE() AS warehouse_name, "
+                "CURRENT_DATABASE() AS database_name, CURRENT_SCHEMA() AS schema_name"
             )[0]
+            info.update({k.removesuffix("_name"): v for k, v in row.items()})
         except QueryError:
             # Emulators lack some context functions; fall back to what was configured.
-            row = {
-                "account": self._cfg.account,
-                "user_name": self._cfg.user,
-                "role": self._cfg.role,
-                "warehouse": self._cfg.warehouse,
-                "database": self._cfg.database,
-                "schema": self._cfg.schema_,
-            }
-        info.update(row)
+            cfg = self._cfg
+            info.update(
+                account=cfg.account,
+                user=cfg.user,
+                role=cfg.role,
+                warehouse=cfg.warehouse,
+                database=cfg.database,
+                schema=cfg.schema_,
+            )
         return info
 
     def _translate(self, err: Exception, action: str) -> ShopstreamError:

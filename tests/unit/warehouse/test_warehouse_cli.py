@@ -16,7 +16,7 @@ from wh_data import events_table, make_event
 from shopstream.cli.warehouse import register
 from shopstream.config import load_settings
 from shopstream.warehouse import BatchMeta, open_warehouse
-from shopstream.warehouse.exceptions import QueryError
+from shopstream.warehouse.exceptions import PrivateKeyError, QueryError
 from shopstream.warehouse.keys import load_private_key_der
 
 
@@ -116,3 +116,17 @@ def test_snowflake_check_command(
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert info["version"] and info["database"] == "SHOPSTREAM"
+    assert (info["account"], info["user"]) == ("acct-1", "LOADER")
+    plain = CliRunner().invoke(cli, ["snowflake", "check", "--private-key-path", key])
+    assert plain.exit_code == 0 and "connected to Snowflake" in plain.stdout
+
+
+def test_snowflake_check_with_a_bad_key_is_one_clear_line(
+    cli: typer.Typer, fakesnow_patch: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOPSTREAM_WAREHOUSE__SNOWFLAKE__ACCOUNT", "acct-1")
+    monkeypatch.setenv("SHOPSTREAM_WAREHOUSE__SNOWFLAKE__USER", "LOADER")
+    missing = tmp_path / "nope.p8"
+    result = CliRunner().invoke(cli, ["snowflake", "check", "--private-key-path", str(missing)])
+    assert isinstance(result.exception, PrivateKeyError)
+    assert "does not exist" in str(result.exception) and "\n" not in str(result.exception)
