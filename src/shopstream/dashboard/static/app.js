@@ -1,0 +1,223 @@
+// shopstream live dashboard: polls /api/overview and redraws in place (no page reload).
+"use strict";
+
+const state = { pollMs: 1000, currency: "USD", history: [], charts: {}, lastOk: null };
+const STAGE_ORDER = ["producer", "silver", "gold"];
+const FUNNEL_COLORS = ["#5b8cff", "#33c3a4", "#c79bff"];
+const CATEGORY_COLORS = ["#5b8cff", "#33c3a4", "#f2b84b", "#c79bff", "#ef5b5b", "#4fd1e8", "#9ad06b", "#ff8fb1", "#b0b8cc"];
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const int = (n) => (n == null ? "–" : Math.round(n).toLocaleString("en-US"));
+const money = (n) => (n == null ? "–" : new Intl.NumberFormat("en-US", { style: "currency", currency: state.currency }).format(n));
+const pct = (r) => (r == null ? "–" : (r * 100).toFixed(2) + "%");
+const secs = (s) => (s == null ? "–" : s < 90 ? s.toFixed(1) + " s" : s < 5400 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h");
+const rate = (r) => (r == null ? "–" : r.toLocaleString("en-US", { maximumFractionDigits: 0 }) + " /s");
+
+const KPI_FORMAT = {
+  total_revenue: money, orders: int, conversion_rate: pct,
+  avg_order_value: money, active_customers: int, events: int,
+};
+
+function setKpi(name, value) {
+  const el = $("kpi-" + name);
+  const text = KPI_FORMAT[name](value);
+  if (el.textContent !== text) {
+    if (el.dataset.value !== "") { el.classList.add("bump"); setTimeout(() => el.classList.remove("bump"), 600); }
+    el.textContent = text;
+  }
+  el.dataset.value = value == null ? "null" : String(value);
+}
+
+function renderKpis(k) {
+  if (!k) return;
+  for (const name of Object.keys(KPI_FORMAT)) setKpi(name, k[name]);
+  $("sub-conversion_rate").textContent = `${int(k.purchasing_customers)} of ${int(k.active_customers)} customers bought`;
+  $("sub-avg_order_value").textContent = `${pct(k.purchase_to_view_rate)} purchases / views`;
+  // Growth over ~10 s, from what this page has seen.
+  const now = Date.now();
+  state.history.push({ t: now, k });
+  while (state.history.length > 2 && now - state.history[1].t > 10000) state.history.shift();
+  const old = state.history[0];
+  for (const name of ["total_revenue", "orders", "active_customers", "events"]) {
+    const el = $("delta-" + name);
+    const d = (k[name] ?? 0) - (old.k[name] ?? 0);
+    const span = ((now - old.t) / 1000).toFixed(0);
+    el.textContent = d > 0 ? `+${name === "total_revenue" ? money(d) : int(d)} in ${span}s` : "no change";
+    el.classList.toggle("up", d > 0);
+  }
+}
+
+function renderFunnel(rows) {
+  const max = Math.max(1, ...rows.map((r) => r.unique_customers));
+  const label = { PAGE_VIEW: "Viewed", ADD_TO_CART: "Added to cart", PURCHASE: "Purchased" };
+  $("funnel").innerHTML = rows.map((r, i) => `
+    <div class="step" data-stage="${esc(r.event_type)}">
+      <div class="row"><span>${label[r.event_type] || esc(r.event_type)} <span class="pct">· ${int(r.events)} events</span></span>
+        <span><b>${int(r.unique_customers)}</b> <span class="pct">${pct(r.conversion_from_views)}</span></span></div>
+      <div class="bar"><div class="fill" style="width:${(100 * r.unique_customers) / max}%;background:${FUNNEL_COLORS[i % 3]}"></div></div>
+    </div>`).join("");
+}
+
+function chartDefaults() {
+  Chart.defaults.color = "#8d96ad";
+  Chart.defaults.borderColor = "rgba(38,48,74,.8)";
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+}
+
+function renderHourly(rows) {
+  const labels = rows.map((r) => r.event_hour.slice(5, 13).replace("T", " ") + ":00");
+  const events = rows.map((r) => r.events);
+  const revenue = rows.map((r) => r.total_revenue);
+  let c = state.charts.hourly;
+  if (!c) {
+    c = state.charts.hourly = new Chart($("hourly-chart"), {
+      data: {
+        labels,
+        datasets: [
+          { type: "bar", label: "revenue", data: revenue, yAxisID: "y1", backgroundColor: "rgba(51,195,164,.35)", borderColor: "#33c3a4", borderWidth: 1, order: 2 },
+          { type: "line", label: "events", data: events, yAxisID: "y", borderColor: "#5b8cff", backgroundColor: "rgba(91,140,255,.15)", fill: true, tension: 0.3, pointRadius: 2, order: 1 },
+        ],
+      },
+      options: {
+        maintainAspectRatio: false, animation: { duration: 300 },
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          y: { beginAtZero: true, title: { display: true, text: "events" } },
+          y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "revenue" } },
+        },
+        plugins: { legend: { position: "top", align: "end" } },
+      },
+    });
+  } else {
+    c.data.labels = labels;
+    c.data.datasets[0].data = revenue;
+    c.data.datasets[1].data = events;
+    c.update();
+  }
+}
+
+function renderCategories(rows) {
+  const labels = rows.map((r) => r.category);
+  const data = rows.map((r) => r.revenue);
+  let c = state.charts.categories;
+  if (!c) {
+    c = state.charts.categories = new Chart($("category-chart"), {
+      type: "bar",
+      data: { labels, datasets: [{ label: "revenue", data, backgroundColor: CATEGORY_COLORS, borderRadius: 5 }] },
+      options: {
+        indexAxis: "y", maintainAspectRatio: false, animation: { duration: 300 },
+        plugins: { legend: { display: false }, tooltip: { callbacks: { label: (ctx) => money(ctx.parsed.x) } } },
+        scales: { x: { beginAtZero: true, ticks: { callback: (v) => money(v) } } },
+      },
+    });
+  } else {
+    c.data.labels = labels;
+    c.data.datasets[0].data = data;
+    c.update();
+  }
+}
+
+function renderTop(rows, tiers) {
+  $("top-customers").querySelector("tbody").innerHTML = rows.length
+    ? rows.map((r) => `<tr><td>${r.revenue_rank}</td><td>${esc(r.customer_id)}</td>
+        <td><span class="badge tier-${esc(r.customer_tier)}">${esc(r.customer_tier)}</span></td>
+        <td class="num">${int(r.purchase_count)}</td><td class="num">${money(r.total_revenue)}</td></tr>`).join("")
+    : `<tr><td colspan="5" class="empty">no purchases yet</td></tr>`;
+  $("tier-summary").innerHTML = Object.entries(tiers || {})
+    .map(([t, n]) => `<span class="badge tier-${esc(t)}">${esc(t)} ${int(n)}</span>`).join(" ");
+}
+
+function stageCard(name, s) {
+  const rows = [
+    ["input rate", rate(s.input_rate)],
+    ["lag", s.lag == null ? "–" : int(s.lag)],
+    ["last batch", s.last_batch_ms == null ? "–" : int(s.last_batch_ms) + " ms"],
+    ["last commit", s.last_progress_age_seconds == null ? "never" : secs(s.last_progress_age_seconds) + " ago"],
+  ];
+  if (name === "producer" && s.counters) rows.splice(1, 3, ...Object.entries(s.counters).filter(([, v]) => typeof v === "number").slice(0, 3).map(([k, v]) => [k, int(v)]));
+  return `<div class="stage state-${esc(s.state)}" data-stage="${esc(name)}" data-state="${esc(s.state)}">
+    <div class="name"><span>${esc(name)}</span><span class="state">${esc(s.state)}</span></div>
+    <div class="reason">${esc(s.reason)}</div>
+    <dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl></div>`;
+}
+
+function renderPipeline(st) {
+  const pill = $("health-pill");
+  pill.dataset.healthy = String(st.healthy);
+  pill.className = "pill " + (st.healthy ? "pill-ok" : "pill-bad");
+  pill.textContent = st.healthy ? "● healthy" : "● " + (st.problems[0] || "unhealthy").split(":")[0];
+  pill.title = st.problems.join("\n");
+  const banner = $("banner");
+  banner.hidden = st.healthy;
+  banner.textContent = st.problems.join(" · ");
+  $("freshness").textContent = "freshness " + secs(st.freshness_seconds);
+  $("stall-hint").textContent = `stalled = input waiting and no commit for ${st.stall_seconds}s`;
+
+  const kafka = st.kafka.reachable ? "" : `<div class="stage state-unknown" data-stage="kafka" data-state="unknown"><div class="name"><span>kafka</span><span class="state">unreachable</span></div><div class="reason">${esc(st.kafka.error)}</div><dl><dt>showing</dt><dd>warehouse only</dd></dl></div>`;
+  const names = STAGE_ORDER.filter((n) => st.stages[n]);
+  $("stages").innerHTML = kafka + names.map((n) => stageCard(n, st.stages[n])).join("");
+
+  const lagRows = [];
+  for (const [stage, l] of Object.entries(st.lag)) {
+    for (const [topic, parts] of Object.entries(l.topics || {})) {
+      for (const [p, v] of Object.entries(parts)) {
+        lagRows.push(`<tr><td>${esc(stage)}</td><td>${esc(topic)}</td><td class="num">${esc(p)}</td><td class="num">${int(v.end)}</td><td class="num">${int(v.committed)}</td><td class="num" style="color:${v.lag ? "var(--warn)" : "inherit"}">${int(v.lag)}</td></tr>`);
+      }
+    }
+  }
+  $("lag-table").querySelector("tbody").innerHTML = lagRows.join("") || `<tr><td colspan="6" class="empty">Kafka offsets unavailable</td></tr>`;
+
+  const r = st.reconciliation;
+  const mark = (h, pending) => (h == null ? "<span class='bad-mark'>?</span>" : h ? "<span class='ok-mark'>✓</span>" : `<span class='bad-mark'>≠</span> <span class="hint">${pending ? int(pending) + " pending" : ""}</span>`);
+  $("reconciliation").innerHTML = `
+    <div>${mark(r.silver.holds, r.silver.pending)} raw ${int(r.silver.raw)} = clean ${int(r.silver.clean)} + dead letter ${int(r.silver.dead_letter)}</div>
+    <div>${mark(r.gold.holds, r.gold.pending)} clean ${int(r.gold.clean)} = unique ${int(r.gold.unique)} + duplicates ${int(r.gold.duplicates)}</div>`;
+}
+
+function renderDeadLetters(rows) {
+  const max = Math.max(1, ...rows.map((r) => r.dead_letters));
+  $("dead-letters").innerHTML = rows.length ? rows.map((r) => `
+    <div class="reason-row" data-reason="${esc(r.reason)}">
+      <div class="reason-head"><span>${esc(r.reason)}</span><b>${int(r.dead_letters)}</b></div>
+      <div class="reason-bar"><div class="reason-fill" style="width:${(100 * r.dead_letters) / max}%"></div></div>
+      <details><summary>${r.samples.length} newest sample(s)</summary>
+        ${r.samples.map((s) => `<div>${esc(s.source_topic)}[${s.source_partition}]@${s.source_offset}: ${esc(s.detail)}<code>${esc(s.raw_preview)}</code></div>`).join("")}
+      </details>
+    </div>`).join("") : `<div class="empty">no dead letters</div>`;
+}
+
+async function tick() {
+  try {
+    const res = await fetch("/api/overview", { cache: "no-store" });
+    if (!res.ok) throw new Error("HTTP " + res.status);
+    const o = await res.json();
+    state.pollMs = o.poll_ms || state.pollMs;
+    state.currency = o.currency || state.currency;
+    renderKpis(o.kpis);
+    renderFunnel(o.funnel);
+    renderHourly(o.hourly);
+    renderCategories(o.categories);
+    renderTop(o.top_customers, o.tiers);
+    renderDeadLetters(o.dead_letters);
+    renderPipeline(o.status);
+    if (o.warehouse_error) {
+      $("banner").hidden = false;
+      $("banner").textContent = "warehouse: " + o.warehouse_error;
+    }
+    state.lastOk = Date.now();
+    $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
+  } catch (err) {
+    $("updated").textContent = "dashboard unreachable (" + err.message + ")";
+    const pill = $("health-pill");
+    pill.className = "pill pill-bad";
+    pill.dataset.healthy = "false";
+    pill.textContent = "● dashboard unreachable";
+  } finally {
+    setTimeout(tick, state.pollMs);
+  }
+}
+
+chartDefaults();
+tick();
