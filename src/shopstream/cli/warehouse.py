@@ -39,6 +39,7 @@ def _plain(value: Any) -> Any:
 
 
 def _text(value: Any) -> str:
+    """A value as table/CSV text (NULL as empty, dates ISO)."""
     if value is None:
         return ""
     if isinstance(value, datetime | date):

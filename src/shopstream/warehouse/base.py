@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pyarrow as pa
 
-from shopstream.errors import ShopstreamError
+from shopstream.errors import ShopstreamError, Transient
 from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
     DEAD_LETTERS_SCHEMA,
@@ -33,7 +33,7 @@ from shopstream.warehouse.batch import (
     utcnow,
 )
 from shopstream.warehouse.dialect import TABLES, Dialect, commit_statements, schema_statements
-from shopstream.warehouse.exceptions import CommitFailed, WarehouseError
+from shopstream.warehouse.exceptions import CommitFailed, CommitRetryable, WarehouseError
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -177,7 +177,9 @@ class Warehouse(ABC):
                 if isinstance(err, ShopstreamError) and not isinstance(err, WarehouseError):
                     raise
                 cause = err if isinstance(err, ShopstreamError) else self._translate(err, "")
-                raise CommitFailed(
+                # Replaying a batch is always safe, so a transient cause stays retryable.
+                failure = CommitRetryable if isinstance(cause, Transient) else CommitFailed
+                raise failure(
                     f"commit of {meta.query_name} batch {meta.batch_id} to {self.target()} "
                     f"failed and was rolled back (nothing was written): {cause}",
                     query_id=meta.query_id,
@@ -248,12 +250,15 @@ class Warehouse(ABC):
             self._close()
 
     def __enter__(self) -> Warehouse:
+        """Use as a context manager; closes on exit."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the warehouse."""
         self.close()
 
     def __repr__(self) -> str:
+        """Class and target only: never credentials."""
         return f"{type(self).__name__}({self.target()!r})"
 
     # ---- helpers ------------------------------------------------------------------------
@@ -294,17 +299,23 @@ class Warehouse(ABC):
 
 
 def _with_is_new(table: pa.Table) -> pa.Table:
+    """`table` plus the stage flag column, every row starting as new."""
     return table.append_column("is_new", pa.array([True] * table.num_rows, pa.bool_()))
 
 
 def _scalar(cur: Cursor, sql: str, params: Sequence[Any] | None = None) -> int:
+    """First column of the first row as int (0 when there is none)."""
     cur.execute(sql, params) if params else cur.execute(sql)
     row = cur.fetchone()
     return int(row[0]) if row else 0
 
 
 def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
-    """Open the warehouse `settings.warehouse.kind` names (DuckDB file or Snowflake)."""
+    """Open the warehouse `settings.warehouse.kind` names (DuckDB file or Snowflake).
+
+    `read_only` matters for DuckDB (other processes than the writer); on Snowflake the
+    role's grants decide what a session may do.
+    """
     if settings.warehouse.kind == "snowflake":
         from shopstream.warehouse.snowflake import SnowflakeWarehouse
 

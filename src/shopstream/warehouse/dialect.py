@@ -54,6 +54,7 @@ def _column_defs(fields: tuple[Field, ...], *, constraints: bool) -> str:
 
 
 def _placeholders() -> dict[str, str]:
+    """Column lists derived from the contract, by template placeholder name."""
     return {
         "silver_events_columns": _column_defs(CLEAN_FIELDS, constraints=True),
         "dead_letter_columns": ", ".join(field_names(DEAD_LETTER_FIELDS)),
@@ -66,6 +67,7 @@ def _placeholders() -> dict[str, str]:
 
 
 def _source(name: str) -> str:
+    """A SQL file of the package with the contract column lists filled in."""
     text = resources.files("shopstream.warehouse.sql").joinpath(name).read_text("utf-8")
     # schema.sql uses $dead_letter_columns as a DDL list, commit.sql as a name list.
     subs = _placeholders()
@@ -77,6 +79,7 @@ def _source(name: str) -> str:
 
 
 def _strict(sql: str) -> str:
+    """`sql` unchanged, or an error if a placeholder was left unfilled."""
     if "$" in sql:
         raise ValueError(f"unfilled placeholder in warehouse SQL: {sql[sql.index('$') :][:40]}")
     return sql
@@ -117,4 +120,5 @@ def commit_statements(dialect: Dialect) -> dict[str, str]:
 
 
 def _strip_comments(sql: str) -> str:
+    """Drop `--` comment lines (they may mention placeholders)."""
     return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))

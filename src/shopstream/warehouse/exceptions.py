@@ -7,6 +7,7 @@ from shopstream.errors import ConfigError, Terminal, Transient, WarehouseError, 
 __all__ = [
     "BatchSchemaError",
     "CommitFailed",
+    "CommitRetryable",
     "PrivateKeyError",
     "QueryError",
     "WarehouseAuthError",
@@ -32,6 +33,10 @@ class CommitFailed(WarehouseError):
         super().__init__(message)
         self.query_id = query_id
         self.batch_id = batch_id
+
+
+class CommitRetryable(CommitFailed, Transient):
+    """A commit failed for a transient reason (network, lock); retrying the batch is safe."""
 
 
 class WarehouseConnectionError(WarehouseError, Transient):

@@ -77,6 +77,7 @@ class SnowflakeWarehouse(Warehouse):
         return f"snowflake://{self._cfg.account}/{self._cfg.database}.{self._cfg.schema_}"
 
     def _connect(self, login_timeout: int) -> Any:
+        """Open the session with the key pair; errors become warehouse errors."""
         cfg = self._cfg
         der = load_private_key_der(
             path=cfg.private_key_path,
@@ -126,6 +127,7 @@ class SnowflakeWarehouse(Warehouse):
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
+        """A cursor on the one session, held under the session lock."""
         if self._closed:
             raise WarehouseError(f"warehouse {self.target()} is closed.")
         with self._lock:
@@ -209,6 +211,7 @@ class SnowflakeWarehouse(Warehouse):
         return WarehouseError(f"Snowflake error{where} on {self.target()}: {msg}")
 
     def _scrub(self, text: str) -> str:
+        """Mask configured secrets, should a driver message ever echo one."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
@@ -219,6 +222,7 @@ class SnowflakeWarehouse(Warehouse):
 
 
 def _first_line(err: Exception) -> str:
+    """First line of an error message (drivers append SQL and stack details)."""
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
