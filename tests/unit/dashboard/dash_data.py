@@ -1,0 +1,109 @@
+"""The known dataset of the dashboard tests, committed through the real `commit_batch`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from shopstream.warehouse import DEAD_LETTERS_SCHEMA, EVENTS_SCHEMA, BatchMeta, Warehouse
+
+T0 = datetime(2026, 11, 24, 9, 0, 0)
+
+# (event_id, type, customer, minutes after T0, amount, category)
+EVENTS: list[tuple[str, str, str, int, str | None, str | None]] = [
+    ("e01", "PAGE_VIEW", "alice", 0, None, "electronics"),
+    ("e02", "ADD_TO_CART", "alice", 1, None, "electronics"),
+    ("e03", "PURCHASE", "alice", 2, "600.00", "electronics"),
+    ("e04", "PAGE_VIEW", "bob", 5, None, "books"),
+    ("e05", "PURCHASE", "bob", 6, "520.00", "books"),
+    ("e06", "PAGE_VIEW", "carol", 10, None, "toys"),
+    ("e07", "ADD_TO_CART", "carol", 11, None, "toys"),
+    ("e08", "PAGE_VIEW", "erin", 12, None, None),
+    ("e09", "PAGE_VIEW", "alice", 65, None, "books"),
+    ("e10", "PURCHASE", "alice", 66, "500.00", "books"),
+    ("e11", "PURCHASE", "carol", 70, "150.00", "toys"),
+    ("e12", "PAGE_VIEW", "dave", 71, None, "toys"),
+    ("e13", "PURCHASE", "dave", 72, "20.00", None),
+]
+# Batch 2 repeats e05: Gold must count it as a duplicate and add nothing.
+BATCHES = [EVENTS[:8], [*EVENTS[8:], EVENTS[4]]]
+DEAD_LETTERS = [
+    (1, "invalid_amount"),
+    (2, "invalid_amount"),
+    (3, "invalid_amount"),
+    (4, "malformed_json"),
+]
+
+EXPECTED = {
+    "total_revenue": 1790.0,
+    "orders": 5,
+    "active_customers": 5,
+    "purchasing_customers": 4,
+    "page_views": 6,
+    "duplicates": 1,
+    "unique": 13,
+    "tiers": {"alice": "VIP", "bob": "Premium", "carol": "Regular", "dave": "New", "erin": "New"},
+}
+
+
+def _event(row: tuple[str, str, str, int, str | None, str | None], offset: int) -> dict[str, Any]:
+    event_id, kind, customer, minutes, amount, category = row
+    ts = T0 + timedelta(minutes=minutes)
+    amt = Decimal(amount) if amount else None
+    return {
+        "event_id": event_id,
+        "event_type": kind,
+        "customer_id": customer,
+        "event_timestamp": ts,
+        "event_date": ts.date(),
+        "amount": amt,
+        "currency": "USD" if amt else None,
+        "reporting_amount": amt,
+        "session_id": f"s-{customer}",
+        "product_id": f"p-{category}",
+        "category": category,
+        "quantity": 1,
+        "device": "desktop",
+        "source_partition": offset % 3,
+        "source_offset": offset,
+        "produced_at": ts,
+        "validated_at": ts,
+    }
+
+
+def _dead_letter(offset: int, reason: str) -> dict[str, Any]:
+    return {
+        "reason": reason,
+        "detail": f"{reason} at offset {offset}",
+        "source_topic": "raw_events",
+        "source_partition": 0,
+        "source_offset": offset,
+        "source_key": "x",
+        "processed_at": T0 + timedelta(minutes=offset),
+        # base64 of '{"amount":"-1"}': the page shows the decoded bytes.
+        "raw_base64": "eyJhbW91bnQiOiItMSJ9",
+    }
+
+
+def fill(wh: Warehouse) -> None:
+    """Commit the known dataset as two Gold batches (dead letters in the first)."""
+    offset = 0
+    for batch_id, rows in enumerate(BATCHES):
+        events = [_event(r, offset + i) for i, r in enumerate(rows)]
+        offset += len(rows)
+        dls = [_dead_letter(o, r) for o, r in DEAD_LETTERS] if batch_id == 0 else []
+        wh.commit_batch(
+            pa.Table.from_pylist(events, schema=EVENTS_SCHEMA),
+            pa.Table.from_pylist(dls, schema=DEAD_LETTERS_SCHEMA),
+            BatchMeta(
+                "gold",
+                "query-1",
+                batch_id,
+                end_offsets={"clean_events": {"0": offset}}
+                | ({"dead_letter": {"0": len(dls)}} if dls else {}),
+                input_rows=len(rows),
+            ),
+        )
