@@ -1,4 +1,5 @@
 // shopstream live dashboard: polls /api/overview and redraws in place (no page reload).
+// Charts do not animate: they redraw every second, and motion would only blur the numbers.
 "use strict";
 
 const state = { pollMs: 1000, currency: "USD", history: [], charts: {}, lastOk: null };
@@ -80,7 +81,7 @@ function renderHourly(rows) {
         ],
       },
       options: {
-        maintainAspectRatio: false, animation: { duration: 300 },
+        maintainAspectRatio: false, animation: false,
         interaction: { mode: "index", intersect: false },
         scales: {
           y: { beginAtZero: true, title: { display: true, text: "events" } },
@@ -106,7 +107,7 @@ function renderCategories(rows) {
       type: "bar",
       data: { labels, datasets: [{ label: "revenue", data, backgroundColor: CATEGORY_COLORS, borderRadius: 5 }] },
       options: {
-        indexAxis: "y", maintainAspectRatio: false, animation: { duration: 300 },
+        indexAxis: "y", maintainAspectRatio: false, animation: false,
         plugins: { legend: { display: false }, tooltip: { callbacks: { label: (ctx) => money(ctx.parsed.x) } } },
         scales: { x: { beginAtZero: true, ticks: { callback: (v) => money(v) } } },
       },
