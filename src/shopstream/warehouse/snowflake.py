@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import snowflake.connector
 from snowflake.connector import errors as sf_errors
 
@@ -141,7 +142,7 @@ class SnowflakeWarehouse(Warehouse):
         # Imported here, at call time, so fakesnow's patch of write_pandas applies in tests.
         from snowflake.connector import pandas_tools
 
-        df = data.to_pandas()
+        df = _decimals_as_text(data).to_pandas()
         # Upper-case + quoted = Snowflake's spelling of our unquoted identifiers.
         df.columns = [c.upper() for c in df.columns]
         try:
@@ -266,3 +267,13 @@ GRANT USAGE, CREATE TABLE, CREATE VIEW, CREATE STAGE ON SCHEMA {d}.{s} TO ROLE {
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON FUTURE TABLES IN SCHEMA {d}.{s} TO ROLE {r};
 GRANT SELECT ON FUTURE VIEWS IN SCHEMA {d}.{s} TO ROLE {r};
 """
+
+
+def _decimals_as_text(data: pa.Table) -> pa.Table:
+    """Decimal columns as exact strings: pandas holds decimals as Python objects, whose SQL
+    type loaders guess from a sample (a DECIMAL(7,2) guess then rejects a larger amount
+    later in the batch). The stage table's DECIMAL(18,2) column casts the text exactly."""
+    cols = [
+        pc.cast(col, pa.string()) if pa.types.is_decimal(col.type) else col for col in data.columns
+    ]
+    return pa.Table.from_arrays(cols, names=data.column_names)
