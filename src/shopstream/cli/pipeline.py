@@ -1,0 +1,46 @@
+"""`shopstream process` (Silver + Gold in one Spark application) and `shopstream up`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shopstream.cli.common import HomeOption, console, settings_from
+from shopstream.cli.gold import AvailableNowOption, TriggerOption
+
+
+def process(
+    available_now: bool = AvailableNowOption,
+    trigger_seconds: float = TriggerOption,
+    real_time: bool = typer.Option(
+        False, "--real-time", help="Silver in Spark Real-time Mode (needs >= 4 task slots)."
+    ),
+    home: Path = HomeOption,
+) -> None:
+    """Run Silver and Gold as two queries in one Spark application."""
+    from shopstream.infra.kafka import ensure_topics
+    from shopstream.infra.spark import spark_session
+    from shopstream.pipeline import process_available_now, start_streams, status_line
+    from shopstream.runner import run_queries, stop_on_signals
+    from shopstream.warehouse import open_warehouse
+
+    settings = settings_from(home, spark={"trigger_seconds": trigger_seconds})
+    ensure_topics(settings)
+    with open_warehouse(settings) as wh:
+        wh.init()
+        spark = spark_session(settings, "shopstream-process")
+        with stop_on_signals() as stop:
+            if available_now:
+                streams = process_available_now(spark, settings, wh, stop, console=console)
+            else:
+                streams = start_streams(spark, settings, wh, real_time=real_time)
+                console.print(f"silver + gold running -> {wh.target()} (Ctrl-C to stop)")
+                run_queries(
+                    streams.queries, stop, status=lambda: status_line(streams), console=console
+                )
+        console.print(status_line(streams), highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("process")(process)

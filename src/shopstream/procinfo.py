@@ -1,0 +1,76 @@
+"""Resident memory of a process tree, read from /proc (Linux), for benchmarks and status."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid`."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def tree(pids: Iterable[int]) -> set[int]:
+    """`pids` and all their descendants."""
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        todo += children(p)
+    return seen
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of one process (0 if it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_rss_bytes(pids: Iterable[int]) -> int:
+    """Total RSS of the processes and all their descendants."""
+    return sum(rss_bytes(p) for p in tree(pids))
+
+
+class PeakRss:
+    """Samples the RSS of process trees in a background thread and keeps the peak."""
+
+    def __init__(self, roots: Iterable[int], every: float = 0.5) -> None:
+        self.roots = list(roots)
+        self.every = every
+        self.peak = 0
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+
+    def add_root(self, pid: int) -> None:
+        self.roots.append(pid)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            now = tree_rss_bytes(self.roots)
+            self.samples.append(now)
+            self.peak = max(self.peak, now)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
