@@ -1,0 +1,109 @@
+"""`shopstream status --json` against a real broker, before and after a real Spark run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from confluent_kafka import Producer
+from fastapi.testclient import TestClient
+
+from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+from shopstream.config import Settings
+from shopstream.infra.kafka import client_config, watermarks
+from shopstream.pipeline import process_available_now
+from shopstream.warehouse import open_warehouse
+
+EVENTS = 2_000
+
+
+def produce(settings: Settings, n: int, seed: int = 11) -> None:
+    """Generator events (with its default noise: bad records and duplicates) to raw_events."""
+    cfg = GeneratorConfig.from_settings(settings, seed=seed, customers=150, backfill_days=1)
+    gen = EventGenerator(cfg, total_events=n)
+    producer = Producer(client_config(settings) | {"acks": "all", "enable.idempotence": True})
+    for batch in gen.batches(n, batch_size=500):
+        for key, value in zip(batch.keys, batch.values, strict=True):
+            producer.produce(settings.kafka.raw_topic, key=key, value=value)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def status_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `shopstream status` as a user would, configured through the environment."""
+    k = settings.kafka
+    env = os.environ | {
+        "SHOPSTREAM_HOME": str(settings.home),
+        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
+        "SHOPSTREAM_KAFKA__RAW_TOPIC": k.raw_topic,
+        "SHOPSTREAM_KAFKA__CLEAN_TOPIC": k.clean_topic,
+        "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
+    }
+    cmd = [sys.executable, "-m", "shopstream", "status", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def status_json(settings: Settings) -> dict[str, Any]:
+    res = status_cli(settings, "--json")
+    assert res.returncode == 0, res.stderr
+    doc: dict[str, Any] = json.loads(res.stdout)
+    return doc
+
+
+def test_topic_counts_and_lag_before_any_processing(settings: Settings) -> None:
+    produce(settings, EVENTS)
+    doc = status_json(settings)
+    marks = watermarks(settings, settings.kafka.raw_topic)
+    assert doc["kafka"]["reachable"] is True
+    assert doc["raw"] == sum(hi - lo for lo, hi in marks.values()) == EVENTS
+    assert doc["clean"] == 0 and doc["dead_letter"]["total"] == 0
+    parts = doc["lag"]["silver"]["topics"][settings.kafka.raw_topic]
+    assert {int(p): v["end"] for p, v in parts.items()} == {p: hi for p, (_, hi) in marks.items()}
+    assert all(v["committed"] == 0 and v["lag"] == v["end"] for v in parts.values())
+    assert doc["lag"]["silver"]["total"] == EVENTS
+    # Input is waiting and no Silver ever committed: that is a stall, named as such.
+    assert doc["stages"]["silver"]["state"] == "stalled"
+    assert f"{EVENTS:,} records waiting" in doc["stages"]["silver"]["reason"]
+    assert doc["healthy"] is False
+    check = status_cli(settings, "--check")
+    assert check.returncode == 1
+    assert "silver stalled" in check.stdout
+
+
+def test_after_a_real_run_everything_reconciles(settings: Settings, spark: Any) -> None:
+    produce(settings, EVENTS)
+    with open_warehouse(settings) as wh:
+        wh.init()
+        process_available_now(spark, settings, wh, threading.Event())
+    doc = status_json(settings)
+
+    assert doc["raw"] == EVENTS
+    assert doc["lag"]["silver"]["total"] == 0
+    assert doc["lag"]["gold"]["total"] == 0
+    rec = doc["reconciliation"]
+    assert rec["silver"]["holds"] is True, rec
+    assert doc["raw"] == doc["clean"] + doc["dead_letter"]["total"]
+    assert rec["gold"]["holds"] is True, rec
+    assert doc["clean"] == doc["unique"] + doc["duplicates"]
+    assert doc["duplicates"] > 0  # the generator's default noise includes duplicates
+    assert sum(doc["dead_letter"]["by_reason"].values()) == doc["dead_letter"]["total"] > 0
+    assert doc["warehouse"]["silver_events"] == doc["unique"]
+    assert doc["stages"]["silver"]["state"] in ("ok", "idle")
+    assert doc["stages"]["gold"]["state"] in ("ok", "idle")
+    assert doc["stages"]["silver"]["last_batch_ms"] is not None  # from silver.jsonl
+    assert doc["healthy"] is True, doc["problems"]
+    assert doc["freshness_seconds"] is not None
+    assert status_cli(settings, "--check").returncode == 0
+
+    # The dashboard reading the same warehouse agrees, and /health is 200.
+    from shopstream.dashboard import create_app
+
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/health").status_code == 200
+        api = c.get("/api/status").json()
+    for key in ("raw", "clean", "duplicates", "unique", "warehouse", "reconciliation"):
+        assert api[key] == doc[key], key
