@@ -248,15 +248,12 @@ def kafka_snapshot(settings: Settings) -> KafkaSnapshot:
     """Read the three topics' watermarks; an unreachable broker is a state, not an error."""
     from shopstream.errors import ShopstreamError
     from shopstream.infra.kafka import bootstrap_servers, watermarks
-    from shopstream.infra.ports import is_listening
 
     try:
         bootstrap = bootstrap_servers(settings)
     except ShopstreamError as err:
         return KafkaSnapshot(False, error=str(err))
-    # librdkafka waits out its whole timeout on a dead address; a TCP probe answers in ms.
-    hosts = [h.rsplit(":", 1) for h in bootstrap.split(",") if ":" in h]
-    if hosts and not any(is_listening(h, int(p), timeout=_KAFKA_TIMEOUT_S) for h, p in hosts):
+    if not _any_listening(bootstrap):
         return KafkaSnapshot(False, bootstrap, f"no broker answers at {bootstrap}")
     k = settings.kafka
     snap = KafkaSnapshot(True, bootstrap)
@@ -266,6 +263,85 @@ def kafka_snapshot(settings: Settings) -> KafkaSnapshot:
     except Exception as err:  # a broker dying mid-read is a state too
         return KafkaSnapshot(False, bootstrap, f"reading offsets failed: {err}")
     return snap
+
+
+class KafkaProbe:
+    """Watermarks through one long-lived consumer, for callers that ask every second.
+
+    `kafka_snapshot` builds a client per topic (about 80 ms each); the dashboard polls, so
+    it keeps one consumer and drops it on any error (the next call reconnects).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._consumer: Any = None
+        self._bootstrap: str | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> KafkaSnapshot:
+        """Watermarks of the three topics now, or why they could not be read."""
+        from shopstream.errors import ShopstreamError
+        from shopstream.infra.kafka import bootstrap_servers
+
+        with self._lock:
+            try:
+                bootstrap = bootstrap_servers(self.settings)
+            except ShopstreamError as err:
+                self.close()
+                return KafkaSnapshot(False, error=str(err))
+            if not _any_listening(bootstrap):
+                self.close()
+                return KafkaSnapshot(False, bootstrap, f"no broker answers at {bootstrap}")
+            try:
+                return self._read(bootstrap)
+            except Exception as err:  # a broker dying mid-read is a state too
+                self.close()
+                return KafkaSnapshot(False, bootstrap, f"reading offsets failed: {err}")
+
+    def _read(self, bootstrap: str) -> KafkaSnapshot:
+        from confluent_kafka import Consumer, TopicPartition
+
+        from shopstream.infra.kafka import client_config
+
+        if self._consumer is None or self._bootstrap != bootstrap:
+            self.close()
+            conf = client_config(self.settings, bootstrap) | {
+                "group.id": "shopstream-status-probe",
+                "enable.auto.commit": False,
+                "log_level": 3,
+            }
+            self._consumer, self._bootstrap = Consumer(conf), bootstrap
+        k = self.settings.kafka
+        snap = KafkaSnapshot(True, bootstrap)
+        for topic in (k.raw_topic, k.clean_topic, k.dead_letter_topic):
+            md = self._consumer.list_topics(topic, timeout=_KAFKA_TIMEOUT_S).topics.get(topic)
+            if md is None or md.error is not None:
+                snap.topics[topic] = {}
+                continue
+            snap.topics[topic] = {
+                p: tuple(
+                    self._consumer.get_watermark_offsets(
+                        TopicPartition(topic, p), timeout=_KAFKA_TIMEOUT_S, cached=False
+                    )
+                )
+                for p in sorted(md.partitions)
+            }
+        return snap
+
+    def close(self) -> None:
+        """Drop the consumer (idempotent)."""
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                self._consumer.close()
+            self._consumer = None
+
+
+def _any_listening(bootstrap: str) -> bool:
+    """A TCP probe: librdkafka would wait out its whole timeout on a dead address."""
+    from shopstream.infra.ports import is_listening
+
+    hosts = [h.rsplit(":", 1) for h in bootstrap.split(",") if ":" in h]
+    return not hosts or any(is_listening(h, int(p), timeout=_KAFKA_TIMEOUT_S) for h, p in hosts)
 
 
 # --------------------------------------------------------------------------- warehouse

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 from shopstream import __version__
 from shopstream.dashboard import queries
 from shopstream.errors import ShopstreamError
-from shopstream.status import LiveState, RateTracker, build_status
+from shopstream.status import KafkaProbe, LiveState, RateTracker, build_status
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -208,6 +208,7 @@ class StatusSource:
         self.live = live
         self.ttl = ttl
         self.tracker = RateTracker()
+        self.kafka = KafkaProbe(settings)
         self._lock = threading.Lock()
         self._doc: dict[str, Any] | None = None
         self._at = 0.0
@@ -222,6 +223,7 @@ class StatusSource:
                     warehouse=wh,
                     warehouse_error=self.warehouse.error,
                     live=self.live,
+                    kafka=self.kafka.snapshot(),
                     tracker=self.tracker,
                 )
                 self._at = time.monotonic()
@@ -250,6 +252,7 @@ def create_app(
         try:
             yield
         finally:
+            status.kafka.close()
             source.close()
 
     app = FastAPI(
