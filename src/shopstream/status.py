@@ -575,6 +575,7 @@ def build_status(
     if tracker is not None:
         tracker.observe(counters)
 
+    arrivals = {"silver": "producer", "gold": "silver_out"}
     stages: dict[str, Any] = {}
     for s in STAGES:
         active, error, progress = _query_facts(live, s)
@@ -605,6 +606,8 @@ def build_status(
             "last_progress_age_seconds": facts.last_progress_age,
             "live": active is not None,
             "input_rate": tracker.rate(s) if tracker else None,
+            # How fast input arrives: above input_rate for long means the lag grows.
+            "arrival_rate": tracker.rate(arrivals[s]) if tracker else None,
         } | {key: v for key, v in figures.items() if v is not None}
     if live is not None and live.producer is not None:
         stages = {"producer": _producer_stage(live, kafka, tracker)} | stages

@@ -19,6 +19,11 @@ def dashboard(
     from shopstream.dashboard.app import DashboardServer, create_app
 
     settings = settings_from(home, dashboard={"port": port, "host": host})
+    running = _running_dashboard_url(settings)
+    if running is not None and settings.warehouse.kind == "duckdb":
+        # The pipeline holds the DuckDB file for writing; its own dashboard reads through it.
+        console.print(f"the pipeline of this home already serves the dashboard: [bold]{running}[/]")
+        return
     server = DashboardServer(create_app(settings), settings).start()
     console.print(f"dashboard: [bold]{server.url}[/]  (API docs {server.url}/docs; Ctrl-C stops)")
     server.wait()
@@ -60,16 +65,30 @@ def collect_status(settings: Any) -> dict[str, Any]:
             wh.close()
 
 
-def _from_running_dashboard(settings: Any) -> dict[str, Any] | None:
+def _running_dashboard_url(settings: Any) -> str | None:
+    """URL of a dashboard serving this home right now (recorded by DashboardServer)."""
     import httpx
     import orjson
 
     from shopstream.dashboard.app import endpoint_file
 
     try:
-        url = orjson.loads(endpoint_file(settings).read_bytes())["url"]
-        doc: dict[str, Any] = httpx.get(f"{url}/api/status", timeout=10).json()
+        url = str(orjson.loads(endpoint_file(settings).read_bytes())["url"])
+        httpx.get(f"{url}/openapi.json", timeout=3).raise_for_status()
     except (OSError, ValueError, KeyError, httpx.HTTPError):
+        return None
+    return url
+
+
+def _from_running_dashboard(settings: Any) -> dict[str, Any] | None:
+    import httpx
+
+    url = _running_dashboard_url(settings)
+    if url is None:
+        return None
+    try:
+        doc: dict[str, Any] = httpx.get(f"{url}/api/status", timeout=10).json()
+    except (ValueError, httpx.HTTPError):
         return None
     return doc | {"source": f"{url}/api/status"}
 

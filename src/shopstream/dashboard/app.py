@@ -177,10 +177,8 @@ class WarehouseSource:
             # Opening a locked DuckDB file waits for the lock: don't do that on every poll.
             if self._wh is None and time.monotonic() - self._tried >= REOPEN_EVERY_S:
                 self._tried = time.monotonic()
-                from shopstream.warehouse import open_warehouse
-
                 try:
-                    self._wh = open_warehouse(self.settings, read_only=True)
+                    self._wh = _open_read_only(self.settings)
                     self.error = None
                 except ShopstreamError as err:
                     self.error = str(err)
@@ -191,6 +189,17 @@ class WarehouseSource:
         if self.owned and self._wh is not None:
             self._wh.close()
             self._wh = None
+
+
+def _open_read_only(settings: Settings) -> Warehouse:
+    """Open for reading; a DuckDB file locked by a writer fails fast instead of blocking."""
+    if settings.warehouse.kind == "duckdb":
+        from shopstream.warehouse.duckdb import DuckDBWarehouse
+
+        return DuckDBWarehouse(settings.duckdb_path, read_only=True, lock_timeout=0.5)
+    from shopstream.warehouse import open_warehouse
+
+    return open_warehouse(settings, read_only=True)
 
 
 class StatusSource:

@@ -96,3 +96,72 @@ def test_status_command_json_and_check(offline_settings: Settings, filled_wh: Wa
     human = CliRunner().invoke(cli, ["status", "--check", "--home", home], env=env)
     assert human.exit_code == 1
     assert "NOT HEALTHY" in human.stdout and "kafka unreachable" in human.stdout
+
+
+def test_status_asks_the_pipeline_dashboard_while_the_writer_holds_the_file(
+    offline_settings: Settings, filled_wh: Warehouse
+) -> None:
+    from shopstream.dashboard.app import DashboardServer, create_app, endpoint_file
+
+    app = create_app(offline_settings, warehouse=filled_wh)
+    server = DashboardServer(app, offline_settings, port=0)
+    server.start()
+    try:
+        assert endpoint_file(offline_settings).is_file()
+        env = {
+            "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": offline_settings.kafka.bootstrap_servers or ""
+        }
+        home = str(offline_settings.home)
+        res = CliRunner().invoke(cli, ["status", "--json", "--home", home], env=env)
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        assert doc["source"] == f"{server.url}/api/status"
+        assert doc["unique"] == EXPECTED["unique"]
+        again = CliRunner().invoke(cli, ["dashboard", "--home", home], env=env)
+        assert again.exit_code == 0
+        assert server.url in again.stdout  # points to the running one instead of a second
+    finally:
+        server.stop()
+    assert not endpoint_file(offline_settings).exists()
+
+
+def test_dashboard_command_serves_the_warehouse_alone(
+    offline_settings: Settings, filled_wh: Warehouse
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from shopstream.infra.ports import free_port
+
+    filled_wh.close()
+    port = free_port()
+    env = os.environ | {
+        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": offline_settings.kafka.bootstrap_servers or ""
+    }
+    cmd = [sys.executable, "-m", "shopstream", "dashboard", "--port", str(port)]
+    cmd += ["--home", str(offline_settings.home)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                kpis = httpx.get(f"{url}/api/kpis", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "dashboard did not start"
+                time.sleep(0.2)
+        assert kpis.json()["orders"] == EXPECTED["orders"]
+        health = httpx.get(f"{url}/health", timeout=10)
+        assert health.status_code == 503 and not health.json()["kafka_reachable"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"{url}" in out

@@ -130,13 +130,18 @@ function renderTop(rows, tiers) {
 }
 
 function stageCard(name, s) {
-  const rows = [
+  let rows = [
     ["input rate", rate(s.input_rate)],
+    ["arrival rate", rate(s.arrival_rate)],
     ["lag", s.lag == null ? "–" : int(s.lag)],
     ["last batch", s.last_batch_ms == null ? "–" : int(s.last_batch_ms) + " ms"],
     ["last commit", s.last_progress_age_seconds == null ? "never" : secs(s.last_progress_age_seconds) + " ago"],
   ];
-  if (name === "producer" && s.counters) rows.splice(1, 3, ...Object.entries(s.counters).filter(([, v]) => typeof v === "number").slice(0, 3).map(([k, v]) => [k, int(v)]));
+  if (name === "producer") {
+    // The generator reports its own counters; show the numeric ones.
+    const counters = Object.entries(s.counters || {}).filter(([, v]) => typeof v === "number").slice(0, 4);
+    rows = [["send rate", rate(s.input_rate)], ...counters.map(([k, v]) => [k.replace(/_/g, " "), int(v)])];
+  }
   return `<div class="stage state-${esc(s.state)}" data-stage="${esc(name)}" data-state="${esc(s.state)}">
     <div class="name"><span>${esc(name)}</span><span class="state">${esc(s.state)}</span></div>
     <div class="reason">${esc(s.reason)}</div>
