@@ -121,8 +121,10 @@ def judge_stage(facts: StageFacts, stall_seconds: float) -> StageHealth:
         return StageHealth("unknown", "input offsets unknown (Kafka unreachable)")
     age = facts.last_progress_age
     if facts.lag > 0:
-        # Never committed: the clock runs from the live query's start, if we know it.
-        quiet = age if age is not None else facts.running_for
+        # The stall clock runs from the last commit, or from the live queries' start if
+        # that is later: a pipeline resuming over a backlog is starting, not stalled.
+        known = [x for x in (age, facts.running_for) if x is not None]
+        quiet = min(known) if known else None
         if quiet is None:
             return StageHealth(
                 "stalled", f"{facts.lag:,} records waiting and no batch was ever committed"

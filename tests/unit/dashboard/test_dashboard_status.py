@@ -39,6 +39,7 @@ STALL = 30.0
         (StageFacts(lag=7), "stalled", "ever committed"),
         (StageFacts(lag=7, running_for=5.0), "ok", "7 records behind"),
         (StageFacts(lag=7, running_for=45.0), "stalled", "no commit for 45s"),
+        (StageFacts(lag=7, last_progress_age=600.0, running_for=5.0), "ok", "7 records behind"),
         (StageFacts(lag=0, active=False), "dead", "not running"),
         (StageFacts(lag=0, active=False, error="boom"), "dead", "boom"),
         (StageFacts(lag=None, last_progress_age=1.0), "unknown", "Kafka unreachable"),
