@@ -127,7 +127,7 @@ def test_live_page_matches_the_warehouse_and_shows_a_stall(
     for row in warehouse.query("SELECT reason, dead_letters FROM dead_letter_counts"):
         head = page.locator(f"#dead-letters [data-reason={row['reason']}] b")
         assert head.inner_text() == f"{row['dead_letters']:,}"
-    page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "dashboard-inprocess.png"), full_page=True)
 
     # Records arrive on raw_events and nothing consumes them: after stall_seconds the
     # page turns red, names the stage, and /health answers 503 with the reason.
