@@ -8,6 +8,7 @@ drains what Silver wrote, so one call processes everything exactly once and exit
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from shopstream.config import Settings
 from shopstream.gold.job import GoldProgress, counters, start_gold
-from shopstream.runner import run_queries
+from shopstream.runner import run_queries, stop_all
 from shopstream.warehouse.base import Warehouse
 
 if TYPE_CHECKING:
@@ -34,10 +35,7 @@ class Streams:
 
     def stop(self) -> None:
         """Stop Silver first so Gold is not left reading a half-written micro-batch."""
-        for name in ("silver", "gold"):
-            q = self.queries.get(name)
-            if q is not None and q.isActive:
-                q.stop()
+        stop_all(self.queries[n] for n in ("silver", "gold") if n in self.queries)
 
 
 def start_streams(
@@ -88,3 +86,130 @@ def status_line(streams: Streams) -> str:
         f"{g['dead_letters']:,} dead letters"
     )
     return " | ".join(parts)
+
+
+class LiveGenerator:
+    """The built-in shopper simulation, producing to raw_events at a steady rate in a thread."""
+
+    def __init__(self, settings: Settings, rate: float, seed: int | None = None) -> None:
+        from shopstream.bronze.generator import GeneratorConfig
+        from shopstream.bronze.producer import StopFlag
+
+        self.settings = settings
+        self.rate = rate
+        self.config = GeneratorConfig.from_settings(settings, seed=seed)
+        self.stop_flag = StopFlag()
+        self.sent = 0
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="generator", daemon=True)
+
+    def _run(self) -> None:
+        from shopstream.bronze.producer import generator_source, produce
+
+        def progress(report: Any) -> None:
+            self.sent = report.sent
+
+        try:
+            report = produce(
+                self.settings,
+                generator_source(self.config, None, self.rate),
+                rate=self.rate,
+                stop=self.stop_flag,
+                on_progress=progress,
+            )
+            self.sent = report.sent
+            if not report.ok:
+                self.error = f"{report.failed + report.undelivered} messages not delivered"
+        except Exception as err:  # surfaced through counters() on the status line and page
+            self.error = str(err)
+
+    def start(self) -> LiveGenerator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop producing and wait for the in-flight messages to be flushed."""
+        self.stop_flag.set()
+        self._thread.join(60)
+
+    def counters(self) -> dict[str, Any]:
+        return {"sent": self.sent, "rate": self.rate, "error": self.error}
+
+
+def run_up(
+    settings: Settings,
+    *,
+    rate: float | None,
+    port: int | None,
+    real_time: bool = False,
+    seed: int | None = None,
+    console: Console,
+) -> None:
+    """Everything, one command: broker, topics, warehouse, Silver + Gold, generator, dashboard.
+
+    Blocks until Ctrl-C / SIGTERM, then stops in dependency order (generator, queries,
+    dashboard, the broker if this call started it), leaving checkpoints and the warehouse
+    consistent so the next `up` resumes.
+    """
+    from shopstream.dashboard.app import DashboardServer, create_app
+    from shopstream.infra.kafka import LocalCluster, ensure_topics
+    from shopstream.infra.spark import spark_session, ui_url
+    from shopstream.runner import stop_on_signals
+    from shopstream.status import LiveState
+    from shopstream.warehouse import open_warehouse
+
+    cluster = None if settings.kafka.bootstrap_servers else LocalCluster(settings)
+    started_broker = cluster is not None and cluster.running() is None
+    with stop_on_signals() as stop:
+        if cluster is not None:
+            with console.status("starting Kafka..."):
+                bootstrap = cluster.start().bootstrap
+        else:
+            bootstrap = settings.kafka.bootstrap_servers or ""
+        generator: LiveGenerator | None = None
+        streams: Streams | None = None
+        server = None
+        try:
+            ensure_topics(settings)
+            with open_warehouse(settings) as wh:
+                wh.init()
+                live = LiveState()
+                server = DashboardServer(
+                    create_app(settings, warehouse=wh, live=live), settings, port=port
+                ).start()
+                with console.status("starting Spark (Silver + Gold)..."):
+                    spark = spark_session(settings, "shopstream")
+                    streams = start_streams(spark, settings, wh, real_time=real_time)
+                live.queries.update(streams.queries)
+                live.started_at = time.time()
+                if rate:
+                    generator = LiveGenerator(settings, rate, seed).start()
+                    live.producer = generator.counters
+                console.print(
+                    f"[bold green]shopstream is up[/]  Kafka {bootstrap} -> {wh.target()}"
+                )
+                console.print(f"  dashboard   {server.url}")
+                console.print(f"  metrics     {server.url}/metrics")
+                console.print(f"  API docs    {server.url}/docs")
+                console.print(f"  Spark UI    {ui_url(spark)}")
+                console.print(
+                    f"  generator   {f'{rate:,.0f} events/s' if rate else 'off (--no-generator)'}"
+                    "   — Ctrl-C to stop"
+                )
+
+                def line() -> str:
+                    sent = f"produced {generator.sent:,} | " if generator else ""
+                    return sent + status_line(streams)  # type: ignore[arg-type]
+
+                run_queries(streams.queries, stop, status=line, console=console)
+        finally:
+            console.print("stopping...")
+            if generator is not None:
+                generator.stop()
+            if streams is not None:
+                streams.stop()
+            if server is not None:
+                server.stop()
+            if started_broker and cluster is not None:
+                cluster.stop()
+    console.print("stopped cleanly; `shopstream up` resumes from here.")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -78,6 +79,17 @@ def run_queries(
             stop.wait(poll)
         return True
     finally:
-        for q in queries.values():
+        stop_all(queries.values())
+
+
+def stop_all(queries: Iterable[Any]) -> None:
+    """Stop queries, tolerating a JVM that is already shutting down.
+
+    A SIGTERM sent to the whole process group (service managers, `timeout`) also reaches
+    Spark's JVM, whose shutdown hook stops the queries itself; the checkpoints stay
+    consistent either way, so a failed stop() here is not an error.
+    """
+    for q in queries:
+        with contextlib.suppress(Exception):
             if q.isActive:
                 q.stop()

@@ -43,4 +43,31 @@ def process(
 
 
 def register(app: typer.Typer) -> None:
+    app.command("up")(up)
     app.command("process")(process)
+
+
+def up(
+    rate: float = typer.Option(1000.0, "--rate", min=0, help="Generator events per second."),
+    no_generator: bool = typer.Option(
+        False, "--no-generator", help="Do not generate events; feed raw_events yourself."
+    ),
+    port: int = typer.Option(None, "--port", min=0, help="Dashboard port (0 = a free port)."),
+    seed: int = typer.Option(None, "--seed", help="Seed the generator for reproducible events."),
+    real_time: bool = typer.Option(
+        False, "--real-time", help="Silver in Spark Real-time Mode (needs >= 4 task slots)."
+    ),
+    home: Path = HomeOption,
+) -> None:
+    """Everything, one command: Kafka, Silver + Gold, the generator and the live dashboard."""
+    from shopstream.pipeline import run_up
+
+    settings = settings_from(home)
+    run_up(
+        settings,
+        rate=None if no_generator else rate,
+        port=port,
+        real_time=real_time,
+        seed=seed,
+        console=console,
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from shopstream.config import Settings
@@ -84,7 +86,13 @@ def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSess
     builder = SparkSession.builder
     for key, value in spark_conf(settings, app_name).items():
         builder = builder.config(key, value)
+    # SparkContext replaces the SIGINT handler with one that raises KeyboardInterrupt at any
+    # point; our commands stop their queries gracefully instead, so keep the caller's.
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if on_main else None
     spark = builder.getOrCreate()
+    if on_main and previous is not None:
+        signal.signal(signal.SIGINT, previous)
     spark.sparkContext.setLogLevel(settings.spark.log_level)
     return spark
 
