@@ -76,8 +76,8 @@ function renderHourly(rows) {
       data: {
         labels,
         datasets: [
-          { type: "bar", label: "revenue", data: revenue, yAxisID: "y1", backgroundColor: "rgba(51,195,164,.35)", borderColor: "#33c3a4", borderWidth: 1, order: 2 },
-          { type: "line", label: "events", data: events, yAxisID: "y", borderColor: "#5b8cff", backgroundColor: "rgba(91,140,255,.15)", fill: true, tension: 0.3, pointRadius: 2, order: 1 },
+          { type: "line", label: "revenue", data: revenue, yAxisID: "y1", borderColor: "#33c3a4", backgroundColor: "#33c3a4", tension: 0.3, pointRadius: 3, order: 1 },
+          { type: "bar", label: "events", data: events, yAxisID: "y", backgroundColor: "rgba(91,140,255,.45)", borderColor: "#5b8cff", borderWidth: 1, borderRadius: 3, order: 2 },
         ],
       },
       options: {
@@ -94,7 +94,7 @@ function renderHourly(rows) {
     c.data.labels = labels;
     c.data.datasets[0].data = revenue;
     c.data.datasets[1].data = events;
-    c.update();
+    c.update("none");
   }
 }
 
@@ -115,7 +115,7 @@ function renderCategories(rows) {
   } else {
     c.data.labels = labels;
     c.data.datasets[0].data = data;
-    c.update();
+    c.update("none");
   }
 }
 
@@ -146,6 +146,37 @@ function stageCard(name, s) {
     <div class="name"><span>${esc(name)}</span><span class="state">${esc(s.state)}</span></div>
     <div class="reason">${esc(s.reason)}</div>
     <dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl></div>`;
+}
+
+const THROUGHPUT_POINTS = 120; // two minutes at one poll per second
+const THROUGHPUT = [
+  ["producer", "raw_events in", "#f2b84b", (st) => st.stages.silver && st.stages.silver.arrival_rate],
+  ["silver", "silver consumes", "#5b8cff", (st) => st.stages.silver && st.stages.silver.input_rate],
+  ["gold", "gold commits", "#33c3a4", (st) => st.stages.gold && st.stages.gold.input_rate],
+];
+
+function renderThroughput(st) {
+  const label = new Date().toLocaleTimeString();
+  let c = state.charts.throughput;
+  if (!c) {
+    c = state.charts.throughput = new Chart($("throughput-chart"), {
+      type: "line",
+      data: { labels: [], datasets: THROUGHPUT.map(([, name, color]) => ({ label: name, data: [], borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 2, tension: 0.25, spanGaps: true })) },
+      options: {
+        maintainAspectRatio: false, animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: { x: { ticks: { maxTicksLimit: 8 } }, y: { beginAtZero: true, title: { display: true, text: "records / s" } } },
+        plugins: { legend: { position: "top", align: "end" } },
+      },
+    });
+  }
+  c.data.labels.push(label);
+  THROUGHPUT.forEach(([, , , pick], i) => c.data.datasets[i].data.push(pick(st) ?? null));
+  if (c.data.labels.length > THROUGHPUT_POINTS) {
+    c.data.labels.shift();
+    c.data.datasets.forEach((d) => d.data.shift());
+  }
+  c.update("none");
 }
 
 function renderPipeline(st) {
@@ -207,6 +238,7 @@ async function tick() {
     renderTop(o.top_customers, o.tiers);
     renderDeadLetters(o.dead_letters);
     renderPipeline(o.status);
+    renderThroughput(o.status);
     if (o.warehouse_error) {
       $("banner").hidden = false;
       $("banner").textContent = "warehouse: " + o.warehouse_error;
