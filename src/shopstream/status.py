@@ -18,6 +18,17 @@ is waiting for it and it has not committed for `pipeline.stall_seconds`; *dead* 
 live query terminated. A pipeline that looks healthy while not moving is the worst failure
 a user can meet, so anything unknown (Kafka unreachable) is reported as not healthy.
 
+The stall clock starts at the stage's last commit, or at the live queries' start if that
+is later (a pipeline resuming over a backlog is starting, not stalled). Between commits,
+growth of what a stage writes (clean + dead-letter end offsets for Silver) also counts as
+progress when the caller keeps a `RateTracker` (the dashboard does): Real-time Mode
+commits its checkpoint rarely while records flow.
+
+Added to the DESIGN.md shape: `healthy`, `problems` (one sentence per unhealthy stage or
+source), `stages` (state ok/idle/stalled/dead/unknown, reason, lag, rates, last batch),
+`reconciliation`, `kafka` (watermarks per partition), `warehouse_info`, `last_batch`.
+`lag` is `{stage: {"total": N, "topics": {topic: {partition: {end, committed, lag}}}}}`.
+
 Duplicates are the sum of `pipeline_batches.duplicates` (what Gold counted and dropped) and
 unique is the row count of `silver_events`, so `clean = unique + duplicates` holds exactly
 once Gold has caught up with the clean topic.
@@ -612,7 +623,7 @@ def build_status(
             "arrival_rate": tracker.rate(arrivals[s]) if tracker else None,
         } | {key: v for key, v in figures.items() if v is not None}
     if live is not None and live.producer is not None:
-        stages = {"producer": _producer_stage(live, kafka, tracker)} | stages
+        stages = {"producer": _producer_stage(live, tracker)} | stages
 
     # With Kafka unreachable every stage is "unknown"; one line says why.
     problems = [
@@ -686,9 +697,7 @@ def build_status(
     }
 
 
-def _producer_stage(
-    live: LiveState, kafka: KafkaSnapshot, tracker: RateTracker | None
-) -> dict[str, Any]:
+def _producer_stage(live: LiveState, tracker: RateTracker | None) -> dict[str, Any]:
     """The in-process generator's counters as a stage entry."""
     assert live.producer is not None
     try:
