@@ -1,0 +1,183 @@
+"""Gold throughput: N generated events through Silver, then Gold into DuckDB, timed.
+
+Gold's input is real Silver output (not synthetic clean records), and the run ends by
+checking the warehouse against the generator's ground truth, so a fast-but-wrong Gold
+cannot produce a good number.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from shopstream.bench.common import bench_broker, host_info, write_result
+from shopstream.config import Settings, load_settings
+
+TARGET_EVENTS_PER_S = 100_000
+
+
+@dataclass(frozen=True)
+class GoldBenchOptions:
+    events: int = 5_000_000
+    seed: int = 1
+    max_offsets_per_trigger: int = 500_000
+    master: str = "local[2]"
+    keep: bool = False
+
+
+def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -> Settings:
+    """A throw-away home and topics for one benchmark run, on the given broker."""
+    return load_settings(
+        home=settings.state_dir / "bench" / tag,
+        kafka={
+            "bootstrap_servers": bootstrap,
+            "raw_topic": f"bench_raw_{tag}",
+            "clean_topic": f"bench_clean_{tag}",
+            "dead_letter_topic": f"bench_dlq_{tag}",
+        },
+        spark=spark,
+    )
+
+
+def drop_bench(settings: Settings) -> None:
+    """Delete a run's topics and home (a 5M-event run leaves gigabytes)."""
+    from shopstream.infra.kafka import admin, topic_specs
+
+    futures = admin(settings).delete_topics(list(topic_specs(settings)), operation_timeout=30)
+    for fut in futures.values():
+        fut.result()
+    shutil.rmtree(settings.state_dir, ignore_errors=True)
+
+
+def preload(settings: Settings, events: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Produce `events` generated events as fast as possible; return (produce report, truth)."""
+    from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+    from shopstream.bronze.producer import GeneratorSource, produce, raise_for_delivery
+    from shopstream.bronze.truth import TruthBuilder
+
+    gen = EventGenerator(GeneratorConfig.from_settings(settings, seed=seed), total_events=events)
+    truth = TruthBuilder(gen)
+    report = produce(settings, GeneratorSource(gen, events=events), truth=truth)
+    raise_for_delivery(report)
+    return report.to_json(), truth.result()
+
+
+def warehouse_matches_truth(settings: Settings, truth: dict[str, Any]) -> bool:
+    """customer_daily_metrics and unique count equal the truth, row for row."""
+    from shopstream.warehouse import open_warehouse
+
+    with open_warehouse(settings, read_only=True) as wh:
+        rows = wh.query(
+            "SELECT customer_id, CAST(event_date AS VARCHAR) AS event_date, page_views, "
+            "add_to_cart_count, purchase_count, total_revenue FROM customer_daily_metrics "
+            "ORDER BY customer_id, event_date"
+        )
+        unique = wh.query("SELECT COUNT(*) AS n FROM silver_events")[0]["n"]
+    got = [r | {"total_revenue": Decimal(str(r["total_revenue"]))} for r in rows]
+    want = [
+        r | {"total_revenue": Decimal(r["total_revenue"])} for r in truth["customer_daily_metrics"]
+    ]
+    return unique == truth["unique"] and got == want
+
+
+def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[str, Any]:
+    """Preload, run Silver, then time Gold; write gold.json + gold.png."""
+    from shopstream.gold.job import start_gold
+    from shopstream.infra.kafka import ensure_topics
+    from shopstream.infra.spark import spark_session
+    from shopstream.silver.job import start_silver
+    from shopstream.warehouse import open_warehouse
+
+    tag = uuid.uuid4().hex[:8]
+    result: dict[str, Any] = {"benchmark": "gold", "events": options.events, "host": host_info()}
+    with bench_broker(settings) as bootstrap:
+        s = bench_settings(
+            settings,
+            bootstrap,
+            tag,
+            master=options.master,
+            max_offsets_per_trigger=options.max_offsets_per_trigger,
+        )
+        ensure_topics(s)
+        try:
+            t0 = time.perf_counter()
+            result["produce"], truth = preload(s, options.events, options.seed)
+            result["produce_seconds"] = round(time.perf_counter() - t0, 2)
+            spark = spark_session(s, "shopstream-bench-gold")
+
+            t0 = time.perf_counter()
+            silver = start_silver(spark, s, available_now=True)
+            silver.awaitTermination()
+            result["silver_seconds"] = round(time.perf_counter() - t0, 2)
+
+            with open_warehouse(s) as wh:
+                wh.init()
+                t0 = time.perf_counter()
+                gold, progress = start_gold(spark, s, wh, available_now=True)
+                gold.awaitTermination()
+                gold_s = time.perf_counter() - t0
+                batches = wh.query(
+                    "SELECT batch_id, input_rows, new_events, duplicates, dead_letters, "
+                    "duration_ms, commit_ms FROM pipeline_batches ORDER BY batch_id"
+                )
+            records = truth["clean"] + truth["dead_letter"]["total"]
+            result |= {
+                "gold_seconds": round(gold_s, 2),
+                "clean_events": truth["clean"],
+                "dead_letters": truth["dead_letter"]["total"],
+                "unique_events": truth["unique"],
+                "gold_clean_events_per_s": round(truth["clean"] / gold_s, 1),
+                "gold_records_per_s": round(records / gold_s, 1),
+                "silver_events_per_s": round(truth["raw"] / result["silver_seconds"], 1),
+                "max_offsets_per_trigger": options.max_offsets_per_trigger,
+                "batches": [{k: _plain(v) for k, v in b.items()} for b in batches],
+                "exact": warehouse_matches_truth(s, truth),
+                "target_events_per_s": TARGET_EVENTS_PER_S,
+            }
+            result["meets_target"] = bool(
+                result["exact"] and result["gold_clean_events_per_s"] >= TARGET_EVENTS_PER_S
+            )
+            spark.stop()
+        finally:
+            if not options.keep:
+                drop_bench(s)
+    write_result("gold", result, out_dir, plot)
+    return result
+
+
+def _plain(v: Any) -> Any:
+    return float(v) if isinstance(v, Decimal) else v
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Per-batch rows/s and commit share, plus the stage totals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = result.get("batches", [])
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ids = [b["batch_id"] for b in batches]
+    rate = [b["input_rows"] / max(b["duration_ms"], 1) * 1000 for b in batches]
+    a1.bar(ids, rate, color="#4c78a8", label="batch rows/s (Spark read + commit)")
+    a1.plot(ids, [b["commit_ms"] for b in batches], "o-", color="#f58518", label="commit ms")
+    a1.set_xlabel("micro-batch")
+    a1.set_title("Gold micro-batches")
+    a1.legend()
+    names = ["silver", "gold"]
+    vals = [result.get("silver_events_per_s", 0), result.get("gold_clean_events_per_s", 0)]
+    a2.bar(names, vals, color=["#54a24b", "#e45756"])
+    a2.axhline(result.get("target_events_per_s", 0), color="k", ls="--", label="target")
+    for i, v in enumerate(vals):
+        a2.text(i, v, f"{v:,.0f}/s", ha="center", va="bottom")
+    a2.set_title(f"{result['events']:,} events, exact={result.get('exact')}")
+    a2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

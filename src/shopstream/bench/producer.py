@@ -1,0 +1,303 @@
+"""Producer benchmark: our generator+producer vs Kafka's own ProducerPerformance, same broker.
+
+Runs, against one broker and fresh topics with the raw topic's partition count:
+1. ours: `shopstream produce` path (generator in a second process, acks=all, idempotent);
+2. `org.apache.kafka.tools.ProducerPerformance` with the same producer settings and
+   `--record-size` = our mean record size (random payload, as Kafka benchmarks it);
+3. ProducerPerformance again with `--payload-file` of our real events (same bytes, so
+   the same compression ratio).
+It writes `producer.json` and `producer.png` under the results directory. The target is
+sustained >= 250,000 events/s; the machine's load average is recorded with the results
+because other processes on a 2-core box move the numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+from shopstream.bronze.producer import ProcessSource, ProducerTuning, produce
+from shopstream.config import Settings
+from shopstream.errors import DependencyError, KafkaError
+
+TARGET_EVENTS_PER_S = 250_000
+PERF_CLASS = "org.apache.kafka.tools.ProducerPerformance"
+_PERF_LINE = re.compile(
+    r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency"
+)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to run."""
+
+    events: int = 5_000_000
+    seed: int = 1
+    kafka_perf: bool = True
+    keep_topics: bool = False
+
+
+def perf_producer_props(bootstrap: str, tuning: ProducerTuning) -> list[str]:
+    """ProducerPerformance `--producer-props` matching our librdkafka settings."""
+    return [
+        f"bootstrap.servers={bootstrap}",
+        "acks=all",
+        "enable.idempotence=true",
+        f"linger.ms={tuning.linger_ms}",
+        f"batch.size={tuning.batch_bytes}",
+        f"compression.type={tuning.compression}",
+        "buffer.memory=268435456",
+        "max.request.size=10485760",
+    ]
+
+
+def parse_perf_output(text: str) -> dict[str, Any]:
+    """ProducerPerformance stdout -> final totals plus the periodic (every ~5 s) samples."""
+    lines = [m for m in (_PERF_LINE.search(line) for line in text.splitlines()) if m]
+    if not lines:
+        raise KafkaError(f"ProducerPerformance printed no result: {text.strip()[-300:]}")
+    final = lines[-1]
+    periodic = [(int(m.group(1)), float(m.group(2))) for m in lines[:-1]]
+    return {
+        "records": int(final.group(1)),
+        "events_per_s": float(final.group(2)),
+        "mb_per_s": float(final.group(3)),
+        "avg_latency_ms": float(final.group(4)),
+        "samples": periodic,
+    }
+
+
+def run_kafka_perf(
+    bootstrap: str,
+    topic: str,
+    events: int,
+    tuning: ProducerTuning,
+    record_size: int | None = None,
+    payload_file: Path | None = None,
+) -> dict[str, Any]:
+    """Run ProducerPerformance once; returns parsed totals and wall-clock seconds."""
+    from shopstream.infra.jars import classpath
+
+    java = os.environ.get("JAVA_HOME", "")
+    java = str(Path(java) / "bin" / "java") if java else "java"
+    cmd = [java, "-Xmx1g", "-cp", ":".join(str(p) for p in classpath("kafka")), PERF_CLASS]
+    cmd += ["--topic", topic, "--num-records", str(events), "--throughput", "-1"]
+    if payload_file is not None:
+        cmd += ["--payload-file", str(payload_file), "--payload-delimiter", "\n"]
+    else:
+        cmd += ["--record-size", str(record_size)]
+    cmd += ["--producer-props", *perf_producer_props(bootstrap, tuning)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    except FileNotFoundError:
+        raise DependencyError("java not found; install Java 17 or set JAVA_HOME") from None
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise KafkaError(f"ProducerPerformance failed: {(proc.stderr or proc.stdout)[-500:]}")
+    out = parse_perf_output(proc.stdout)
+    out["wall_s"] = round(wall, 2)
+    out["mode"] = "payload_file" if payload_file else "record_size"
+    out["record_size"] = record_size
+    return out
+
+
+def _create_topics(settings: Settings, bootstrap: str, names: list[str]) -> None:
+    from confluent_kafka.admin import NewTopic
+
+    from shopstream.infra.kafka import admin
+
+    client = admin(settings, bootstrap)
+    brokers = len(client.list_topics(timeout=10).brokers)
+    parts = settings.kafka.raw_partitions
+    futs = client.create_topics(
+        [NewTopic(n, num_partitions=parts, replication_factor=min(3, brokers)) for n in names],
+        operation_timeout=30,
+    )
+    for fut in futs.values():
+        fut.result()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # new partitions need a leader before producing
+        md = client.list_topics(timeout=10).topics
+        if all(n in md and all(p.leader >= 0 for p in md[n].partitions.values()) for n in names):
+            return
+        time.sleep(0.2)
+
+
+def _delete_topics(settings: Settings, bootstrap: str, names: list[str]) -> None:
+    from shopstream.infra.kafka import admin
+
+    for fut in admin(settings, bootstrap).delete_topics(names, operation_timeout=30).values():
+        with contextlib.suppress(Exception):  # best effort: a leftover bench topic is harmless
+            fut.result()
+
+
+def _generator_only_rate(seed: int, events: int = 1_000_000) -> float:
+    """Single-core generation speed (no Kafka), for context."""
+    gen = EventGenerator(GeneratorConfig(seed=seed), total_events=events)
+    t0 = time.perf_counter()
+    for _ in gen.batches(events):
+        pass
+    return events / (time.perf_counter() - t0)
+
+
+def _payload_sample(seed: int, path: Path, n: int = 100_000) -> float:
+    """Write `n` of our events (valid ones, no newlines) as a payload file; mean size."""
+    gen = EventGenerator(GeneratorConfig(seed=seed + 1), total_events=n)
+    sizes = []
+    with open(path, "wb") as f:
+        for batch in gen.batches(n):
+            for v in batch.values:
+                if v and b"\n" not in v:
+                    f.write(v + b"\n")
+                    sizes.append(len(v))
+    return sum(sizes) / len(sizes)
+
+
+def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, Any]:
+    """Run the whole benchmark; returns the results document (also written to out_dir)."""
+    from shopstream.errors import BrokerUnavailable
+    from shopstream.infra.kafka import LocalCluster, bootstrap_servers
+
+    started_here = None
+    try:
+        bootstrap = bootstrap_servers(settings)
+    except BrokerUnavailable:
+        started_here = LocalCluster(settings)
+        bootstrap = started_here.start().bootstrap
+    tuning = ProducerTuning()
+    tag = uuid.uuid4().hex[:8]
+    ours_topic, perf_topic, perf2_topic = (f"bench_{k}_{tag}" for k in ("ours", "kperf", "kperf2"))
+    topics = [ours_topic] + ([perf_topic, perf2_topic] if options.kafka_perf else [])
+    load_before = os.getloadavg()
+    result: dict[str, Any] = {
+        "benchmark": "producer",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "events": options.events,
+        "target_events_per_s": TARGET_EVENTS_PER_S,
+        "host": _host(),
+        "producer_settings": tuning.config() | {"generator": "separate process"},
+    }
+    try:
+        _create_topics(settings, bootstrap, topics)
+        result["generator_only_events_per_s"] = round(_generator_only_rate(options.seed), 1)
+        report = produce(
+            settings,
+            ProcessSource(
+                GeneratorConfig.from_settings(settings, seed=options.seed), options.events
+            ),
+            topic=ours_topic,
+            bootstrap=bootstrap,
+            tuning=tuning,
+        )
+        ours = report.to_json() | {"samples": [(round(t, 3), n) for t, n in report.samples]}
+        ours["record_size_avg"] = round(report.bytes / max(1, report.sent), 1)
+        result["ours"] = ours
+        if options.kafka_perf:
+            size = round(ours["record_size_avg"])
+            perf = run_kafka_perf(bootstrap, perf_topic, options.events, tuning, record_size=size)
+            result["kafka_producer_perf"] = perf
+            with tempfile.TemporaryDirectory() as tmp:
+                payload = Path(tmp) / "payload.jsonl"
+                _payload_sample(options.seed, payload)
+                same = run_kafka_perf(
+                    bootstrap, perf2_topic, options.events, tuning, payload_file=payload
+                )
+            result["kafka_producer_perf_same_payload"] = same
+            result["ratio_vs_kafka_perf"] = round(ours["events_per_s"] / perf["events_per_s"], 3)
+            result["ratio_vs_kafka_perf_same_payload"] = round(
+                ours["events_per_s"] / same["events_per_s"], 3
+            )
+        result["meets_target"] = bool(report.ok and ours["events_per_s"] >= TARGET_EVENTS_PER_S)
+        result["delivery_ok"] = report.ok
+    finally:
+        result["load_average"] = {"before": load_before, "after": os.getloadavg()}
+        if not options.keep_topics:
+            _delete_topics(settings, bootstrap, topics)
+        if started_here is not None:
+            started_here.stop()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "producer.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    plot(result, out_dir / "producer.png")
+    return result
+
+
+def _host() -> dict[str, Any]:
+    import confluent_kafka
+
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "confluent_kafka": confluent_kafka.version()[0],
+        "librdkafka": confluent_kafka.libversion()[0],
+    }
+
+
+def _rates(samples: list[tuple[float, int]]) -> tuple[list[float], list[float]]:
+    """Cumulative (t, sent) samples -> per-interval rates over ~1 s windows."""
+    ts, rs = [], []
+    last_t, last_n = 0.0, 0
+    for t, n in samples:
+        if t - last_t >= 1.0 or (t, n) == samples[-1]:
+            if t > last_t:
+                ts.append(t)
+                rs.append((n - last_n) / (t - last_t))
+            last_t, last_n = t, n
+    return ts, rs
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Throughput over time (left) and averages (right) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    ours = result.get("ours", {})
+    t, r = _rates([tuple(s) for s in ours.get("samples", [])])
+    ax1.plot(t, [x / 1000 for x in r], label="shopstream produce", color="tab:blue")
+    bars = [("shopstream", ours.get("events_per_s", 0), "tab:blue")]
+    for key, label, color in (
+        ("kafka_producer_perf", "ProducerPerformance (record size)", "tab:orange"),
+        ("kafka_producer_perf_same_payload", "ProducerPerformance (our payload)", "tab:green"),
+    ):
+        perf = result.get(key)
+        if not perf:
+            continue
+        # Periodic lines are ~5 s windows; place them at the window ends.
+        xs = [5.0 * (i + 1) for i in range(len(perf["samples"]))]
+        ax1.plot(xs, [s[1] / 1000 for s in perf["samples"]], marker="o", label=label, color=color)
+        bars.append(
+            (label.replace("ProducerPerformance", "Kafka perf"), perf["events_per_s"], color)
+        )
+    ax1.axhline(TARGET_EVENTS_PER_S / 1000, color="red", linestyle="--", label="target 250k/s")
+    ax1.set_xlabel("seconds")
+    ax1.set_ylabel("thousand events/s")
+    ax1.set_title(f"throughput, {result['events']:,} events, acks=all, idempotent")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    ax2.bar([b[0] for b in bars], [b[1] / 1000 for b in bars], color=[b[2] for b in bars])
+    for i, b in enumerate(bars):
+        ax2.text(i, b[1] / 1000, f"{b[1] / 1000:,.0f}k", ha="center", va="bottom", fontsize=9)
+    ax2.axhline(TARGET_EVENTS_PER_S / 1000, color="red", linestyle="--")
+    ax2.set_ylabel("thousand events/s (average)")
+    ax2.tick_params(axis="x", labelsize=7, rotation=15)
+    load = result.get("load_average", {}).get("before", [0])[0]
+    fig.suptitle(f"producer benchmark ({result['host']['cpus']} CPUs, load avg {load:.1f})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,293 @@
+"""`shopstream produce`: generate realistic events (or replay a file) into Kafka raw_events.
+
+Every noise kind has its own `--<kind>-rate` flag (built from `bronze.noise.NoiseRates`),
+so adding a kind there adds its flag here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from shopstream.bronze.noise import NoiseRates, rate_flag
+from shopstream.cli.common import HomeOption, console, err_console, print_json, settings_from
+from shopstream.errors import BrokerUnavailable, ConfigError, ShopstreamError
+
+_NOISE_HELP = {
+    "malformed_json": "malformed JSON (truncated, invalid UTF-8, empty, text)",
+    "not_an_object": "JSON that is not an object",
+    "null_customer": "null/blank/absent customer_id",
+    "bad_event_type": "event_type outside the set (CLICK, VIEW, PAY, ...)",
+    "bad_timestamp": "unparseable or absent event_timestamp",
+    "future_timestamp": "event_timestamp days in the future",
+    "too_late": "event_timestamp far beyond the lateness horizon",
+    "bad_amount": "negative, zero, non-numeric or oversized amount",
+    "missing_amount": "PURCHASE without amount",
+    "null_currency": "amount without currency (null or absent)",
+    "bad_currency": "currency that is not 3 letters",
+    "unsupported_currency": "3-letter currency missing from the rate table",
+    "type_variant": "VALID: lowercase/padded event_type, lowercase currency",
+    "string_amount": 'VALID: amount as a string ("12.34")',
+    "subcent_amount": "VALID: amount with 3 decimals (rounded half-up)",
+    "alt_timestamp": "VALID: epoch millis, +hh:mm offset or naive timestamps",
+    "missing_event_id": "VALID: no event_id (Silver derives one)",
+    "out_of_order": "VALID: event time up to 1 h before its neighbours",
+    "duplicate": "VALID: an event resent with the same event_id and bytes",
+}
+
+
+def parse_rate(value: str | None) -> float | None:
+    """`--rate`: events per second, or `max` / unset for as fast as possible."""
+    if value is None or value.strip().lower() in ("max", "", "0"):
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ConfigError(
+            f"--rate must be a number of events per second or 'max', got {value!r}"
+        ) from None
+    if rate <= 0:
+        raise ConfigError("--rate must be positive (or 'max')")
+    return rate
+
+
+def produce_cmd(
+    events: int = typer.Option(None, "--events", "-n", min=1, help="Send N events, then stop."),
+    duration: float = typer.Option(None, "--duration", min=0.001, help="Send for S seconds."),
+    rate: str = typer.Option("max", "--rate", help="Events per second, or 'max'."),
+    seed: int = typer.Option(
+        None, "--seed", help="Seed for reproducible events (default: random)."
+    ),
+    truth: Path = typer.Option(
+        None, "--truth", help="Write the ground truth here (.json, or .parquet + .json)."
+    ),
+    from_file: Path = typer.Option(
+        None, "--from-file", exists=True, dir_okay=False, help="Send JSON lines byte-for-byte."
+    ),
+    seed_compat: bool = typer.Option(
+        False, "--seed-compat", help="The seed's shape: 5 customers, 25% invalid, hint flags."
+    ),
+    backfill_days: float = typer.Option(
+        0.0, "--backfill-days", min=0, help="Spread event time over the last D days (needs -n)."
+    ),
+    customers: int = typer.Option(10_000, "--customers", min=1, help="Customer population."),
+    products: int = typer.Option(1_000, "--products", min=1, help="Catalog size."),
+    mean_views: float = typer.Option(4.0, "--mean-views", help="Mean page views per session."),
+    cart_rate: float = typer.Option(0.3, "--cart-rate", help="P(view -> add to cart)."),
+    purchase_rate: float = typer.Option(0.4, "--purchase-rate", help="P(cart -> purchase)."),
+    no_noise: bool = typer.Option(
+        False, "--no-noise", help="Only canonical events (rate flags given still apply)."
+    ),
+    topic: str = typer.Option(None, "--topic", help="Target topic (default: the raw topic)."),
+    parallel: bool = typer.Option(
+        None,
+        "--parallel/--no-parallel",
+        help="Generate in a second process (default: on for --rate max).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    home: Path = HomeOption,
+    **noise_rates: float | None,
+) -> None:
+    """Generate realistic shop events (or replay a file) into Kafka, with ground truth."""
+    from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+    from shopstream.bronze.producer import (
+        FileSource,
+        ProcessSource,
+        StopFlag,
+        generator_source,
+        produce,
+        raise_for_delivery,
+    )
+    from shopstream.bronze.truth import TruthBuilder, write_truth
+    from shopstream.infra.kafka import bootstrap_servers, ensure_topics
+
+    per_second = parse_rate(rate)
+    if from_file and (truth or seed_compat or backfill_days):
+        raise ConfigError(
+            "--from-file sends a file as is: --truth, --seed-compat and --backfill-days "
+            "need the generator; drop them or --from-file."
+        )
+    if events is None and duration is None and from_file is None and per_second is None:
+        raise ConfigError("say how much to send: --events N, --duration S or --rate R (endless)")
+
+    settings = settings_from(home, kafka={"raw_topic": topic})
+    bootstrap = bootstrap_servers(settings)
+    try:
+        ensure_topics(settings, bootstrap)
+    except ShopstreamError:
+        raise
+    except Exception as err:  # librdkafka errors: say where we looked and what to do
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {bootstrap} to prepare topic {settings.kafka.raw_topic} "
+            f"({err}); start it with `shopstream kafka start` or fix the bootstrap servers."
+        ) from None
+
+    gen = None
+    if from_file:
+        source: Any = FileSource(from_file, events)
+    else:
+        given = {k.removesuffix("_rate"): v for k, v in noise_rates.items() if v is not None}
+        base = NoiseRates.none() if no_noise or seed_compat else NoiseRates()
+        noise = NoiseRates(**{**base.__dict__, **given})
+        config = GeneratorConfig.from_settings(
+            settings,
+            seed=seed if seed is not None else secrets.randbits(31),
+            customers=customers,
+            products=products,
+            mean_views=mean_views,
+            cart_rate=cart_rate,
+            purchase_rate=purchase_rate,
+            backfill_days=backfill_days,
+            seed_compat=seed_compat,
+            noise=noise,
+        )
+        use_process = parallel if parallel is not None else per_second is None
+        if use_process:
+            gen = EventGenerator(config, total_events=events)  # validates; names for truth
+            source = ProcessSource(config, events)
+        else:
+            source = generator_source(config, events, per_second)
+            gen = source.generator
+    builder = TruthBuilder(gen) if (truth and gen is not None) else None
+
+    stop = StopFlag()
+    with stop.installed(), _progress(events, as_json) as on_progress:
+        report = produce(
+            settings,
+            source,
+            rate=per_second,
+            duration_s=duration,
+            truth=builder,
+            stop=stop,
+            bootstrap=bootstrap,
+            on_progress=on_progress,
+        )
+    summary = report.to_json()
+    if gen is not None:
+        summary["seed"] = gen.config.seed
+    if builder is not None and truth is not None:
+        doc = builder.result()
+        doc["produced"] = {
+            "topic": report.topic,
+            "delivered": report.delivered,
+            "failed": report.failed + report.undelivered,
+            "interrupted": report.interrupted,
+        }
+        summary["truth"] = [str(p) for p in write_truth(doc, truth)]
+        summary["expected"] = {
+            "clean": doc["clean"],
+            "dead_letter": doc["dead_letter"]["total"],
+            "duplicates": doc["duplicates"],
+            "unique": doc["unique"],
+        }
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+    raise_for_delivery(report)
+
+
+def _progress(total: int | None, quiet: bool) -> Any:
+    """Context manager yielding an `on_progress(report)` callback (a rich bar on stderr)."""
+    import contextlib
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    @contextlib.contextmanager
+    def cm() -> Any:
+        if quiet:
+            yield None
+            return
+        progress = Progress(
+            TextColumn("[bold]producing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>10} ev/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=False,
+        )
+        task = progress.add_task("produce", total=total, rate="-")
+        last = [0.0, 0]
+
+        def on_progress(report: Any) -> None:
+            dt = report.elapsed_s - last[0]
+            if dt > 0 and report.sent > last[1]:
+                recent = (report.sent - last[1]) / dt
+                progress.update(task, completed=report.sent, rate=f"{recent:,.0f}")
+                last[0], last[1] = report.elapsed_s, report.sent
+
+        with progress:
+            yield on_progress
+
+    return cm()
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="produce summary", show_header=False, title_justify="left")
+    table.add_row("topic", s["topic"])
+    table.add_row("sent", f"{s['sent']:,}")
+    table.add_row("delivered", f"{s['delivered']:,}")
+    bad = s["failed"] + s["undelivered"]
+    table.add_row("not delivered", f"[red]{bad:,}[/] {s['errors']}" if bad else "0")
+    table.add_row("throughput", f"{s['events_per_s']:,.0f} events/s, {s['mb_per_s']} MB/s")
+    table.add_row(
+        "elapsed", f"{s['elapsed_s']:.2f} s" + (" (interrupted)" if s["interrupted"] else "")
+    )
+    if "seed" in s:
+        table.add_row("seed", str(s["seed"]))
+    if "truth" in s:
+        e = s["expected"]
+        table.add_row("truth", ", ".join(s["truth"]))
+        table.add_row(
+            "expected",
+            f"clean {e['clean']:,} (unique {e['unique']:,}, duplicates {e['duplicates']:,}), "
+            f"dead letter {e['dead_letter']:,}",
+        )
+    console.print(table)
+
+
+def _with_noise_flags(func: Any) -> Any:
+    """Replace `**noise_rates` in the signature by one typed option per noise kind."""
+    sig = inspect.signature(func)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    for f in fields(NoiseRates):
+        default = getattr(NoiseRates(), f.name)
+        params.append(
+            inspect.Parameter(
+                f"{f.name}_rate",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(
+                    None,
+                    rate_flag(f.name),
+                    min=0.0,
+                    max=1.0,
+                    help=f"Share of events with {_NOISE_HELP.get(f.name, f.name)} "
+                    f"(default {default:g}).",
+                    rich_help_panel="Noise rates",
+                ),
+                annotation=float | None,
+            )
+        )
+    func.__signature__ = sig.replace(parameters=params)
+    return func
+
+
+def register(app: typer.Typer) -> None:
+    """Add `produce` to the root app."""
+    app.command("produce")(_with_noise_flags(produce_cmd))

@@ -1,0 +1,143 @@
+"""Producer pieces that need no broker: file source, keys, rates, stop flag, bench parsing."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from shopstream.bench.producer import parse_perf_output, perf_producer_props
+from shopstream.bronze.producer import (
+    FileSource,
+    ProduceReport,
+    ProducerTuning,
+    StopFlag,
+    key_of,
+    raise_for_delivery,
+)
+from shopstream.cli.produce import parse_rate
+from shopstream.errors import ConfigError, DeliveryError
+
+
+def test_file_source_sends_lines_byte_for_byte(tmp_path) -> None:
+    lines = [
+        b'{"customer_id":"C1","event_type":"PURCHASE"}',
+        b"{not json",
+        b"",
+        b'{"customer_id":"  ","x":1}',
+        b"\xff\xfe",
+        b'[{"customer_id":"C2"}]',
+        b'{"customer_id":"C3"}\r',
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    chunks = list(FileSource(path).chunks(lambda: 10))
+    values = [v for vals, _, _ in chunks for v in vals]
+    keys = [k for _, ks, _ in chunks for k in ks]
+    assert values == lines  # no trailing empty message for the final newline
+    assert keys == [b"C1", None, None, None, None, None, b"C3"]
+
+
+def test_file_source_without_final_newline_and_with_a_limit(tmp_path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b"a\nb\nc")
+    assert [v for vals, _, _ in FileSource(path).chunks(lambda: 10) for v in vals] == [
+        b"a",
+        b"b",
+        b"c",
+    ]
+    assert [v for vals, _, _ in FileSource(path, events=2).chunks(lambda: 10) for v in vals] == [
+        b"a",
+        b"b",
+    ]
+
+
+def test_key_of_only_uses_a_non_blank_string_customer_id() -> None:
+    assert key_of(b'{"customer_id":"CUST_1"}') == b"CUST_1"
+    assert key_of(b'{"customer_id":null}') is None
+    assert key_of(b'{"customer_id":42}') is None
+    assert key_of(b"[1]") is None
+    assert key_of(b"") is None
+
+
+@pytest.mark.parametrize(("given", "want"), [("max", None), ("MAX", None), ("1000", 1000.0)])
+def test_parse_rate(given: str, want: float | None) -> None:
+    assert parse_rate(given) == want
+
+
+@pytest.mark.parametrize("bad", ["fast", "-5"])
+def test_parse_rate_rejects_nonsense(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_rate(bad)
+
+
+def test_tuning_is_safe_and_fast() -> None:
+    conf = ProducerTuning().config()
+    assert conf["acks"] == "all" and conf["enable.idempotence"] is True
+    assert conf["compression.type"] == "lz4" and conf["batch.size"] >= 1_000_000
+    assert conf["delivery.report.only.error"] is True
+    props = perf_producer_props("h:1", ProducerTuning())
+    assert "acks=all" in props and "enable.idempotence=true" in props
+
+
+def test_delivery_failures_raise_with_counts() -> None:
+    report = ProduceReport(topic="raw", sent=10)
+    raise_for_delivery(report)  # all delivered: no error
+    report.errors["MSG_TIMED_OUT"] += 3
+    assert report.delivered == 7 and not report.ok
+    with pytest.raises(DeliveryError, match="3 of 10"):
+        raise_for_delivery(report)
+
+
+def test_stop_flag_catches_sigterm_and_restores_the_handler() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    flag = StopFlag()
+    with flag.installed():
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert flag and flag.signals == 1
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_parse_perf_output() -> None:
+    text = (
+        "1209312 records sent, 241862.4 records/sec (59.05 MB/sec), 98.1 ms avg latency, "
+        "361.0 ms max latency.\n"
+        "5000000 records sent, 251256.3 records/sec (61.34 MB/sec), 95.20 ms avg latency, "
+        "400.00 ms max latency, 80 ms 50th, 200 ms 95th, 300 ms 99th, 390 ms 99.9th.\n"
+    )
+    out = parse_perf_output(text)
+    assert out["records"] == 5_000_000 and out["events_per_s"] == 251256.3
+    assert out["samples"] == [(1209312, 241862.4)]
+
+
+def test_process_source_yields_the_same_bytes_as_in_process_generation() -> None:
+    from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+    from shopstream.bronze.producer import ProcessSource
+
+    cfg = GeneratorConfig(seed=12, customers=100, products=10, now_ms=1_764_133_200_000)
+    here = [v for b in EventGenerator(cfg).batches(5000, 1000) for v in b.values]
+    there = [
+        v
+        for vals, _, _ in ProcessSource(cfg, 5000, batch_size=1000).chunks(lambda: 0)
+        for v in vals
+    ]
+    assert there == here
+
+
+def test_undeliverable_messages_are_counted_not_lost(tmp_path) -> None:
+    from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+    from shopstream.bronze.producer import GeneratorSource, produce
+    from shopstream.config import load_settings
+
+    settings = load_settings(home=tmp_path, kafka={"bootstrap_servers": "127.0.0.1:1"})
+    gen = EventGenerator(GeneratorConfig(seed=1, customers=10, products=5))
+    report = produce(
+        settings,
+        GeneratorSource(gen, 50),
+        tuning=ProducerTuning(delivery_timeout_ms=1500),
+        flush_timeout_s=10,
+    )
+    assert report.sent == 50 and report.delivered == 0 and not report.ok
+    with pytest.raises(DeliveryError):
+        raise_for_delivery(report)
