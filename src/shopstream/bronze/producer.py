@@ -224,7 +224,8 @@ class ProduceReport:
     sent: int = 0
     undelivered: int = 0  # still queued when the flush gave up
     bytes: int = 0
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0  # from the first message to the end of the flush
+    startup_s: float = 0.0  # waiting for the source's first chunk (e.g. process spawn)
     interrupted: bool = False
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[tuple[float, int]] = field(default_factory=list)  # (t, sent) for plots
@@ -257,6 +258,7 @@ class ProduceReport:
             "errors": dict(self.errors),
             "bytes": self.bytes,
             "elapsed_s": round(self.elapsed_s, 3),
+            "startup_s": round(self.startup_s, 3),
             "events_per_s": round(self.events_per_s, 1),
             "mb_per_s": round(self.bytes / self.elapsed_s / 1e6, 2) if self.elapsed_s else 0.0,
             "interrupted": self.interrupted,
@@ -312,11 +314,15 @@ def produce(
 
     # Rate control: chunks of ~1/20 s, each released on schedule (no per-message sleeps).
     chunk = MAX_BATCH if rate is None else max(1, min(MAX_BATCH, int(rate / 20)))
-    start = time.perf_counter()
-    deadline = start + duration_s if duration_s else None
+    called = time.perf_counter()
+    deadline = called + duration_s if duration_s else None
+    start = called  # reset at the first chunk: throughput excludes source start-up
     last_progress = 0.0
 
     for values, keys, batch in source.chunks(lambda: chunk):
+        if not report.sent and not report.startup_s:
+            start = time.perf_counter()
+            report.startup_s = start - called
         if rate is not None:
             due = start + report.sent / rate
             while (wait := due - time.perf_counter()) > 0 and not stop:

@@ -116,17 +116,6 @@ def produce_cmd(
         raise ConfigError("say how much to send: --events N, --duration S or --rate R (endless)")
 
     settings = settings_from(home, kafka={"raw_topic": topic})
-    bootstrap = bootstrap_servers(settings)
-    try:
-        ensure_topics(settings, bootstrap)
-    except ShopstreamError:
-        raise
-    except Exception as err:  # librdkafka errors: say where we looked and what to do
-        raise BrokerUnavailable(
-            f"cannot reach Kafka at {bootstrap} to prepare topic {settings.kafka.raw_topic} "
-            f"({err}); start it with `shopstream kafka start` or fix the bootstrap servers."
-        ) from None
-
     gen = None
     if from_file:
         source: Any = FileSource(from_file, events)
@@ -154,6 +143,18 @@ def produce_cmd(
             source = generator_source(config, events, per_second)
             gen = source.generator
     builder = TruthBuilder(gen) if (truth and gen is not None) else None
+
+    # Kafka only after every flag is validated: config errors never wait on a broker.
+    bootstrap = bootstrap_servers(settings)
+    try:
+        ensure_topics(settings, bootstrap)
+    except ShopstreamError:
+        raise
+    except Exception as err:  # librdkafka errors: say where we looked and what to do
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {bootstrap} to prepare topic {settings.kafka.raw_topic} "
+            f"({err}); start it with `shopstream kafka start` or fix the bootstrap servers."
+        ) from None
 
     stop = StopFlag()
     with stop.installed(), _progress(events, as_json) as on_progress:
