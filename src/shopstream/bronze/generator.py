@@ -187,6 +187,22 @@ class EventBatch:
             self.values[:n], self.keys[:n], *(getattr(self, a)[:n] for a in self._ARRAYS)
         )
 
+    def insert(self, at: np.ndarray, rows: EventBatch) -> EventBatch:
+        """`rows` inserted before the indexes `at` (ascending), without re-copying per row."""
+        values: list[bytes] = []
+        keys: list[bytes | None] = []
+        prev = 0
+        for j, p in enumerate(at.tolist()):
+            values += self.values[prev:p]
+            keys += self.keys[prev:p]
+            values.append(rows.values[j])
+            keys.append(rows.keys[j])
+            prev = p
+        values += self.values[prev:]
+        keys += self.keys[prev:]
+        arrays = (np.insert(getattr(self, a), at, getattr(rows, a)) for a in self._ARRAYS)
+        return EventBatch(values, keys, *arrays)
+
     @staticmethod
     def concat(parts: list[EventBatch]) -> EventBatch:
         """Rows of several batches, in order."""
@@ -293,7 +309,7 @@ _FIELD_ORDER = (
 
 def _join_fields(row: dict[bytes, bytes | None]) -> bytes:
     """JSON object from field -> JSON value bytes; None = field absent."""
-    return b"{" + b",".join(b'"%s":%s' % (k, v) for k, v in row.items() if v is not None) + b"}"
+    return b"{" + b",".join([b'"' + k + b'":' + v for k, v in row.items() if v is not None]) + b"}"
 
 
 class EventGenerator:
@@ -404,6 +420,10 @@ class EventGenerator:
                     )
                 )
         self._tail = np.array(table)
+        # JSON values for noisy rows, which are rebuilt field by field.
+        self._product_json = [b'"%s"' % p.encode() for p in self.product_ids]
+        self._category_json = [b'"%s"' % c.encode() for c in self.product_category]
+        self._device_json = [b'"%s"' % d.encode() for d in self.devices]
         self._combos = len(combos)
 
     def _tail_index(
@@ -586,9 +606,9 @@ class EventGenerator:
                     b"quantity": None,
                     b"currency": None,
                     b"session_id": pre[cs - 1 : cs + 17],
-                    b"product_id": b'"%s"' % self.product_ids[p].encode(),
-                    b"category": b'"%s"' % self.product_category[p].encode(),
-                    b"device": b'"%s"' % self.devices[s_dev[j]].encode(),
+                    b"product_id": self._product_json[p],
+                    b"category": self._category_json[p],
+                    b"device": self._device_json[s_dev[j]],
                 }
                 if s_cents[j] >= 0:
                     fields[b"amount"] = format_cents(s_cents[j])
@@ -702,21 +722,18 @@ class EventGenerator:
             ring = self._ring
             from_ring = int(rng.binomial(n_dup, 0.3)) if ring is not None and len(ring) else 0
             src = rng.choice(eligible, size=n_dup - from_ring)
-            # Sort key: originals at i, a copy just after its source (same key, so same
-            # partition: the original is always consumed first).
-            pos = np.concatenate(
-                (
-                    np.arange(n, dtype=np.float64),
-                    np.minimum(src + rng.integers(1, 2000, size=len(src)), n) + 0.5,
-                    rng.integers(0, n + 1, size=from_ring) + 0.25,
-                )
-            )
-            parts = [base, base.take(src)]
+            # A copy goes shortly after its source (same key, so same partition: the
+            # original is always consumed first); copies of earlier batches go anywhere.
+            at = np.minimum(src + rng.integers(2, 2001, size=len(src)), n)
+            parts = [base.take(src)]
             if from_ring:
-                parts.append(ring.take(rng.integers(0, len(ring), size=from_ring)))  # type: ignore[union-attr]
-            merged = EventBatch.concat(parts)
-            merged.duplicate[n:] = True
-            batch = merged.take(np.argsort(pos, kind="stable"))
+                ring_rows = rng.integers(0, len(ring), size=from_ring)  # type: ignore[arg-type]
+                parts.append(ring.take(ring_rows))  # type: ignore[union-attr]
+                at = np.concatenate((at, rng.integers(0, n + 1, size=from_ring)))
+            order = np.argsort(at, kind="stable")
+            copies = EventBatch.concat(parts).take(order)
+            copies.duplicate[:] = True
+            batch = base.insert(at[order], copies)
         else:
             batch = base
         keep = np.flatnonzero((batch.reason < 0) & batch.has_event_id & ~batch.duplicate)[-1000:]
