@@ -204,6 +204,15 @@ def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, A
         )
         ours = report.to_json() | {"samples": [(round(t, 3), n) for t, n in report.samples]}
         ours["record_size_avg"] = round(report.bytes / max(1, report.sent), 1)
+        _, windows = _rates(ours["samples"])
+        if windows:  # ~1 s windows: how steady the rate was, not just its average
+            ordered = sorted(windows)
+            ours["window_events_per_s"] = {
+                "min": round(ordered[0]),
+                "p10": round(ordered[len(ordered) // 10]),
+                "median": round(ordered[len(ordered) // 2]),
+                "max": round(ordered[-1]),
+            }
         result["ours"] = ours
         if options.kafka_perf:
             size = round(ours["record_size_avg"])
