@@ -48,7 +48,8 @@ def drop_bench(settings: Settings) -> None:
     """Delete a run's topics and home (a 5M-event run leaves gigabytes)."""
     from shopstream.infra.kafka import admin, topic_specs
 
-    futures = admin(settings).delete_topics(list(topic_specs(settings)), operation_timeout=30)
+    client = admin(settings)  # must outlive the futures, or they fail with _DESTROY
+    futures = client.delete_topics(list(topic_specs(settings)), operation_timeout=30)
     for fut in futures.values():
         fut.result()
     shutil.rmtree(settings.state_dir, ignore_errors=True)
@@ -118,7 +119,7 @@ def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[st
             with open_warehouse(s) as wh:
                 wh.init()
                 t0 = time.perf_counter()
-                gold, progress = start_gold(spark, s, wh, available_now=True)
+                gold, _ = start_gold(spark, s, wh, available_now=True)
                 gold.awaitTermination()
                 gold_s = time.perf_counter() - t0
                 batches = wh.query(

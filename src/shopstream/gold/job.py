@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUERY_NAME = "gold"
+MAX_COMMIT_TIMES = 100_000
 _DL_PREFIX = "dl_"
 
 
@@ -114,6 +115,9 @@ class GoldProgress:
     last_result: BatchResult | None = None
     last_commit_at: float | None = None
     last_batch_seconds: float | None = None
+    # batch_id -> epoch seconds when its commit returned (= when its rows became visible);
+    # bounded, for latency measurements over recent batches.
+    committed_at: dict[int, float] = field(default_factory=dict, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, result: BatchResult, seconds: float) -> None:
@@ -126,6 +130,9 @@ class GoldProgress:
             self.last_result = result
             self.last_commit_at = time.time()
             self.last_batch_seconds = seconds
+            self.committed_at[result.batch_id] = self.last_commit_at
+            if len(self.committed_at) > MAX_COMMIT_TIMES:
+                del self.committed_at[min(self.committed_at)]
 
 
 def _query_id(ckpt: Path) -> str:
