@@ -21,6 +21,7 @@ from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
 
@@ -134,6 +135,18 @@ def status_metrics(doc: Mapping[str, Any]) -> list[Metric]:
             state.add_metric([name, s], 1.0 if st.get("state") == s else 0.0)
         stage_ok.add_metric([name], 1.0 if st.get("healthy") else 0.0)
     out += [batch, rate, age, state, stage_ok]
+
+    # Every Gold batch ever committed, as a summary: rate(sum)/rate(count) = mean duration.
+    info = doc.get("warehouse_info", {})
+    if info.get("ok"):
+        out.append(
+            SummaryMetricFamily(
+                f"{PREFIX}_gold_batch_duration_seconds",
+                "duration of committed Gold batches (pipeline_batches)",
+                count_value=float(info.get("batches") or 0),
+                sum_value=float(info.get("batch_seconds_total") or 0.0),
+            )
+        )
 
     fresh = _gauge("freshness_seconds", "now minus the newest event time in the warehouse")
     if doc.get("freshness_seconds") is not None:

@@ -373,6 +373,7 @@ class WarehouseSnapshot:
     gold_input: int = 0
     duplicates: int = 0
     batches: int = 0
+    batch_seconds: float = 0.0
     last_batch: dict[str, Any] | None = None
     last_commit_at: datetime | None = None
     gold_offsets: dict[str, dict[int, int]] = field(default_factory=dict)
@@ -393,12 +394,14 @@ def warehouse_snapshot(wh: Warehouse | None, error: str | None = None) -> Wareho
         (agg,) = wh.query(
             "SELECT COUNT(*) AS batches, COALESCE(SUM(input_rows), 0) AS input_rows, "
             "COALESCE(SUM(duplicates), 0) AS duplicates, "
+            "COALESCE(SUM(duration_ms), 0) AS duration_ms, "
             "MAX(COALESCE(last_replayed_at, committed_at)) AS last_commit_at "
             "FROM pipeline_batches"
         )
         snap.batches = int(agg["batches"])
         snap.gold_input = int(agg["input_rows"])
         snap.duplicates = int(agg["duplicates"])
+        snap.batch_seconds = float(agg["duration_ms"]) / 1000.0
         snap.last_commit_at = agg["last_commit_at"]
         last = wh.query(
             "SELECT query_name, batch_id, input_rows, new_events, duplicates, dead_letters, "
@@ -690,6 +693,7 @@ def build_status(
             "target": wh.target,
             "error": wh.error,
             "batches": wh.batches,
+            "batch_seconds_total": wh.batch_seconds,
             "last_commit_at": wh.last_commit_at.isoformat() if wh.last_commit_at else None,
         },
         "last_batch": _jsonable(wh.last_batch),

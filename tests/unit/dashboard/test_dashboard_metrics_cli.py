@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from dash_data import EXPECTED
 from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
@@ -50,6 +51,13 @@ def test_metrics_endpoint_parses_and_matches_the_warehouse(
     assert got[("shopstream_stage_state", (("stage", "silver"), ("state", "unknown")))] == 1.0
     assert got[("shopstream_stage_state", (("stage", "silver"), ("state", "ok")))] == 0.0
     assert got[("shopstream_freshness_seconds", ())] > 0
+    (durations,) = filled_wh.query(
+        "SELECT COUNT(*) AS n, SUM(duration_ms) AS ms FROM pipeline_batches"
+    )
+    assert got[("shopstream_gold_batch_duration_seconds_count", ())] == durations["n"] == 2
+    assert got[("shopstream_gold_batch_duration_seconds_sum", ())] == pytest.approx(
+        durations["ms"] / 1000.0
+    )
 
 
 def test_lag_and_offsets_per_partition_become_labelled_gauges(
