@@ -54,6 +54,5 @@ java-deps:
 system-deps:  ## Debian chromium for the browser tests (Playwright drives it; no browser download)
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
-reset:  ## stop the local broker and delete all local state (.shopstream/)
-	-$(BIN)/shopstream kafka stop
-	rm -rf .shopstream
+reset: install  ## stop the local broker and delete all local state (.shopstream/)
+	$(BIN)/shopstream reset --yes

@@ -42,9 +42,31 @@ def process(
         console.print(status_line(streams), highlight=False)
 
 
+def reset(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    home: Path = HomeOption,
+) -> None:
+    """Stop the local broker and delete all local state (topics, checkpoints, warehouse)."""
+    import shutil
+
+    from shopstream.infra.kafka import LocalCluster
+
+    settings = settings_from(home)
+    target = settings.state_dir
+    if not target.exists():
+        console.print(f"nothing to reset: {target} does not exist")
+        return
+    if not yes:
+        typer.confirm(f"delete {target} (broker data, checkpoints, warehouse)?", abort=True)
+    stopped = LocalCluster(settings).stop()
+    shutil.rmtree(target)
+    console.print(f"removed {target}" + (f" (stopped {stopped} broker(s))" if stopped else ""))
+
+
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
     app.command("process")(process)
+    app.command("reset")(reset)
 
 
 def up(
