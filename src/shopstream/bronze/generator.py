@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +46,9 @@ from shopstream.bronze.noise import (
 )
 from shopstream.contract import EVENT_TYPES, REASONS, Reason
 from shopstream.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shopstream.config import Settings
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -130,13 +134,13 @@ class GeneratorConfig:
         return max(0.0, self.lateness_horizon_days - min(1.0, self.lateness_horizon_days / 2))
 
     @classmethod
-    def from_settings(cls, settings: object, **kwargs: object) -> GeneratorConfig:
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> GeneratorConfig:
         """Config whose rate table and horizon come from `Settings.pipeline`."""
-        pipeline = settings.pipeline  # type: ignore[attr-defined]
+        pipeline = settings.pipeline
         return cls(
             currency_rates=dict(pipeline.currency_rates),
             lateness_horizon_days=pipeline.lateness_horizon_days,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
 
@@ -376,7 +380,6 @@ class EventGenerator:
                 local = np.maximum(1, np.round(local / 100)) * 100
             self.price_cents[:, j] = np.maximum(1, np.round(local)).astype(np.int64)
 
-        self._cust_json = np.array([b'"%s"' % c.encode() for c in self.customer_ids])
         self._cust_key = np.array([c.encode() for c in self.customer_ids])
         # Canonical rows are prefix + tail + device suffix. The prefix is fixed-width
         # (uuid, zero-padded customer id, ms timestamp, session id), so a whole batch of
@@ -830,8 +833,3 @@ def _malform(row: bytes, v: int, x: float) -> bytes:
     if pick == 5:  # trailing garbage after a complete object
         return row + b"}"
     return b"   "
-
-
-def with_noise(config: GeneratorConfig, **rates: float) -> GeneratorConfig:
-    """A copy of `config` with some noise rates changed."""
-    return replace(config, noise=replace(config.noise, **rates))
