@@ -1,0 +1,293 @@
+"""The Silver streaming job: Kafka raw_events -> `silver_transform` -> clean_events + dead_letter.
+
+One streaming query writes both topics through the Kafka sink's per-row `topic` column:
+one checkpoint (`<home>/checkpoints/silver`), one pass over the input. The first run
+starts at the earliest offsets; later runs resume from the checkpoint. `start_silver`
+only starts the query (so `shopstream process` / `up` can run Silver and Gold in one
+Spark application); `run_silver` is the foreground loop the CLI uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shopstream.config import Settings
+from shopstream.contract import REASONS
+from shopstream.silver.exceptions import RealTimeSlotsError, SilverQueryFailed
+from shopstream.silver.metrics import (
+    METRIC_CLEAN,
+    METRIC_DEAD_LETTER,
+    METRIC_INPUT,
+    OBSERVATION,
+    REASON_PREFIX,
+    Totals,
+    append_progress,
+    batch_counters,
+    metrics_path,
+)
+from shopstream.silver.transform import kafka_columns, silver_transform
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+QUERY_NAME = "silver"
+# Real-time Mode's trigger is a checkpoint interval, not a latency target (records flow
+# continuously); processing-time rules use the start of that interval.
+DEFAULT_REAL_TIME_INTERVAL = "30 seconds"
+# Bigger producer batches: the sink writes many small records.
+_SINK_OPTIONS = {"kafka.batch.size": "262144", "kafka.linger.ms": "5"}
+
+
+def checkpoint_location(settings: Settings) -> Path:
+    """Silver's checkpoint: offsets and commits of its one query."""
+    return settings.checkpoint_dir / QUERY_NAME
+
+
+def read_raw(spark: SparkSession, settings: Settings) -> DataFrame:
+    """The raw_events stream (earliest offsets on the first run; the checkpoint after)."""
+    from shopstream.infra.kafka import spark_options
+
+    reader = (
+        spark.readStream.format("kafka")
+        .options(**spark_options(settings))
+        .option("subscribe", settings.kafka.raw_topic)
+        .option("startingOffsets", "earliest")
+    )
+    if settings.spark.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(settings.spark.max_offsets_per_trigger))
+    return reader.load()
+
+
+def observe_counts(df: DataFrame) -> DataFrame:
+    """Attach the per-batch counters (`metrics.py`) as observable metrics."""
+    from pyspark.sql import functions as F
+
+    reason = F.col("reason")
+    return df.observe(
+        OBSERVATION,
+        F.count(F.lit(1)).alias(METRIC_INPUT),
+        F.count_if(reason.isNull()).alias(METRIC_CLEAN),
+        F.count_if(reason.isNotNull()).alias(METRIC_DEAD_LETTER),
+        *[F.count_if(reason == r).alias(REASON_PREFIX + r) for r in REASONS],
+    )
+
+
+def check_real_time_slots(spark: SparkSession, settings: Settings) -> None:
+    """Real-time Mode runs one long-lived task per input partition: all must fit at once."""
+    from shopstream.infra.kafka import watermarks
+
+    partitions = (
+        len(watermarks(settings, settings.kafka.raw_topic)) or settings.kafka.raw_partitions
+    )
+    slots = spark.sparkContext.defaultParallelism
+    if slots < partitions:
+        raise RealTimeSlotsError(
+            f"Real-time Mode needs a task slot per input partition: {settings.kafka.raw_topic} "
+            f"has {partitions} partitions but Spark master {settings.spark.master!r} offers "
+            f"{slots} slots. Use e.g. --master 'local[{partitions + 1}]' (slots may exceed "
+            "cores) or run without --real-time."
+        )
+
+
+def start_silver(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    available_now: bool = False,
+    real_time: bool | str = False,
+    trigger_seconds: float | None = None,
+    query_name: str = QUERY_NAME,
+) -> StreamingQuery:
+    """Start the Silver query and return it (non-blocking).
+
+    Micro-batches every `trigger_seconds` (default `settings.spark.trigger_seconds`), or
+    `available_now` (process what is there, then stop), or Real-time Mode with checkpoint
+    interval `real_time` (True = DEFAULT_REAL_TIME_INTERVAL, or e.g. "30 seconds"). Each
+    batch's progress is appended to `<home>/metrics/silver.jsonl`.
+    """
+    from shopstream.infra.kafka import ensure_topics
+
+    if real_time is True:
+        real_time = DEFAULT_REAL_TIME_INTERVAL
+
+    if available_now and real_time:
+        raise ValueError("available_now and real_time are exclusive")
+    ensure_topics(settings)
+    out = silver_transform(read_raw(spark, settings), settings)
+    if not real_time:
+        # Real-time Mode supports no observable metrics; its progress still counts input.
+        out = observe_counts(out)
+    writer = (
+        kafka_columns(out)
+        .writeStream.format("kafka")
+        .queryName(query_name)
+        .options(**_spark_sink_options(settings))
+        .option("checkpointLocation", str(checkpoint_location(settings)))
+    )
+    if real_time:
+        check_real_time_slots(spark, settings)
+        writer = writer.outputMode("update").trigger(realTime=real_time)
+    elif available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        seconds = settings.spark.trigger_seconds if trigger_seconds is None else trigger_seconds
+        writer = writer.trigger(processingTime=f"{int(seconds * 1000)} milliseconds")
+    recorder = _recorder(spark)
+    query = writer.start()
+    recorder.watch(query.id, metrics_path(settings))
+    return query
+
+
+def _spark_sink_options(settings: Settings) -> dict[str, str]:
+    from shopstream.infra.kafka import spark_options
+
+    return spark_options(settings) | _SINK_OPTIONS
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Recorder:
+    """Appends each watched query's progress to its metrics file, exactly once per batch."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: dict[str, Path] = {}
+        self._seen: dict[str, set[int]] = {}
+        self.totals: dict[str, Totals] = {}
+
+    def watch(self, query_id: str, path: Path) -> None:
+        with self._lock:
+            self._paths[query_id] = path
+            self._seen.setdefault(query_id, set())
+            self.totals.setdefault(query_id, Totals())
+
+    def record(self, progress: dict[str, Any]) -> None:
+        qid = str(progress.get("id"))
+        with self._lock:
+            path = self._paths.get(qid)
+            batch = int(progress.get("batchId", -1))
+            if path is None or batch in self._seen[qid]:
+                return
+            self._seen[qid].add(batch)
+            append_progress(path, progress)
+            self.totals[qid].add(batch_counters(progress))
+
+    def flush(self, query: StreamingQuery) -> Totals:
+        """Record progresses the listener has not delivered yet (it runs asynchronously)."""
+        for p in query.recentProgress:
+            self.record(_as_dict(p))
+        return self.totals.get(str(query.id), Totals())
+
+
+def _as_dict(progress: Any) -> dict[str, Any]:
+    return json.loads(progress.json) if hasattr(progress, "json") else dict(progress)
+
+
+_RECORDERS: dict[int, _Recorder] = {}
+
+
+def _recorder(spark: SparkSession) -> _Recorder:
+    """One listener per SparkSession, shared by every Silver query in it."""
+    from pyspark.sql.streaming import StreamingQueryListener
+
+    key = id(spark)
+    if key in _RECORDERS:
+        return _RECORDERS[key]
+    rec = _Recorder()
+
+    class _Listener(StreamingQueryListener):
+        def onQueryStarted(self, event: Any) -> None:
+            pass
+
+        def onQueryProgress(self, event: Any) -> None:
+            rec.record(json.loads(event.progress.json))
+
+        def onQueryIdle(self, event: Any) -> None:
+            pass
+
+        def onQueryTerminated(self, event: Any) -> None:
+            pass
+
+    spark.streams.addListener(_Listener())
+    _RECORDERS[key] = rec
+    return rec
+
+
+def query_totals(spark: SparkSession, query: StreamingQuery) -> Totals:
+    """Counters of everything `query` has processed so far (all its batches)."""
+    return _recorder(spark).flush(query)
+
+
+# --------------------------------------------------------------------------- foreground
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stop` instead of killing the process mid-batch."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_silver(
+    settings: Settings,
+    *,
+    available_now: bool = False,
+    real_time: bool | str = False,
+    status_every: float = 10.0,
+    on_status: Callable[[str], None] | None = None,
+) -> Totals:
+    """Run Silver in the foreground until done (available-now) or SIGINT/SIGTERM; return totals."""
+    from pyspark.errors import StreamingQueryException
+
+    from shopstream.infra.spark import spark_session
+
+    spark = spark_session(settings, "shopstream-silver")
+    stop = threading.Event()
+    query = start_silver(spark, settings, available_now=available_now, real_time=real_time)
+    last_status = time.monotonic()
+    try:
+        with _stop_on_signals(stop):
+            while not stop.is_set():
+                if query.awaitTermination(0.5):
+                    break
+                if on_status and time.monotonic() - last_status >= status_every:
+                    last_status = time.monotonic()
+                    on_status(status_line(query_totals(spark, query), query))
+        if query.isActive:
+            query.stop()
+        failure = query.exception()
+    except StreamingQueryException as err:
+        failure = err
+    totals = query_totals(spark, query)
+    if failure is not None:
+        first = str(failure).strip().splitlines()[0] if str(failure).strip() else repr(failure)
+        raise SilverQueryFailed(
+            f"the Silver query failed: {first[:400]}. See {settings.log_dir / 'spark.log'}; "
+            "the checkpoint is intact, so rerunning resumes where it stopped."
+        )
+    return totals
+
+
+def status_line(totals: Totals, query: StreamingQuery) -> str:
+    """One line for the periodic status while streaming."""
+    last = query.lastProgress
+    rate = f", {float(last['processedRowsPerSecond'] or 0):,.0f} rows/s" if last else ""
+    return f"silver: {totals.batches} batches, {totals.summary()}{rate}"

@@ -1,0 +1,275 @@
+"""The Silver transform as Spark column expressions: raw Kafka rows -> clean or dead-letter rows.
+
+`silver_transform` is pure (a DataFrame in, a DataFrame out), so it runs the same on a
+static DataFrame in a test and on the Kafka stream in `job.start_silver`. Each record is
+parsed once with Spark's JSON reader, reduced to the facts the rules need (see
+`rules.py`), classified by the first failing rule, and rendered as the value of a
+clean_events or dead_letter message, with the target topic in a per-row `topic` column so
+one query (one checkpoint, one pass) feeds both topics.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from shopstream.config import Settings
+from shopstream.contract import (
+    AMOUNT_SQL_TYPE,
+    CLEAN_FIELDS,
+    DEAD_LETTER_FIELDS,
+    FUTURE_TOLERANCE,
+    RAW_FIELDS,
+    field_names,
+)
+from shopstream.silver.rules import (
+    AMOUNT_RE,
+    EPOCH_MILLIS_RE,
+    ISO_TIMESTAMP_RE,
+    QUANTITY_RE,
+    WHITESPACE,
+    detail_column,
+    reason_column,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+# Namespace of derived event ids: uuid5(EVENT_ID_NAMESPACE, "topic:partition:offset").
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c2b8e-5a43-4d0e-9b7a-2c1e5f3d8a90")
+UTF8_BOM = b"\xef\xbb\xbf"
+# Rates carry up to 10 decimals; products are rounded half-up to cents afterwards.
+RATE_SQL_TYPE = "DECIMAL(20,10)"
+# Kafka-record columns the transform reads (what the Kafka source provides).
+INPUT_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp")
+# Strict JSON: single quotes and NaN/Infinity are not JSON.
+JSON_OPTIONS = {
+    "mode": "PERMISSIVE",
+    "allowSingleQuotes": "false",
+    "allowNonNumericNumbers": "false",
+    "allowUnquotedControlChars": "false",
+}
+# Null fields stay in the output: clean_events values carry exactly CLEAN_FIELDS.
+TO_JSON_OPTIONS = {"ignoreNullFields": "false"}
+
+
+def derived_event_id(topic: Column, partition: Column, offset: Column) -> Column:
+    """uuid5(EVENT_ID_NAMESPACE, "topic:partition:offset") as Spark expressions.
+
+    A replayed Kafka record (same coordinates) gets the same id, so Gold still dedups it.
+    """
+    from pyspark.sql import functions as F
+
+    name = F.concat_ws(":", topic, partition.cast("string"), offset.cast("string"))
+    digest = F.sha1(F.concat(F.lit(bytearray(EVENT_ID_NAMESPACE.bytes)), F.encode(name, "UTF-8")))
+    # RFC 4122 version 5: version nibble = 5, variant bits = 10xx.
+    variant = F.translate(F.substring(digest, 17, 1), "0123456789abcdef", "89ab89ab89ab89ab")
+    return F.concat(
+        F.substring(digest, 1, 8), F.lit("-"),
+        F.substring(digest, 9, 4), F.lit("-5"),
+        F.substring(digest, 14, 3), F.lit("-"),
+        variant, F.substring(digest, 18, 3), F.lit("-"),
+        F.substring(digest, 21, 12),
+    )  # fmt: skip
+
+
+def _trimmed_or_null(col: Column) -> Column:
+    """Trim JSON whitespace; blank becomes NULL (absent, null and "" all mean missing)."""
+    from pyspark.sql import functions as F
+
+    t = F.btrim(col, F.lit(WHITESPACE))
+    return F.when(F.length(t) > 0, t)
+
+
+def _rate_map(settings: Settings) -> Column:
+    from pyspark.sql import functions as F
+
+    pairs = []
+    for code, rate in sorted(settings.pipeline.currency_rates.items()):
+        pairs += [F.lit(code), F.lit(str(rate)).cast(RATE_SQL_TYPE)]
+    return F.create_map(*pairs)
+
+
+def horizon_seconds(settings: Settings) -> int:
+    """The lateness horizon in whole seconds (shared with the Python reference)."""
+    return int(settings.pipeline.lateness_horizon_days * 86_400)
+
+
+def silver_transform(raw: DataFrame, settings: Settings, now: Column | None = None) -> DataFrame:
+    """Classify and normalize raw Kafka rows; return `topic, key, value, reason` rows.
+
+    `raw` has the Kafka source's columns (key, value, topic, partition, offset, timestamp).
+    Clean rows go to `kafka.clean_topic` with value = JSON of `contract.CLEAN_FIELDS` and
+    key = customer_id; rejected rows go to `kafka.dead_letter_topic` with value = JSON of
+    `contract.DEAD_LETTER_FIELDS` and the raw key. `reason` is NULL for clean rows.
+    `now` (default: the micro-batch's processing time) anchors the time rules.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, StringType, StructField, StructType
+
+    k = settings.kafka
+    now_col = now if now is not None else F.current_timestamp()
+    raw_schema = ArrayType(StructType([StructField(f.name, StringType()) for f in RAW_FIELDS]))
+    c = F.col
+
+    # 1. Bytes -> text: invalid UTF-8 is detected, a leading BOM is dropped.
+    value = c("value")
+    body = F.when(
+        F.substring(value, 1, 3) == F.lit(bytearray(UTF8_BOM)), F.expr("substring(value, 4)")
+    ).otherwise(value)
+    df = raw.select(
+        *[c(n) for n in INPUT_COLUMNS],
+        F.coalesce(F.expr("is_valid_utf8(value)"), F.lit(True)).alias("_valid_utf8"),
+        body.cast("string").alias("_text"),
+        now_col.alias("_now"),
+    )
+
+    # 2. Parse once. The text is wrapped in [ ] so that anything after the first value
+    # ("{...}}", "{...} junk", "{...}{...}") fails the parse instead of being ignored.
+    trimmed = F.btrim(c("_text"), F.lit(WHITESPACE))
+    df = df.select(
+        "*",
+        F.coalesce(F.length(trimmed) == 0, F.lit(True)).alias("_empty"),
+        (trimmed.startswith("{") & trimmed.endswith("}")).alias("_braced"),
+        F.substring(trimmed, 1, 1).alias("_first"),
+    )
+    usable = c("_valid_utf8") & ~c("_empty")
+    wrapped = F.concat(F.lit("["), c("_text"), F.lit("]"))
+    df = df.select(
+        "*", F.when(usable, F.from_json(wrapped, raw_schema, JSON_OPTIONS)).alias("_parsed")
+    )
+    is_object = c("_braced") & (F.size(c("_parsed")) == 1) & c("_parsed")[0].isNotNull()
+    # Only for records that are not objects: is it some other JSON value, or garbage?
+    other_json = F.expr("try_parse_json(_text)").isNotNull()
+    is_json = (
+        F.when(~usable, F.lit(False))
+        .when(is_object, F.lit(True))
+        .when(c("_first") == "{", F.lit(False))
+        .otherwise(other_json)
+    )
+    kind = (
+        F.when(c("_first") == "[", F.lit("an array"))
+        .when(c("_first") == '"', F.lit("a string"))
+        .when(c("_first") == "n", F.lit("null"))
+        .when(c("_first").isin("t", "f"), F.lit("a boolean"))
+        .otherwise(F.lit("a number"))
+    )
+    df = df.select(
+        *[c(n) for n in INPUT_COLUMNS],
+        "_valid_utf8", "_empty", "_text", "_now",
+        F.coalesce(is_object, F.lit(False)).alias("_is_object"),
+        F.coalesce(is_json, F.lit(False)).alias("_is_json"),
+        kind.alias("_json_kind"),
+        c("_parsed")[0].alias("_r"),
+    )  # fmt: skip
+
+    # 3. Facts: every field trimmed, normalized and parsed, or NULL when unusable.
+    r = c("_r")
+    ts_raw = _trimmed_or_null(r["event_timestamp"])
+    amount_raw = _trimmed_or_null(r["amount"])
+    quantity_raw = _trimmed_or_null(r["quantity"])
+    df = df.select(
+        "*",
+        _trimmed_or_null(r["customer_id"]).alias("customer_id"),
+        r["event_type"].alias("_event_type_raw"),
+        F.upper(_trimmed_or_null(r["event_type"])).alias("event_type"),
+        ts_raw.alias("_ts_raw"),
+        amount_raw.alias("_amount_raw"),
+        F.when(amount_raw.rlike(AMOUNT_RE), amount_raw.try_cast(AMOUNT_SQL_TYPE)).alias("_amt"),
+        F.upper(_trimmed_or_null(r["currency"])).alias("_currency"),
+        F.when(
+            ts_raw.rlike(ISO_TIMESTAMP_RE),
+            F.date_trunc("millisecond", ts_raw.try_cast("timestamp")),
+        )
+        .when(ts_raw.rlike(EPOCH_MILLIS_RE), F.timestamp_millis(ts_raw.cast("bigint")))
+        .alias("event_timestamp"),
+        F.when(
+            quantity_raw.rlike(QUANTITY_RE) & (quantity_raw.cast("int") >= 1),
+            quantity_raw.cast("int"),
+        )
+        .otherwise(F.lit(1))
+        .alias("quantity"),
+        F.coalesce(
+            _trimmed_or_null(r["event_id"]),
+            derived_event_id(c("topic"), c("partition"), c("offset")),
+        ).alias("event_id"),
+        *[
+            _trimmed_or_null(r[n]).alias(n)
+            for n in ("session_id", "product_id", "category", "device")
+        ],
+    )
+    df = df.select(
+        "*",
+        F.when(c("_amt") > 0, c("_amt")).alias("amount"),
+        F.try_element_at(_rate_map(settings), c("_currency")).alias("_rate"),
+        (c("_now") + F.expr(f"INTERVAL {int(FUTURE_TOLERANCE.total_seconds())} SECONDS")).alias(
+            "_future_limit"
+        ),
+        (c("_now") - F.expr(f"INTERVAL {horizon_seconds(settings)} SECONDS")).alias("_late_limit"),
+        F.date_format(c("_now"), "yyyy-MM-dd'T'HH:mm:ss'Z'").alias("_now_text"),
+    )
+    df = df.select(
+        "*",
+        F.round(c("amount") * c("_rate"), 2).try_cast(AMOUNT_SQL_TYPE).alias("reporting_amount"),
+    )
+
+    # 4. Classify: the first failing rule, in contract order.
+    df = df.select("*", reason_column().alias("reason"))
+    df = df.select("*", detail_column(c("reason")).alias("_detail"))
+
+    # 5. Render both outputs; `when` evaluates only the branch a row takes.
+    has_amount = c("_amount_raw").isNotNull()
+    clean_cols: dict[str, Column] = {
+        "event_id": c("event_id"),
+        "event_type": c("event_type"),
+        "customer_id": c("customer_id"),
+        "event_timestamp": c("event_timestamp"),
+        "event_date": F.to_date(c("event_timestamp")),
+        "amount": c("amount"),
+        # A currency without an amount carries no meaning; it is dropped, not validated.
+        "currency": F.when(has_amount, c("_currency")),
+        "reporting_amount": c("reporting_amount"),
+        "session_id": c("session_id"),
+        "product_id": c("product_id"),
+        "category": c("category"),
+        "quantity": c("quantity"),
+        "device": c("device"),
+        "source_partition": c("partition"),
+        "source_offset": c("offset"),
+        "produced_at": c("timestamp"),
+        "validated_at": c("_now"),
+    }
+    dead_cols: dict[str, Column] = {
+        "reason": c("reason"),
+        "detail": c("_detail"),
+        "source_topic": c("topic"),
+        "source_partition": c("partition"),
+        "source_offset": c("offset"),
+        "source_key": c("key").cast("string"),
+        "processed_at": c("_now"),
+        "raw_base64": F.base64(c("value")),
+    }
+    clean_value = _render(clean_cols, CLEAN_FIELDS)
+    dead_value = _render(dead_cols, DEAD_LETTER_FIELDS)
+    is_clean = c("reason").isNull()
+    return df.select(
+        F.when(is_clean, F.lit(k.clean_topic)).otherwise(F.lit(k.dead_letter_topic)).alias("topic"),
+        F.when(is_clean, F.encode(c("customer_id"), "UTF-8")).otherwise(c("key")).alias("key"),
+        F.when(is_clean, clean_value).otherwise(dead_value).alias("value"),
+        c("reason"),
+    )
+
+
+def _render(cols: dict[str, Column], fields: tuple) -> Column:
+    """JSON of exactly the contract's fields, each cast to its declared type."""
+    from pyspark.sql import functions as F
+
+    missing = set(field_names(fields)) ^ set(cols)
+    assert not missing, f"transform and contract disagree on fields: {sorted(missing)}"
+    struct = F.struct(*[cols[f.name].cast(f.spark_type).alias(f.name) for f in fields])
+    return F.to_json(struct, TO_JSON_OPTIONS)
+
+
+def kafka_columns(df: DataFrame) -> DataFrame:
+    """Only what the Kafka sink writes: topic, key, value."""
+    return df.select("topic", "key", "value")
