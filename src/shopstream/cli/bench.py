@@ -59,6 +59,83 @@ def producer(
                   f"results in {out}/producer.json and producer.png")  # fmt: skip
 
 
+@bench_app.command("gold")
+def gold(
+    events: int = typer.Option(5_000_000, "--events", "-n", min=1, help="Events to generate."),
+    seed: int = typer.Option(1, "--seed", help="Generator seed."),
+    max_offsets: int = typer.Option(
+        500_000, "--max-offsets-per-trigger", min=1, help="Records per Gold micro-batch."
+    ),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's topics and home."),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """Gold into DuckDB: N events through Silver, then Gold timed and checked against truth."""
+    from shopstream.bench.gold import GoldBenchOptions, run
+
+    opts = GoldBenchOptions(
+        events=events, seed=seed, max_offsets_per_trigger=max_offsets, keep=keep
+    )
+    with console.status(f"benchmarking Gold with {events:,} events..."):
+        r = run(settings_from(home), opts, out)
+    console.print(
+        f"silver {r['silver_events_per_s']:,.0f} events/s; "
+        f"gold {r['gold_clean_events_per_s']:,.0f} clean events/s "
+        f"({r['clean_events']:,} in {r['gold_seconds']} s); exact={r['exact']}"
+    )
+    _verdict(r, f"{r['target_events_per_s']:,} events/s", out / "gold.json")
+
+
+@bench_app.command("e2e")
+def e2e(
+    rate: float = typer.Option(10_000, "--rate", min=1, help="Steady input, events/s."),
+    duration: float = typer.Option(120, "--duration", min=1, help="Measured seconds."),
+    warmup: float = typer.Option(30, "--warmup", min=0, help="Seconds before measuring."),
+    real_time: bool = typer.Option(
+        False, "--real-time/--micro-batch", help="Silver in Real-time Mode (local[4])."
+    ),
+    trigger_seconds: float = typer.Option(
+        0.0, "--trigger-seconds", min=0, help="Micro-batch interval."
+    ),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """End-to-end latency (produce -> visible in the warehouse) and peak RSS at steady load."""
+    from shopstream.bench.e2e import E2EOptions, run
+
+    opts = E2EOptions(
+        rate=rate, duration_s=duration, warmup_s=warmup, real_time=real_time,
+        trigger_seconds=trigger_seconds,
+    )  # fmt: skip
+    name = "e2e-realtime" if real_time else "e2e"
+    with console.status(
+        f"measuring latency for {warmup + duration:.0f} s at {rate:,.0f} events/s..."
+    ):
+        r = run(settings_from(home), opts, out, name=name)
+    lat = r["latency"]
+    console.print(
+        f"{r['mode']}: p50 {lat.get('p50_s')} s, p95 {lat.get('p95_s')} s, "
+        f"p99 {lat.get('p99_s')} s over {lat.get('count', 0):,} events; "
+        f"peak RSS {r['peak_rss_gib']} GiB"
+    )
+    _verdict(r, "p50 <= 2 s, p99 <= 5 s, RSS <= 4 GiB", out / f"{name}.json")
+
+
+@bench_app.command("all")
+def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
+    """Every benchmark with its default size, one after the other."""
+    from shopstream.cli import bench as this
+
+    this.producer(5_000_000, 1, True, out, False, home)
+    this.gold(5_000_000, 1, 500_000, False, out, home)
+    this.e2e(10_000, 120, 30, False, 0.0, out, home)
+
+
+def _verdict(result: dict, target: str, path: Path) -> None:
+    verdict = "[green]meets" if result.get("meets_target") else "[red]misses"
+    console.print(f"{verdict}[/] the target ({target}); results in {path} and .png")
+
+
 def register(app: typer.Typer) -> None:
     """Add the `bench` group to the root app."""
     app.add_typer(bench_app, name="bench")
