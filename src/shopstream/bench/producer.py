@@ -305,8 +305,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax2.axhline(TARGET_EVENTS_PER_S / 1000, color="red", linestyle="--")
     ax2.set_ylabel("thousand events/s (average)")
     ax2.tick_params(axis="x", labelsize=7, rotation=15)
-    load = result.get("load_average", {}).get("before", [0])[0]
-    fig.suptitle(f"producer benchmark ({result['host']['cpus']} CPUs, load avg {load:.1f})")
+    load = result.get("load_average", {})
+    before, after = load.get("before", [0])[0], load.get("after", [0])[0]
+    fig.suptitle(
+        f"producer benchmark ({result['host']['cpus']} CPUs; 1-min load average "
+        f"{before:.1f} before, {after:.1f} after: other processes share the CPUs)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -311,7 +311,13 @@ _FIELD_ORDER = (
 )  # fmt: skip
 
 
-def _join_fields(row: dict[bytes, bytes | None]) -> bytes:
+_Fields = dict[bytes, bytes | None]  # field name -> JSON value bytes; None = absent
+_NOISE_REASON_INDEX = np.array(
+    [_REASON_INDEX[NOISE_REASON[k]] if k in NOISE_REASON else -1 for k in Noise], dtype=np.int8
+)
+
+
+def _join_fields(row: _Fields) -> bytes:
     """JSON object from field -> JSON value bytes; None = field absent."""
     return b"{" + b",".join([b'"' + k + b'":' + v for k, v in row.items() if v is not None]) + b"}"
 
@@ -339,6 +345,12 @@ class EventGenerator:
         self.position = 0  # rows emitted so far
         self.horizon_ms = int(config.lateness_horizon_days * DAY_MS)
         self._ring: EventBatch | None = None  # recent valid rows, sources of cross-batch duplicates
+        self._now = self.started_ms
+        self._noise_fns = {
+            k.value: getattr(self, f"_noise_{k.name.lower()}")
+            for k in Noise
+            if k != Noise.OUT_OF_ORDER
+        }
         self._build_world()
 
     # -- the world: currencies, customers, catalog -----------------------------------------
@@ -594,7 +606,10 @@ class EventGenerator:
             extra = rng.random(len(slow)).tolist()
             cu, ct, cs = self._col_uuid, self._col_ts, self._col_sess
             rows = slow.tolist()
-            kinds = [Noise(k) for k in noise[slow].tolist()]
+            # The reason is fixed by the kind; rows only change their fields.
+            batch.reason[slow] = _NOISE_REASON_INDEX[noise[slow]]
+            fns = [self._noise_fns[k] for k in noise[slow].tolist()]
+            self._now = now
             s_prod, s_type = prod[slow].tolist(), etype[slow].tolist()
             s_dev, s_cents = ev["device"][slow].tolist(), cents[slow].tolist()
             s_qty, s_cur = qty[slow].tolist(), cur[slow].tolist()
@@ -617,7 +632,8 @@ class EventGenerator:
                     fields[b"amount"] = format_cents(s_cents[j])
                     fields[b"quantity"] = b"%d" % s_qty[j]
                     fields[b"currency"] = self.currency_json[s_cur[j]]
-                self._apply_noise(batch, i, kinds[j], fields, variant[j], extra[j], now)
+                out = fns[j](batch, i, fields, variant[j], extra[j])
+                batch.values[i] = _join_fields(fields) if out is None else out
         return batch
 
     def _alt_timestamp(self, ts_ms: int, v: int) -> bytes:
@@ -638,84 +654,88 @@ class EventGenerator:
             f[b"amount"] = format_cents(int(b.cents[i]))
             f[b"currency"] = self.currency_json[c]
 
-    def _apply_noise(
-        self,
-        b: EventBatch,
-        i: int,
-        kind: Noise,
-        f: dict[bytes, bytes | None],
-        v: int,
-        x: float,
-        now: int,
+    # Noise, one method per kind: mutate row `i` (JSON fields `f`, arrays of `b`); return
+    # the finished bytes, or None to serialize `f`. `v`, `x` are the row's random draws.
+
+    def _noise_malformed_json(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> bytes:
+        return _malform(_join_fields(f), v, x)
+
+    def _noise_not_an_object(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> bytes:
+        b.keys[i], b.customer[i] = None, -1
+        pick = v % (len(NOT_OBJECTS) + 1)
+        return b"[" + _join_fields(f) + b"]" if pick == len(NOT_OBJECTS) else NOT_OBJECTS[pick]
+
+    def _noise_null_customer(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        f[b"customer_id"] = NULL_CUSTOMERS[v % len(NULL_CUSTOMERS)]
+        b.keys[i], b.customer[i] = None, -1
+
+    def _noise_bad_event_type(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        f[b"event_type"] = BAD_EVENT_TYPES[v % len(BAD_EVENT_TYPES)]
+
+    def _noise_bad_timestamp(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        f[b"event_timestamp"] = BAD_TIMESTAMPS[v % len(BAD_TIMESTAMPS)]
+
+    def _noise_future_timestamp(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        # Days ahead, never near the 5-minute tolerance: the outcome cannot flip.
+        ts = self._now + 2 * DAY_MS + int(x * 28 * DAY_MS)
+        b.ts_ms[i] = ts
+        f[b"event_timestamp"] = _iso_one(ts)
+
+    def _noise_too_late(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        ts = self._now - self.horizon_ms - 10 * DAY_MS - int(x * 50 * DAY_MS)
+        b.ts_ms[i] = ts
+        f[b"event_timestamp"] = _iso_one(ts)
+
+    def _noise_bad_amount(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        self._ensure_amount(b, i, f)
+        f[b"amount"] = BAD_AMOUNTS[v % len(BAD_AMOUNTS)]
+
+    def _noise_missing_amount(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        b.event_type[i] = PURCHASE
+        f[b"event_type"] = b'"PURCHASE"'
+        f[b"amount"] = f[b"currency"] = None
+        b.cents[i], b.currency[i] = -1, -1
+
+    def _noise_null_currency(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        self._ensure_amount(b, i, f)
+        f[b"currency"] = NULL_CURRENCIES[v % len(NULL_CURRENCIES)]
+
+    def _noise_bad_currency(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        self._ensure_amount(b, i, f)
+        f[b"currency"] = BAD_CURRENCIES[v % len(BAD_CURRENCIES)]
+
+    def _noise_unsupported_currency(
+        self, b: EventBatch, i: int, f: _Fields, v: int, x: float
     ) -> None:
-        """Mutate row `i` (fields `f`) into noise `kind`; `v`, `x` are its random draws."""
-        reason = NOISE_REASON.get(kind)
-        if reason is not None:
-            b.reason[i] = _REASON_INDEX[reason]
-        if kind is Noise.MALFORMED_JSON:
-            b.values[i] = _malform(_join_fields(f), v, x)
-            return
-        if kind is Noise.NOT_AN_OBJECT:
-            b.keys[i], b.customer[i] = None, -1
-            pick = v % (len(NOT_OBJECTS) + 1)
-            b.values[i] = (
-                b"[" + _join_fields(f) + b"]" if pick == len(NOT_OBJECTS) else NOT_OBJECTS[pick]
-            )
-            return
-        if kind is Noise.NULL_CUSTOMER:
-            f[b"customer_id"] = NULL_CUSTOMERS[v % len(NULL_CUSTOMERS)]
-            b.keys[i], b.customer[i] = None, -1
-        elif kind is Noise.BAD_EVENT_TYPE:
-            f[b"event_type"] = BAD_EVENT_TYPES[v % len(BAD_EVENT_TYPES)]
-        elif kind is Noise.BAD_TIMESTAMP:
-            f[b"event_timestamp"] = BAD_TIMESTAMPS[v % len(BAD_TIMESTAMPS)]
-        elif kind is Noise.FUTURE_TIMESTAMP:
-            # Days ahead, never near the 5-minute tolerance: the outcome cannot flip.
-            b.ts_ms[i] = now + 2 * DAY_MS + int(x * 28 * DAY_MS)
-            f[b"event_timestamp"] = _iso_one(int(b.ts_ms[i]))
-        elif kind is Noise.TOO_LATE:
-            b.ts_ms[i] = now - self.horizon_ms - 10 * DAY_MS - int(x * 50 * DAY_MS)
-            f[b"event_timestamp"] = _iso_one(int(b.ts_ms[i]))
-        elif kind is Noise.BAD_AMOUNT:
-            self._ensure_amount(b, i, f)
-            f[b"amount"] = BAD_AMOUNTS[v % len(BAD_AMOUNTS)]
-        elif kind is Noise.MISSING_AMOUNT:
-            b.event_type[i] = PURCHASE
-            f[b"event_type"] = b'"PURCHASE"'
-            f[b"amount"] = f[b"currency"] = None
-            b.cents[i], b.currency[i] = -1, -1
-        elif kind is Noise.NULL_CURRENCY:
-            self._ensure_amount(b, i, f)
-            f[b"currency"] = NULL_CURRENCIES[v % len(NULL_CURRENCIES)]
-        elif kind is Noise.BAD_CURRENCY:
-            self._ensure_amount(b, i, f)
-            f[b"currency"] = BAD_CURRENCIES[v % len(BAD_CURRENCIES)]
-        elif kind is Noise.UNSUPPORTED_CURRENCY:
-            self._ensure_amount(b, i, f)
-            f[b"currency"] = b'"%s"' % self.unsupported[v % len(self.unsupported)].encode()
-        elif kind is Noise.TYPE_VARIANT:
-            name = EVENT_TYPES[b.event_type[i]]
-            spelled = (name.lower(), name.title(), f" {name} ", f"  {name.lower()}  ")[v % 4]
-            f[b"event_type"] = b'"%s"' % spelled.encode()
-            if f[b"currency"] is not None and v & 4:
-                f[b"currency"] = f[b"currency"].lower()
-        elif kind is Noise.STRING_AMOUNT:
-            self._ensure_amount(b, i, f)
-            f[b"amount"] = b'"%s"' % f[b"amount"]
-        elif kind is Noise.SUBCENT_AMOUNT:
-            # Three decimals; Silver must round half-up to cents (x.xx5 -> up).
-            self._ensure_amount(b, i, f)
-            mils = int(b.cents[i]) * 10 + 1 + v % 9
-            mils = mils if v & 16 else int(b.cents[i]) * 10 + 5  # exact half: the tie case
-            b.cents[i] = (mils + 5) // 10
-            whole, frac = divmod(mils, 1000)
-            f[b"amount"] = b"%d.%03d" % (whole, frac)
-        elif kind is Noise.ALT_TIMESTAMP:
-            f[b"event_timestamp"] = self._alt_timestamp(int(b.ts_ms[i]), v)
-        elif kind is Noise.MISSING_EVENT_ID:
-            f[b"event_id"] = None
-            b.has_event_id[i] = False
-        b.values[i] = _join_fields(f)
+        self._ensure_amount(b, i, f)
+        f[b"currency"] = b'"%s"' % self.unsupported[v % len(self.unsupported)].encode()
+
+    def _noise_type_variant(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        name = EVENT_TYPES[b.event_type[i]]
+        spelled = (name.lower(), name.title(), f" {name} ", f"  {name.lower()}  ")[v % 4]
+        f[b"event_type"] = b'"%s"' % spelled.encode()
+        if f[b"currency"] is not None and v & 4:
+            f[b"currency"] = f[b"currency"].lower()
+
+    def _noise_string_amount(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        self._ensure_amount(b, i, f)
+        f[b"amount"] = b'"%s"' % f[b"amount"]
+
+    def _noise_subcent_amount(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        # Three decimals; Silver must round half-up to cents (x.xx5 -> up).
+        self._ensure_amount(b, i, f)
+        cents = int(b.cents[i])
+        mils = cents * 10 + 1 + v % 9 if v & 16 else cents * 10 + 5  # else: the exact tie
+        b.cents[i] = (mils + 5) // 10
+        whole, frac = divmod(mils, 1000)
+        f[b"amount"] = b"%d.%03d" % (whole, frac)
+
+    def _noise_alt_timestamp(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        f[b"event_timestamp"] = self._alt_timestamp(int(b.ts_ms[i]), v)
+
+    def _noise_missing_event_id(self, b: EventBatch, i: int, f: _Fields, v: int, x: float) -> None:
+        f[b"event_id"] = None
+        b.has_event_id[i] = False
 
     def _add_duplicates(self, base: EventBatch, n_dup: int) -> EventBatch:
         """Resend `n_dup` valid events' exact bytes, mostly shortly after the original."""
