@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 import signal
 import threading
 import time
@@ -80,18 +82,32 @@ def observe_counts(df: DataFrame) -> DataFrame:
     )
 
 
+def task_slots(master: str) -> int | None:
+    """Concurrent task slots of a local master (`local`, `local[N]`, `local[*]`, `local[N,F]`).
+
+    None for cluster masters: their slots come and go with executors.
+    """
+    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
+    if m is None:
+        return None
+    n = m.group(1)
+    return 1 if n is None else (os.cpu_count() or 1) if n == "*" else int(n)
+
+
 def check_real_time_slots(spark: SparkSession, settings: Settings) -> None:
     """Real-time Mode runs one long-lived task per input partition: all must fit at once."""
     from shopstream.infra.kafka import watermarks
 
+    slots = task_slots(spark.sparkContext.master)
+    if slots is None:
+        return
     partitions = (
         len(watermarks(settings, settings.kafka.raw_topic)) or settings.kafka.raw_partitions
     )
-    slots = spark.sparkContext.defaultParallelism
     if slots < partitions:
         raise RealTimeSlotsError(
             f"Real-time Mode needs a task slot per input partition: {settings.kafka.raw_topic} "
-            f"has {partitions} partitions but Spark master {settings.spark.master!r} offers "
+            f"has {partitions} partitions but Spark master {spark.sparkContext.master!r} offers "
             f"{slots} slots. Use e.g. --master 'local[{partitions + 1}]' (slots may exceed "
             "cores) or run without --real-time."
         )
@@ -121,6 +137,8 @@ def start_silver(
     if available_now and real_time:
         raise ValueError("available_now and real_time are exclusive")
     ensure_topics(settings)
+    if real_time:
+        check_real_time_slots(spark, settings)
     out = silver_transform(read_raw(spark, settings), settings)
     if not real_time:
         # Real-time Mode supports no observable metrics; its progress still counts input.
@@ -133,7 +151,6 @@ def start_silver(
         .option("checkpointLocation", str(checkpoint_location(settings)))
     )
     if real_time:
-        check_real_time_slots(spark, settings)
         writer = writer.outputMode("update").trigger(realTime=real_time)
     elif available_now:
         writer = writer.trigger(availableNow=True)
