@@ -25,7 +25,16 @@ app = typer.Typer(
 )
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("kafka", "produce", "silver", "gold", "pipeline", "warehouse", "dashboard", "bench")
+COMMAND_MODULES = (
+    "kafka",
+    "produce",
+    "silver",
+    "gold",
+    "pipeline",
+    "warehouse",
+    "dashboard",
+    "bench",
+)
 
 
 def _version(value: bool) -> None:
