@@ -59,6 +59,29 @@ def producer(
                   f"results in {out}/producer.json and producer.png")  # fmt: skip
 
 
+@bench_app.command("silver")
+def silver(
+    events: int = typer.Option(5_000_000, "--events", "-n", min=1, help="Events to preload."),
+    seed: int = typer.Option(1, "--seed", help="Generator seed."),
+    master: str = typer.Option("local[2]", "--master", help="Spark master for both queries."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's topics and home."),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """Silver --available-now throughput vs a Kafka->Kafka pass-through query, same run."""
+    from shopstream.bench.silver import SilverBenchOptions, run
+
+    opts = SilverBenchOptions(events=events, seed=seed, master=master, keep=keep)
+    with console.status(f"benchmarking Silver with {events:,} events..."):
+        r = run(settings_from(home), opts, out)
+    console.print(
+        f"silver {r['silver']['events_per_s']:,.0f} events/s vs pass-through "
+        f"{r['pass_through']['events_per_s']:,.0f} events/s "
+        f"(ratio {r['silver_vs_pass_through']}); reconciles={r['reconciles']}"
+    )
+    _verdict(r, f"{r['target_events_per_s']:,} events/s", out / "silver.json")
+
+
 @bench_app.command("gold")
 def gold(
     events: int = typer.Option(5_000_000, "--events", "-n", min=1, help="Events to generate."),
@@ -127,6 +150,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     from shopstream.cli import bench as this
 
     this.producer(5_000_000, 1, True, out, False, home)
+    this.silver(5_000_000, 1, "local[2]", False, out, home)
     this.gold(5_000_000, 1, 500_000, False, out, home)
     this.e2e(10_000, 120, 30, False, 0.0, out, home)
 

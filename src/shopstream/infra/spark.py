@@ -32,10 +32,13 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.ui.port": str(resolve_port(s.ui_port)),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
+        # Generated code for wide projections (Silver's) exceeds HotSpot's 8000-byte
+        # huge-method limit; without -XX:-DontCompileHugeMethods it is never JIT-compiled.
         "spark.driver.extraJavaOptions": (
-            f"-Duser.timezone=UTC -Dlog4j2.configurationFile={_log4j(settings)}"
+            f"-Duser.timezone=UTC -XX:-DontCompileHugeMethods "
+            f"-Dlog4j2.configurationFile={_log4j(settings)}"
         ),
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:-DontCompileHugeMethods",
         "spark.sql.warehouse.dir": str(tmp / "warehouse"),
         "spark.local.dir": str(tmp / "local"),
         "spark.sql.streaming.checkpointLocation": str(settings.checkpoint_dir / "default"),

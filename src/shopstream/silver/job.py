@@ -53,8 +53,14 @@ def checkpoint_location(settings: Settings) -> Path:
     return settings.checkpoint_dir / QUERY_NAME
 
 
-def read_raw(spark: SparkSession, settings: Settings) -> DataFrame:
-    """The raw_events stream (earliest offsets on the first run; the checkpoint after)."""
+def read_raw(
+    spark: SparkSession, settings: Settings, min_partitions: int | None = None
+) -> DataFrame:
+    """The raw_events stream (earliest offsets on the first run; the checkpoint after).
+
+    `min_partitions` splits Kafka partitions into more Spark tasks, e.g. 3 partitions on
+    2 cores leave one core idle for the last third of a large batch.
+    """
     from shopstream.infra.kafka import spark_options
 
     reader = (
@@ -65,6 +71,8 @@ def read_raw(spark: SparkSession, settings: Settings) -> DataFrame:
     )
     if settings.spark.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(settings.spark.max_offsets_per_trigger))
+    if min_partitions:
+        reader = reader.option("minPartitions", str(min_partitions))
     return reader.load()
 
 
@@ -121,6 +129,7 @@ def start_silver(
     real_time: bool | str = False,
     trigger_seconds: float | None = None,
     query_name: str = QUERY_NAME,
+    min_partitions: int | None = None,
 ) -> StreamingQuery:
     """Start the Silver query and return it (non-blocking).
 
@@ -139,7 +148,7 @@ def start_silver(
     ensure_topics(settings)
     if real_time:
         check_real_time_slots(spark, settings)
-    out = silver_transform(read_raw(spark, settings), settings)
+    out = silver_transform(read_raw(spark, settings, min_partitions), settings)
     if not real_time:
         # Real-time Mode supports no observable metrics; its progress still counts input.
         out = observe_counts(out)
