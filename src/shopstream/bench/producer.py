@@ -6,6 +6,8 @@ Runs, against one broker and fresh topics with the raw topic's partition count:
    `--record-size` = our mean record size (random payload, as Kafka benchmarks it);
 3. ProducerPerformance again with `--payload-file` of our real events (same bytes, so
    the same compression ratio).
+The three alternate for `rounds` rounds and the best run of each is reported (other
+processes on the box only ever slow a run down); every run's rate is kept in the JSON.
 It writes `producer.json` and `producer.png` under the results directory. The target is
 sustained >= 250,000 events/s; the machine's load average is recorded with the results
 because other processes on a 2-core box move the numbers.
@@ -47,6 +49,7 @@ class BenchOptions:
     seed: int = 1
     kafka_perf: bool = True
     keep_topics: bool = False
+    rounds: int = 2  # alternate the three producers; best of each is reported
 
 
 def perf_producer_props(bootstrap: str, tuning: ProducerTuning) -> list[str]:
@@ -179,61 +182,66 @@ def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, A
         bootstrap = started_here.start().bootstrap
     tuning = ProducerTuning()
     tag = uuid.uuid4().hex[:8]
-    ours_topic, perf_topic, perf2_topic = (f"bench_{k}_{tag}" for k in ("ours", "kperf", "kperf2"))
-    topics = [ours_topic] + ([perf_topic, perf2_topic] if options.kafka_perf else [])
     load_before = os.getloadavg()
     result: dict[str, Any] = {
         "benchmark": "producer",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "events": options.events,
+        "rounds": options.rounds,
         "target_events_per_s": TARGET_EVENTS_PER_S,
         "host": _host(),
         "producer_settings": tuning.config() | {"generator": "separate process"},
     }
+    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "record_size": [], "payload_file": []}
+    topics: list[str] = []
     try:
-        _create_topics(settings, bootstrap, topics)
         result["generator_only_events_per_s"] = round(_generator_only_rate(options.seed), 1)
-        report = produce(
-            settings,
-            ProcessSource(
-                GeneratorConfig.from_settings(settings, seed=options.seed), options.events
-            ),
-            topic=ours_topic,
-            bootstrap=bootstrap,
-            tuning=tuning,
-        )
-        ours = report.to_json() | {"samples": [(round(t, 3), n) for t, n in report.samples]}
-        ours["record_size_avg"] = round(report.bytes / max(1, report.sent), 1)
-        _, windows = _rates(ours["samples"])
-        if windows:  # ~1 s windows: how steady the rate was, not just its average
-            ordered = sorted(windows)
-            ours["window_events_per_s"] = {
-                "min": round(ordered[0]),
-                "p10": round(ordered[len(ordered) // 10]),
-                "median": round(ordered[len(ordered) // 2]),
-                "max": round(ordered[-1]),
-            }
+        with tempfile.TemporaryDirectory() as tmp:
+            payload = Path(tmp) / "payload.jsonl"
+            _payload_sample(options.seed, payload)
+            # Rounds alternate the three producers, so load from other processes hits them
+            # alike; the best run of each is reported (interference only ever slows down).
+            for r in range(options.rounds):
+                names = [f"bench_{k}_{tag}_{r}" for k in ("ours", "kperf", "kperf2")]
+                names = names if options.kafka_perf else names[:1]
+                _create_topics(settings, bootstrap, names)
+                topics += names
+                runs["ours"].append(_run_ours(settings, bootstrap, names[0], options, tuning))
+                if options.kafka_perf:
+                    size = round(runs["ours"][-1]["record_size_avg"])
+                    runs["record_size"].append(
+                        run_kafka_perf(
+                            bootstrap, names[1], options.events, tuning, record_size=size
+                        )
+                    )
+                    runs["payload_file"].append(
+                        run_kafka_perf(
+                            bootstrap, names[2], options.events, tuning, payload_file=payload
+                        )
+                    )
+                if not options.keep_topics:  # free the disk before the next round
+                    _delete_topics(settings, bootstrap, names)
+                    topics = []
+        ours = max(runs["ours"], key=lambda x: x["events_per_s"])
         result["ours"] = ours
+        result["all_runs_events_per_s"] = {
+            k: [round(x["events_per_s"]) for x in v] for k, v in runs.items() if v
+        }
         if options.kafka_perf:
-            size = round(ours["record_size_avg"])
-            perf = run_kafka_perf(bootstrap, perf_topic, options.events, tuning, record_size=size)
+            perf = max(runs["record_size"], key=lambda x: x["events_per_s"])
+            same = max(runs["payload_file"], key=lambda x: x["events_per_s"])
             result["kafka_producer_perf"] = perf
-            with tempfile.TemporaryDirectory() as tmp:
-                payload = Path(tmp) / "payload.jsonl"
-                _payload_sample(options.seed, payload)
-                same = run_kafka_perf(
-                    bootstrap, perf2_topic, options.events, tuning, payload_file=payload
-                )
             result["kafka_producer_perf_same_payload"] = same
             result["ratio_vs_kafka_perf"] = round(ours["events_per_s"] / perf["events_per_s"], 3)
             result["ratio_vs_kafka_perf_same_payload"] = round(
                 ours["events_per_s"] / same["events_per_s"], 3
             )
-        result["meets_target"] = bool(report.ok and ours["events_per_s"] >= TARGET_EVENTS_PER_S)
-        result["delivery_ok"] = report.ok
+        ok = all(x["failed"] == 0 and x["undelivered"] == 0 for x in runs["ours"])
+        result["meets_target"] = bool(ok and ours["events_per_s"] >= TARGET_EVENTS_PER_S)
+        result["delivery_ok"] = ok
     finally:
         result["load_average"] = {"before": load_before, "after": os.getloadavg()}
-        if not options.keep_topics:
+        if topics and not options.keep_topics:
             _delete_topics(settings, bootstrap, topics)
         if started_here is not None:
             started_here.stop()
@@ -241,6 +249,32 @@ def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, A
     (out_dir / "producer.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     plot(result, out_dir / "producer.png")
     return result
+
+
+def _run_ours(
+    settings: Settings, bootstrap: str, topic: str, options: BenchOptions, tuning: ProducerTuning
+) -> dict[str, Any]:
+    """One `shopstream produce` run (generator in a second process) into `topic`."""
+    config = GeneratorConfig.from_settings(settings, seed=options.seed)
+    report = produce(
+        settings,
+        ProcessSource(config, options.events),
+        topic=topic,
+        bootstrap=bootstrap,
+        tuning=tuning,
+    )
+    ours = report.to_json() | {"samples": [(round(t, 3), n) for t, n in report.samples]}
+    ours["record_size_avg"] = round(report.bytes / max(1, report.sent), 1)
+    _, windows = _rates(ours["samples"])
+    if windows:  # ~1 s windows: how steady the rate was, not just its average
+        ordered = sorted(windows)
+        ours["window_events_per_s"] = {
+            "min": round(ordered[0]),
+            "p10": round(ordered[len(ordered) // 10]),
+            "median": round(ordered[len(ordered) // 2]),
+            "max": round(ordered[-1]),
+        }
+    return ours
 
 
 def _host() -> dict[str, Any]:
