@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -225,3 +227,49 @@ def test_real_time_mode_refuses_too_few_task_slots(settings: Settings, spark: An
 
     with pytest.raises(RealTimeSlotsError, match="local\\[4\\]"):
         start_silver(spark, settings, real_time=True)
+
+
+def _wait_for(settings: Settings, topic: str, n: int, proc: subprocess.Popen[str]) -> None:
+    """Block until `topic` holds `n` messages (the process must stay alive meanwhile)."""
+    from shopstream.infra.kafka import message_count
+
+    while message_count(settings, topic) < n:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.5)
+
+
+def test_real_time_mode_streams_continuously_and_stops_cleanly_on_sigterm(
+    settings: Settings,
+) -> None:
+    now = datetime.now(UTC)
+    _produce(settings, [(b"c", make_event(now, event_id=f"rt-{i}")) for i in range(3)])
+    k = settings.kafka
+    env = os.environ | {
+        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
+        "SHOPSTREAM_KAFKA__RAW_TOPIC": k.raw_topic,
+        "SHOPSTREAM_KAFKA__CLEAN_TOPIC": k.clean_topic,
+        "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
+    }
+    args = ["--real-time", "--master", "local[4]", "--checkpoint-interval", "5 seconds"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopstream", "silver", *args, "--home", str(settings.home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        _wait_for(settings, k.clean_topic, 3, proc)
+        # Records sent while the query runs flow through without a restart.
+        _produce(settings, [(b"c", make_event(datetime.now(UTC), event_id="rt-late"))])
+        _produce(settings, [(None, b"[]")])
+        _wait_for(settings, k.clean_topic, 4, proc)
+        _wait_for(settings, k.dead_letter_topic, 1, proc)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "silver done" in out
+    assert "Real-time Mode" in err
