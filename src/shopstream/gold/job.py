@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopstream.config import Settings
-from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, field_names, spark_ddl
+from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field, field_names, spark_ddl
 from shopstream.infra.kafka import spark_options
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import BatchMeta, BatchResult
@@ -34,12 +34,17 @@ log = logging.getLogger(__name__)
 
 QUERY_NAME = "gold"
 MAX_COMMIT_TIMES = 100_000
-_DL_PREFIX = "dl_"
 
 
 def checkpoint(settings: Settings) -> Path:
     """Where Gold's Spark checkpoint lives."""
     return settings.checkpoint_dir / QUERY_NAME
+
+
+def input_fields() -> tuple[Field, ...]:
+    """Clean-event fields, then the dead-letter fields they lack: one schema for both topics."""
+    clean = set(field_names(CLEAN_FIELDS))
+    return CLEAN_FIELDS + tuple(f for f in DEAD_LETTER_FIELDS if f.name not in clean)
 
 
 def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -57,18 +62,14 @@ def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
     )
     if settings.spark.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.spark.max_offsets_per_trigger)
-    raw = reader.load()
-    text = F.col("value").cast("string")
-    is_clean = F.col("topic") == F.lit(k.clean_topic)
-    # `when` evaluates from_json only for rows of its own topic.
-    ev = F.when(is_clean, F.from_json(text, spark_ddl(CLEAN_FIELDS)))
-    dl = F.when(~is_clean, F.from_json(text, spark_ddl(DEAD_LETTER_FIELDS)))
-    return raw.select(
-        "topic",
-        "partition",
-        "offset",
-        *[ev[n].alias(n) for n in field_names(CLEAN_FIELDS)],
-        *[dl[n].alias(_DL_PREFIX + n) for n in field_names(DEAD_LETTER_FIELDS)],
+    # One unconditional parse with the union schema, then plain field access. Parsing inside
+    # `when(...)` and extracting fields from it re-parses the JSON once per field, since
+    # Spark does not share subexpressions across conditional branches (5-10x slower here).
+    parsed = F.from_json(F.col("value").cast("string"), spark_ddl(input_fields()))
+    return (
+        reader.load()
+        .select("topic", "partition", "offset", parsed.alias("r"))
+        .select("topic", "partition", "offset", "r.*")
     )
 
 
@@ -87,9 +88,7 @@ def split_batch(table: pa.Table, clean_topic: str) -> GoldBatch:
     """Split the flat Arrow batch by topic and compute its offset ranges (pure)."""
     is_clean = pc.equal(table["topic"], clean_topic)
     events = table.filter(is_clean).select(field_names(CLEAN_FIELDS))
-    dl_cols = [_DL_PREFIX + n for n in field_names(DEAD_LETTER_FIELDS)]
-    dead = table.filter(pc.invert(is_clean)).select(dl_cols)
-    dead = dead.rename_columns(field_names(DEAD_LETTER_FIELDS))
+    dead = table.filter(pc.invert(is_clean)).select(field_names(DEAD_LETTER_FIELDS))
     start: dict[str, dict[str, int]] = {}
     end: dict[str, dict[str, int]] = {}
     if table.num_rows:

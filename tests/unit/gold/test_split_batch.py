@@ -5,13 +5,12 @@ from __future__ import annotations
 import pyarrow as pa
 
 from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, field_names
-from shopstream.gold.job import split_batch
+from shopstream.gold.job import input_fields, split_batch
 
 
 def _flat(rows: list[dict[str, object]]) -> pa.Table:
-    cols = ["topic", "partition", "offset", *field_names(CLEAN_FIELDS)]
-    cols += ["dl_" + n for n in field_names(DEAD_LETTER_FIELDS)]
-    types = {"partition": pa.int32(), "offset": pa.int64()}
+    cols = ["topic", "partition", "offset", *field_names(input_fields())]
+    types = {"partition": pa.int32(), "offset": pa.int64(), "source_partition": pa.int32()}
     schema = pa.schema([(c, types.get(c, pa.string())) for c in cols])
     return pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows], schema=schema)
 
@@ -21,7 +20,7 @@ def test_splits_by_topic_and_computes_offset_ranges() -> None:
         {"topic": "clean", "partition": 0, "offset": 5, "event_id": "a"},
         {"topic": "clean", "partition": 0, "offset": 9, "event_id": "b"},
         {"topic": "clean", "partition": 2, "offset": 1, "event_id": "c"},
-        {"topic": "dlq", "partition": 0, "offset": 3, "dl_reason": "too_late"},
+        {"topic": "dlq", "partition": 0, "offset": 3, "reason": "too_late"},
     ]
     b = split_batch(_flat(rows), "clean")
     assert b.events.column("event_id").to_pylist() == ["a", "b", "c"]
