@@ -138,7 +138,9 @@ def produce_cmd(
         use_process = parallel if parallel is not None else per_second is None
         if use_process:
             gen = EventGenerator(config, total_events=events)  # validates; names for truth
-            source = ProcessSource(config, events)
+            # With a rate, batches of ~1/20 s keep sending smooth (as in-process does).
+            size = 65_536 if per_second is None else max(1, min(65_536, int(per_second / 20)))
+            source = ProcessSource(config, events, batch_size=size)
         else:
             source = generator_source(config, events, per_second)
             gen = source.generator
