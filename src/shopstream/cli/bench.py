@@ -120,6 +120,7 @@ def e2e(
     trigger_seconds: float = typer.Option(
         0.0, "--trigger-seconds", min=0, help="Micro-batch interval."
     ),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's topics and home."),
     out: Path = ResultsOption,
     home: Path = HomeOption,
 ) -> None:
@@ -128,7 +129,7 @@ def e2e(
 
     opts = E2EOptions(
         rate=rate, duration_s=duration, warmup_s=warmup, real_time=real_time,
-        trigger_seconds=trigger_seconds,
+        trigger_seconds=trigger_seconds, keep=keep,
     )  # fmt: skip
     name = "e2e-realtime" if real_time else "e2e"
     with console.status(
@@ -152,7 +153,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.producer(5_000_000, 1, True, out, False, home)
     this.silver(5_000_000, 1, "local[2]", False, out, home)
     this.gold(5_000_000, 1, 500_000, False, out, home)
-    this.e2e(10_000, 120, 30, False, 0.0, out, home)
+    this.e2e(10_000, 120, 30, False, 0.0, False, out, home)
 
 
 def _verdict(result: dict, target: str, path: Path) -> None:
