@@ -170,7 +170,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     left.set_ylabel("events / s")
     left.set_title(f"{result['events']:,} events, --available-now, {result['master']}")
     left.legend(loc="upper right")
-    batches = result["silver"]["batches"]
+    # A remainder batch of a few records says nothing about throughput.
+    biggest = max((b["input"] for b in result["silver"]["batches"]), default=0)
+    batches = [b for b in result["silver"]["batches"] if b["input"] >= biggest / 100]
     right.plot([b["batch_id"] for b in batches], [b["events_per_s"] for b in batches], "o-")
     right.set_xlabel("Silver micro-batch")
     right.set_ylabel("processed events / s")

@@ -150,7 +150,7 @@ def start_silver(
         check_real_time_slots(spark, settings)
     out = silver_transform(read_raw(spark, settings, min_partitions), settings)
     if not real_time:
-        # Real-time Mode supports no observable metrics; its progress still counts input.
+        # observe() is not among Real-time Mode's supported operators; progress still counts input.
         out = observe_counts(out)
     writer = (
         kafka_columns(out)
