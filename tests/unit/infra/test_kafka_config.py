@@ -47,3 +47,10 @@ def test_three_broker_properties_replicate(tmp_path: Path) -> None:
     assert lines["min.insync.replicas"] == "2"
     assert lines["node.id"] == "2"
     assert lines["process.roles"] == "broker,controller"
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    from shopstream.infra.kafka import _new_cluster_id
+
+    ids = [_new_cluster_id() for _ in range(5000)]  # ~1 in 64 raw ids starts with '-'
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
