@@ -27,9 +27,10 @@ def _clean(i: int, customer: str, etype: str, when: datetime, amount: str | None
         "customer_id": customer,
         "event_timestamp": when.isoformat().replace("+00:00", "Z"),
         "event_date": when.date().isoformat(),
-        "amount": amount,
+        # Silver writes amounts as JSON numbers; float() keeps these 2-decimal texts exact.
+        "amount": float(amount) if amount else None,
         "currency": "USD" if amount else None,
-        "reporting_amount": amount,
+        "reporting_amount": float(amount) if amount else None,
         "session_id": f"s{i % 7}",
         "product_id": f"p{i % 5}",
         "category": ["books", "toys"][i % 2],
@@ -61,7 +62,7 @@ def _expected(events: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, 
         row = acc[(e["customer_id"], e["event_date"])]
         row[["PAGE_VIEW", "ADD_TO_CART", "PURCHASE"].index(e["event_type"])] += 1
         if e["event_type"] == "PURCHASE":
-            row[3] += Decimal(e["reporting_amount"])
+            row[3] += Decimal(str(e["reporting_amount"]))
     return {k: tuple(v) for k, v in acc.items()}  # type: ignore[misc]
 
 

@@ -7,6 +7,7 @@ aggregates, the batch log). Spark keeps no state, so nothing grows with time.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -19,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from shopstream.config import Settings
-from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field, field_names, spark_ddl
+from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field
+from shopstream.errors import Terminal
 from shopstream.infra.kafka import spark_options
 from shopstream.warehouse.base import Warehouse
-from shopstream.warehouse.batch import BatchMeta, BatchResult
+from shopstream.warehouse.batch import BatchMeta, BatchResult, arrow_type
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -36,21 +39,17 @@ QUERY_NAME = "gold"
 MAX_COMMIT_TIMES = 100_000
 
 
+class GoldInputError(Terminal):
+    """A record on clean_events / dead_letter does not follow the contract."""
+
+
 def checkpoint(settings: Settings) -> Path:
     """Where Gold's Spark checkpoint lives."""
     return settings.checkpoint_dir / QUERY_NAME
 
 
-def input_fields() -> tuple[Field, ...]:
-    """Clean-event fields, then the dead-letter fields they lack: one schema for both topics."""
-    clean = set(field_names(CLEAN_FIELDS))
-    return CLEAN_FIELDS + tuple(f for f in DEAD_LETTER_FIELDS if f.name not in clean)
-
-
 def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
-    """The parsed input: clean events and dead letters from one Kafka source, flat columns."""
-    from pyspark.sql import functions as F
-
+    """The input: clean events and dead letters from one Kafka source, as raw bytes."""
     k = settings.kafka
     reader = (
         spark.readStream.format("kafka")
@@ -62,15 +61,44 @@ def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
     )
     if settings.spark.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.spark.max_offsets_per_trigger)
-    # One unconditional parse with the union schema, then plain field access. Parsing inside
-    # `when(...)` and extracting fields from it re-parses the JSON once per field, since
-    # Spark does not share subexpressions across conditional branches (5-10x slower here).
-    parsed = F.from_json(F.col("value").cast("string"), spark_ddl(input_fields()))
-    return (
-        reader.load()
-        .select("topic", "partition", "offset", parsed.alias("r"))
-        .select("topic", "partition", "offset", "r.*")
+    # No parsing in Spark: Arrow's C++ JSON reader parses a whole batch ~5x faster than
+    # from_json + toArrow on this machine, and exactly (decimals are read from the text).
+    return reader.load().select("topic", "partition", "offset", "value")
+
+
+def _read_schema(fields: tuple[Field, ...]) -> pa.Schema:
+    """What Arrow's JSON reader can produce for a field table: dates arrive as text."""
+    types = {"TIMESTAMP": pa.timestamp("ms", tz="UTC"), "DATE": pa.string()}
+    return pa.schema(
+        [pa.field(f.name, types.get(f.sql_type) or arrow_type(f.sql_type)) for f in fields]
     )
+
+
+_CLEAN_READ = _read_schema(CLEAN_FIELDS)
+_DEAD_READ = _read_schema(DEAD_LETTER_FIELDS)
+
+
+def parse_values(values: pa.ChunkedArray | pa.Array, schema: pa.Schema) -> pa.Table:
+    """Parse one JSON object per value into `schema` (dates cast from text) (pure)."""
+    if len(values) == 0:
+        return schema.empty_table()
+    body = b"\n".join(values.to_pylist())
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(body),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="ignore"
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        raise GoldInputError(
+            f"a record in the batch does not follow the contract ({err}); only Silver should "
+            "write to the clean and dead-letter topics."
+        ) from None
+    dates = [i for i, f in enumerate(schema) if f.type == pa.string() and f.name.endswith("_date")]
+    for i in dates:
+        table = table.set_column(i, schema[i].name, pc.cast(table.column(i), pa.date32()))
+    return table
 
 
 @dataclass
@@ -85,10 +113,10 @@ class GoldBatch:
 
 
 def split_batch(table: pa.Table, clean_topic: str) -> GoldBatch:
-    """Split the flat Arrow batch by topic and compute its offset ranges (pure)."""
+    """Split the raw Arrow batch by topic, parse it, and compute its offset ranges (pure)."""
     is_clean = pc.equal(table["topic"], clean_topic)
-    events = table.filter(is_clean).select(field_names(CLEAN_FIELDS))
-    dead = table.filter(pc.invert(is_clean)).select(field_names(DEAD_LETTER_FIELDS))
+    events = parse_values(table.filter(is_clean)["value"], _CLEAN_READ)
+    dead = parse_values(table.filter(pc.invert(is_clean))["value"], _DEAD_READ)
     start: dict[str, dict[str, int]] = {}
     end: dict[str, dict[str, int]] = {}
     if table.num_rows:
