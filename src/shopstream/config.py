@@ -53,6 +53,9 @@ class KafkaSettings(_Section):
     clean_partitions: int = Field(3, ge=1)
     dead_letter_partitions: int = Field(1, ge=1)
     broker_port: int = Field(0, ge=0, le=65535, description="local broker port; 0 = free port")
+    data_dir: Path | None = Field(
+        None, description="local broker data + state; default <home>/kafka"
+    )
     brokers: Literal[1, 3] = 1
     broker_heap: str = "512m"
 
@@ -167,7 +170,7 @@ class Settings(BaseSettings):
 
     @property
     def kafka_dir(self) -> Path:
-        return self.state_dir / "kafka"
+        return (self.kafka.data_dir or self.state_dir / "kafka").resolve()
 
     @property
     def checkpoint_dir(self) -> Path:

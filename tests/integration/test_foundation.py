@@ -102,3 +102,19 @@ def test_confluent_message_read_back_by_spark_stream(settings: Settings, spark: 
     rows = spark.sql(f"SELECT * FROM {name}").collect()
     assert sorted(r.key for r in rows) == [f"c{i}" for i in range(5)]
     assert all(marker in r.value for r in rows)
+
+
+def test_data_dir_flag_keeps_broker_state_there(tmp_path: Path) -> None:
+    data = tmp_path / "broker-data"
+    home = tmp_path / "home"
+    start = _cli("kafka", "start", "--data-dir", str(data), home=home)
+    assert start.returncode == 0, start.stderr
+    try:
+        assert (data / "cluster.json").is_file()
+        assert (data / "node-1" / "data" / "meta.properties").is_file()
+        assert not (home / "kafka").exists()
+        status = _cli("kafka", "status", "--json", "--data-dir", str(data), home=home)
+        assert json.loads(status.stdout)["topics"]["raw_events"]["partitions"] == 3
+    finally:
+        stop = _cli("kafka", "stop", "--data-dir", str(data), home=home)
+    assert "stopped 1 broker" in stop.stdout

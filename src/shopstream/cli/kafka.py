@@ -10,17 +10,27 @@ from shopstream.cli.common import HomeOption, console, print_json, settings_from
 
 kafka_app = typer.Typer(help="Run a local Kafka (KRaft) broker or cluster and manage topics.")
 
+DataDirOption = typer.Option(
+    None,
+    "--data-dir",
+    envvar="SHOPSTREAM_KAFKA__DATA_DIR",
+    help="Local broker data and state (default <home>/kafka); other commands read the env var.",
+)
+
 
 @kafka_app.command("start")
 def start(
     brokers: int = typer.Option(None, "--brokers", help="1, or 3 for a replicated cluster."),
     port: int = typer.Option(None, "--port", help="First broker port (0 = free port)."),
+    data_dir: Path = DataDirOption,
     home: Path = HomeOption,
 ) -> None:
     """Start the local broker(s) (idempotent) and create the pipeline topics."""
     from shopstream.infra.kafka import LocalCluster, ensure_topics
 
-    settings = settings_from(home, kafka={"brokers": brokers, "broker_port": port})
+    settings = settings_from(
+        home, kafka={"brokers": brokers, "broker_port": port, "data_dir": data_dir}
+    )
     if settings.kafka.bootstrap_servers:
         console.print(f"using the configured cluster {settings.kafka.bootstrap_servers}")
         bootstrap = settings.kafka.bootstrap_servers
@@ -34,17 +44,18 @@ def start(
 
 
 @kafka_app.command("stop")
-def stop(home: Path = HomeOption) -> None:
+def stop(data_dir: Path = DataDirOption, home: Path = HomeOption) -> None:
     """Stop the local broker(s) gracefully; data stays for the next start."""
     from shopstream.infra.kafka import LocalCluster
 
-    n = LocalCluster(settings_from(home)).stop()
+    n = LocalCluster(settings_from(home, kafka={"data_dir": data_dir})).stop()
     console.print(f"stopped {n} broker(s)" if n else "no local broker was running")
 
 
 @kafka_app.command("status")
 def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    data_dir: Path = DataDirOption,
     home: Path = HomeOption,
 ) -> None:
     """Brokers, topics, partitions and message counts."""
@@ -52,7 +63,7 @@ def status(
 
     from shopstream.infra.kafka import cluster_status
 
-    doc = cluster_status(settings_from(home))
+    doc = cluster_status(settings_from(home, kafka={"data_dir": data_dir}))
     if as_json:
         print_json(doc)
         return
