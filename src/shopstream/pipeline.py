@@ -172,44 +172,55 @@ def run_up(
         try:
             ensure_topics(settings)
             with open_warehouse(settings) as wh:
-                wh.init()
-                live = LiveState()
-                server = DashboardServer(
-                    create_app(settings, warehouse=wh, live=live), settings, port=port
-                ).start()
-                with console.status("starting Spark (Silver + Gold)..."):
-                    spark = spark_session(settings, "shopstream")
-                    streams = start_streams(spark, settings, wh, real_time=real_time)
-                live.queries.update(streams.queries)
-                live.started_at = time.time()
-                if rate:
-                    generator = LiveGenerator(settings, rate, seed).start()
-                    live.producer = generator.counters
-                console.print(
-                    f"[bold green]shopstream is up[/]  Kafka {bootstrap} -> {wh.target()}"
-                )
-                console.print(f"  dashboard   {server.url}")
-                console.print(f"  metrics     {server.url}/metrics")
-                console.print(f"  API docs    {server.url}/docs")
-                console.print(f"  Spark UI    {ui_url(spark)}")
-                console.print(
-                    f"  generator   {f'{rate:,.0f} events/s' if rate else 'off (--no-generator)'}"
-                    "   — Ctrl-C to stop"
-                )
+                # Producers and queries stop while the warehouse is still open: Gold may be
+                # in the middle of a commit when the signal arrives.
+                try:
+                    wh.init()
+                    live = LiveState()
+                    server = DashboardServer(
+                        create_app(settings, warehouse=wh, live=live), settings, port=port
+                    ).start()
+                    with console.status("starting Spark (Silver + Gold)..."):
+                        spark = spark_session(settings, "shopstream")
+                        streams = start_streams(spark, settings, wh, real_time=real_time)
+                    live.queries.update(streams.queries)
+                    live.started_at = time.time()
+                    if rate:
+                        generator = LiveGenerator(settings, rate, seed).start()
+                        live.producer = generator.counters
+                    _print_urls(console, bootstrap, wh.target(), server.url, ui_url(spark), rate)
 
-                def line() -> str:
-                    sent = f"produced {generator.sent:,} | " if generator else ""
-                    return sent + status_line(streams)  # type: ignore[arg-type]
+                    def line() -> str:
+                        sent = f"produced {generator.sent:,} | " if generator else ""
+                        return sent + status_line(streams)  # type: ignore[arg-type]
 
-                run_queries(streams.queries, stop, status=line, console=console)
+                    run_queries(streams.queries, stop, status=line, console=console)
+                finally:
+                    console.print("stopping...")
+                    if generator is not None:
+                        generator.stop()
+                    if streams is not None:
+                        streams.stop()
+                    if server is not None:
+                        server.stop()
         finally:
-            console.print("stopping...")
-            if generator is not None:
-                generator.stop()
-            if streams is not None:
-                streams.stop()
-            if server is not None:
-                server.stop()
             if started_broker and cluster is not None:
                 cluster.stop()
     console.print("stopped cleanly; `shopstream up` resumes from here.")
+
+
+def _print_urls(
+    console: Console,
+    bootstrap: str,
+    target: str,
+    url: str,
+    spark_ui: str | None,
+    rate: float | None,
+) -> None:
+    console.print(f"[bold green]shopstream is up[/]  Kafka {bootstrap} -> {target}")
+    console.print(f"  dashboard   {url}")
+    console.print(f"  metrics     {url}/metrics")
+    console.print(f"  API docs    {url}/docs")
+    console.print(f"  Spark UI    {spark_ui}")
+    generating = f"{rate:,.0f} events/s" if rate else "off (--no-generator)"
+    console.print(f"  generator   {generating}   — Ctrl-C to stop")
