@@ -8,6 +8,25 @@ import typer
 
 from shopstream.cli.common import HomeOption, console, settings_from
 from shopstream.cli.gold import AvailableNowOption, TriggerOption
+from shopstream.config import Settings
+
+
+def real_time_master(settings: Settings, real_time: bool) -> Settings:
+    """Real-time Mode runs a task per input partition at once: give a local master the slots.
+
+    Slots may exceed cores (the tasks mostly wait on Kafka); a cluster master is left as is.
+    """
+    import os
+
+    master = settings.spark.master
+    if not real_time or not master.startswith("local"):
+        return settings
+    slots = max(settings.kafka.raw_partitions + 1, os.cpu_count() or 1)
+    threads = master[6:-1] if master.startswith("local[") else "1"
+    if master in ("local", "local[*]") or (threads.isdigit() and int(threads) < slots):
+        spark = settings.spark.model_copy(update={"master": f"local[{slots}]"})
+        return settings.model_copy(update={"spark": spark})
+    return settings
 
 
 def process(
@@ -25,7 +44,9 @@ def process(
     from shopstream.runner import run_queries, stop_on_signals
     from shopstream.warehouse import open_warehouse
 
-    settings = settings_from(home, spark={"trigger_seconds": trigger_seconds})
+    settings = real_time_master(
+        settings_from(home, spark={"trigger_seconds": trigger_seconds}), real_time
+    )
     ensure_topics(settings)
     with open_warehouse(settings) as wh:
         wh.init()
@@ -84,7 +105,7 @@ def up(
     """Everything, one command: Kafka, Silver + Gold, the generator and the live dashboard."""
     from shopstream.pipeline import run_up
 
-    settings = settings_from(home)
+    settings = real_time_master(settings_from(home), real_time)
     run_up(
         settings,
         rate=None if no_generator else rate,

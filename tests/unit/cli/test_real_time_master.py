@@ -1,0 +1,27 @@
+"""--real-time gives a local master a task slot per input partition (plus one)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopstream.cli.pipeline import real_time_master
+from shopstream.config import load_settings
+
+
+@pytest.mark.parametrize(
+    ("master", "expected"),
+    [("local[*]", "local[4]"), ("local[2]", "local[4]"), ("local", "local[4]")],
+)
+def test_small_local_masters_get_enough_slots(
+    master: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    s = load_settings(spark={"master": master})
+    assert real_time_master(s, True).spark.master == expected
+    assert real_time_master(s, False).spark.master == master  # micro-batch: untouched
+
+
+@pytest.mark.parametrize("master", ["local[8]", "spark://h:7077", "local[2,3]"])
+def test_big_or_remote_masters_are_left_alone(master: str) -> None:
+    s = load_settings(spark={"master": master})
+    assert real_time_master(s, True).spark.master == master
