@@ -154,6 +154,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.silver(5_000_000, 1, "local[2]", False, out, home)
     this.gold(5_000_000, 1, 500_000, False, out, home)
     this.e2e(10_000, 120, 30, False, 0.0, False, out, home)
+    this.e2e(10_000, 120, 90, True, 0.0, False, out, home)
 
 
 def _verdict(result: dict, target: str, path: Path) -> None:
