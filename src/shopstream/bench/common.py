@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,3 +62,48 @@ def write_result(
     js.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     plot(result, png)
     return js, png
+
+
+@contextmanager
+def bench_run(settings: Settings, *, keep: bool = False, **spark: Any) -> Iterator[Settings]:
+    """A throw-away home and topics on the benchmark broker, dropped afterwards unless `keep`.
+
+    `spark` overrides Spark settings (master, trigger, batch size) for the run.
+    """
+    from shopstream.infra.kafka import ensure_topics
+
+    with bench_broker(settings) as bootstrap:
+        run = bench_settings(settings, bootstrap, uuid.uuid4().hex[:8], **spark)
+        ensure_topics(run)
+        try:
+            yield run
+        finally:
+            if not keep:
+                drop_bench(run)
+
+
+def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -> Settings:
+    """A fresh home under `<home>/bench/<tag>` and `bench_*_<tag>` topics on `bootstrap`."""
+    from shopstream.config import load_settings
+
+    return load_settings(
+        home=settings.state_dir / "bench" / tag,
+        kafka={
+            "bootstrap_servers": bootstrap,
+            "raw_topic": f"bench_raw_{tag}",
+            "clean_topic": f"bench_clean_{tag}",
+            "dead_letter_topic": f"bench_dlq_{tag}",
+        },
+        spark=spark,
+    )
+
+
+def drop_bench(settings: Settings) -> None:
+    """Delete a run's topics and home (a 5M-event run leaves gigabytes)."""
+    from shopstream.infra.kafka import admin, topic_specs
+
+    client = admin(settings)  # must outlive the futures, or they fail with _DESTROY
+    futures = client.delete_topics(list(topic_specs(settings)), operation_timeout=30)
+    for fut in futures.values():
+        fut.result()
+    shutil.rmtree(settings.state_dir, ignore_errors=True)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shopstream.bench.common import bench_broker, host_info, write_result
-from shopstream.bench.gold import bench_settings, drop_bench
+from shopstream.bench.common import bench_run, host_info, write_result
 from shopstream.config import Settings
 
 TARGET_P50_S = 2.0
@@ -97,13 +95,12 @@ def run(
     settings: Settings, options: E2EOptions, out_dir: Path, name: str = "e2e"
 ) -> dict[str, Any]:
     """Run the steady-load latency measurement; write `<name>.json` + `<name>.png`."""
-    from shopstream.infra.kafka import LocalCluster, ensure_topics
+    from shopstream.infra.kafka import LocalCluster
     from shopstream.infra.spark import spark_session
     from shopstream.pipeline import LiveGenerator, start_streams
     from shopstream.procinfo import PeakRss
     from shopstream.warehouse import open_warehouse
 
-    tag = uuid.uuid4().hex[:8]
     master = "local[4]" if options.real_time else "local[2]"
     result: dict[str, Any] = {
         "benchmark": "e2e",
@@ -115,62 +112,56 @@ def run(
         "trigger_seconds": options.trigger_seconds,
         "host": host_info(),
     }
-    with bench_broker(settings) as bootstrap:
-        s = bench_settings(
-            settings, bootstrap, tag, master=master, trigger_seconds=options.trigger_seconds
-        )
-        ensure_topics(s)
+    with bench_run(
+        settings, keep=options.keep, master=master, trigger_seconds=options.trigger_seconds
+    ) as s:
         broker_pids = [b.pid for b in (LocalCluster(settings).running() or _no_cluster()).brokers]
-        try:
-            with open_warehouse(s) as wh, PeakRss([os.getpid(), *broker_pids]) as rss:
-                wh.init()
-                spark = spark_session(s, "shopstream-bench-e2e")
-                streams = start_streams(spark, s, wh, real_time=options.real_time)
-                gen = LiveGenerator(s, options.rate, options.seed).start()
-                time.sleep(options.warmup_s)
-                window_start = time.time()
-                time.sleep(options.duration_s)
-                window_end = time.time()
-                gen.stop()
-                result["caught_up"] = _wait_caught_up(s, streams)
-                result["produced"] = gen.sent
-                result["generator_error"] = gen.error
-                table = wh.query_arrow(
-                    "SELECT batch_id, epoch_ms(produced_at) AS produced_ms FROM silver_events "
-                    "WHERE produced_at >= to_timestamp(?)::TIMESTAMP "
-                    "AND produced_at < to_timestamp(?)::TIMESTAMP",
-                    [window_start, window_end],
-                )
-                committed = dict(streams.gold.committed_at)
-                streams.stop()
-                spark.stop()
-            lat = event_latencies(
-                table["batch_id"].to_numpy(), table["produced_ms"].to_numpy(), committed
+        with open_warehouse(s) as wh, PeakRss([os.getpid(), *broker_pids]) as rss:
+            wh.init()
+            spark = spark_session(s, "shopstream-bench-e2e")
+            streams = start_streams(spark, s, wh, real_time=options.real_time)
+            gen = LiveGenerator(s, options.rate, options.seed).start()
+            time.sleep(options.warmup_s)
+            window_start = time.time()
+            time.sleep(options.duration_s)
+            window_end = time.time()
+            gen.stop()
+            result["caught_up"] = _wait_caught_up(s, streams)
+            result["produced"] = gen.sent
+            result["generator_error"] = gen.error
+            table = wh.query_arrow(
+                "SELECT batch_id, epoch_ms(produced_at) AS produced_ms FROM silver_events "
+                "WHERE produced_at >= to_timestamp(?)::TIMESTAMP "
+                "AND produced_at < to_timestamp(?)::TIMESTAMP",
+                [window_start, window_end],
             )
-            produced_ms = table["produced_ms"].to_numpy()
-            result |= {
-                "latency": latency_stats(lat),
-                "events_in_window": int(table.num_rows),
-                "achieved_rate": round(table.num_rows / options.duration_s, 1),
-                "peak_rss_bytes": rss.peak,
-                "peak_rss_gib": round(rss.peak / 1024**3, 2),
-                "series": _series(produced_ms, lat, window_start),
-                "targets": {
-                    "p50_s": TARGET_P50_S,
-                    "p99_s": TARGET_P99_S,
-                    "rss_bytes": TARGET_RSS_BYTES,
-                },
-            }
-            stats = result["latency"]
-            result["meets_target"] = bool(
-                stats.get("count")
-                and stats["p50_s"] <= TARGET_P50_S
-                and stats["p99_s"] <= TARGET_P99_S
-                and rss.peak <= TARGET_RSS_BYTES
-            )
-        finally:
-            if not options.keep:
-                drop_bench(s)
+            committed = dict(streams.gold.committed_at)
+            streams.stop()
+            spark.stop()
+        lat = event_latencies(
+            table["batch_id"].to_numpy(), table["produced_ms"].to_numpy(), committed
+        )
+        produced_ms = table["produced_ms"].to_numpy()
+        result |= {
+            "latency": latency_stats(lat),
+            "events_in_window": int(table.num_rows),
+            "achieved_rate": round(table.num_rows / options.duration_s, 1),
+            "peak_rss_bytes": rss.peak,
+            "peak_rss_gib": round(rss.peak / 1024**3, 2),
+            "series": _series(produced_ms, lat, window_start),
+            "targets": {
+                "p50_s": TARGET_P50_S,
+                "p99_s": TARGET_P99_S,
+                "rss_bytes": TARGET_RSS_BYTES,
+            },
+        }
+        stats = result["latency"]
+        result["meets_target"] = bool(
+            stats.get("count")
+            and stats["p50_s"] <= TARGET_P50_S
+            and stats["p99_s"] <= TARGET_P99_S
+            and rss.peak <= TARGET_RSS_BYTES
+        )
     write_result(name, result, out_dir, plot)
     return result
 

@@ -7,16 +7,14 @@ cannot produce a good number.
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from shopstream.bench.common import bench_broker, host_info, write_result
-from shopstream.config import Settings, load_settings
+from shopstream.bench.common import bench_run, host_info, write_result
+from shopstream.config import Settings
 
 TARGET_EVENTS_PER_S = 100_000
 
@@ -28,31 +26,6 @@ class GoldBenchOptions:
     max_offsets_per_trigger: int = 500_000
     master: str = "local[2]"
     keep: bool = False
-
-
-def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -> Settings:
-    """A throw-away home and topics for one benchmark run, on the given broker."""
-    return load_settings(
-        home=settings.state_dir / "bench" / tag,
-        kafka={
-            "bootstrap_servers": bootstrap,
-            "raw_topic": f"bench_raw_{tag}",
-            "clean_topic": f"bench_clean_{tag}",
-            "dead_letter_topic": f"bench_dlq_{tag}",
-        },
-        spark=spark,
-    )
-
-
-def drop_bench(settings: Settings) -> None:
-    """Delete a run's topics and home (a 5M-event run leaves gigabytes)."""
-    from shopstream.infra.kafka import admin, topic_specs
-
-    client = admin(settings)  # must outlive the futures, or they fail with _DESTROY
-    futures = client.delete_topics(list(topic_specs(settings)), operation_timeout=30)
-    for fut in futures.values():
-        fut.result()
-    shutil.rmtree(settings.state_dir, ignore_errors=True)
 
 
 def preload(settings: Settings, events: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -89,64 +62,55 @@ def warehouse_matches_truth(settings: Settings, truth: dict[str, Any]) -> bool:
 def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[str, Any]:
     """Preload, run Silver, then time Gold; write gold.json + gold.png."""
     from shopstream.gold.job import start_gold
-    from shopstream.infra.kafka import ensure_topics
     from shopstream.infra.spark import spark_session
     from shopstream.silver.job import start_silver
     from shopstream.warehouse import open_warehouse
 
-    tag = uuid.uuid4().hex[:8]
     result: dict[str, Any] = {"benchmark": "gold", "events": options.events, "host": host_info()}
-    with bench_broker(settings) as bootstrap:
-        s = bench_settings(
-            settings,
-            bootstrap,
-            tag,
-            master=options.master,
-            max_offsets_per_trigger=options.max_offsets_per_trigger,
-        )
-        ensure_topics(s)
-        try:
-            t0 = time.perf_counter()
-            result["produce"], truth = preload(s, options.events, options.seed)
-            result["produce_seconds"] = round(time.perf_counter() - t0, 2)
-            spark = spark_session(s, "shopstream-bench-gold")
+    with bench_run(
+        settings,
+        keep=options.keep,
+        master=options.master,
+        max_offsets_per_trigger=options.max_offsets_per_trigger,
+    ) as s:
+        t0 = time.perf_counter()
+        result["produce"], truth = preload(s, options.events, options.seed)
+        result["produce_seconds"] = round(time.perf_counter() - t0, 2)
+        spark = spark_session(s, "shopstream-bench-gold")
 
-            t0 = time.perf_counter()
-            silver = start_silver(spark, s, available_now=True)
-            silver.awaitTermination()
-            result["silver_seconds"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        silver = start_silver(spark, s, available_now=True)
+        silver.awaitTermination()
+        result["silver_seconds"] = round(time.perf_counter() - t0, 2)
 
-            with open_warehouse(s) as wh:
-                wh.init()
-                t0 = time.perf_counter()
-                gold, _ = start_gold(spark, s, wh, available_now=True)
-                gold.awaitTermination()
-                gold_s = time.perf_counter() - t0
-                batches = wh.query(
-                    "SELECT batch_id, input_rows, new_events, duplicates, dead_letters, "
-                    "duration_ms, commit_ms FROM pipeline_batches ORDER BY batch_id"
-                )
-            records = truth["clean"] + truth["dead_letter"]["total"]
-            result |= {
-                "gold_seconds": round(gold_s, 2),
-                "clean_events": truth["clean"],
-                "dead_letters": truth["dead_letter"]["total"],
-                "unique_events": truth["unique"],
-                "gold_clean_events_per_s": round(truth["clean"] / gold_s, 1),
-                "gold_records_per_s": round(records / gold_s, 1),
-                "silver_events_per_s": round(truth["raw"] / result["silver_seconds"], 1),
-                "max_offsets_per_trigger": options.max_offsets_per_trigger,
-                "batches": [{k: _plain(v) for k, v in b.items()} for b in batches],
-                "exact": warehouse_matches_truth(s, truth),
-                "target_events_per_s": TARGET_EVENTS_PER_S,
-            }
-            result["meets_target"] = bool(
-                result["exact"] and result["gold_clean_events_per_s"] >= TARGET_EVENTS_PER_S
+        with open_warehouse(s) as wh:
+            wh.init()
+            t0 = time.perf_counter()
+            gold, _ = start_gold(spark, s, wh, available_now=True)
+            gold.awaitTermination()
+            gold_s = time.perf_counter() - t0
+            batches = wh.query(
+                "SELECT batch_id, input_rows, new_events, duplicates, dead_letters, "
+                "duration_ms, commit_ms FROM pipeline_batches ORDER BY batch_id"
             )
-            spark.stop()
-        finally:
-            if not options.keep:
-                drop_bench(s)
+        records = truth["clean"] + truth["dead_letter"]["total"]
+        result |= {
+            "gold_seconds": round(gold_s, 2),
+            "clean_events": truth["clean"],
+            "dead_letters": truth["dead_letter"]["total"],
+            "unique_events": truth["unique"],
+            "gold_clean_events_per_s": round(truth["clean"] / gold_s, 1),
+            "gold_records_per_s": round(records / gold_s, 1),
+            "silver_events_per_s": round(truth["raw"] / result["silver_seconds"], 1),
+            "max_offsets_per_trigger": options.max_offsets_per_trigger,
+            "batches": [{k: _plain(v) for k, v in b.items()} for b in batches],
+            "exact": warehouse_matches_truth(s, truth),
+            "target_events_per_s": TARGET_EVENTS_PER_S,
+        }
+        result["meets_target"] = bool(
+            result["exact"] and result["gold_clean_events_per_s"] >= TARGET_EVENTS_PER_S
+        )
+        spark.stop()
     write_result("gold", result, out_dir, plot)
     return result
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shopstream.bench.common import bench_broker, host_info, write_result
+from shopstream.bench.common import bench_run, host_info, write_result
 from shopstream.config import Settings
 
 TARGET_EVENTS_PER_S = 100_000
@@ -53,8 +53,8 @@ def _pass_through(spark: Any, settings: Settings, topic: str, min_partitions: in
 
 def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[str, Any]:
     """Preload, time the pass-through, time Silver; write silver.json + silver.png."""
-    from shopstream.bench.gold import bench_settings, drop_bench, preload
-    from shopstream.infra.kafka import admin, ensure_topics, message_count
+    from shopstream.bench.gold import preload
+    from shopstream.infra.kafka import admin, message_count
     from shopstream.infra.spark import spark_session
     from shopstream.silver.job import query_totals, start_silver, task_slots
     from shopstream.silver.metrics import batch_counters, metrics_path, read_progress
@@ -67,15 +67,12 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
         "max_offsets_per_trigger": options.max_offsets_per_trigger,
         "host": host_info(),
     }
-    with bench_broker(settings) as bootstrap:
-        s = bench_settings(
-            settings,
-            bootstrap,
-            tag,
-            master=options.master,
-            max_offsets_per_trigger=options.max_offsets_per_trigger,
-        )
-        ensure_topics(s)
+    with bench_run(
+        settings,
+        keep=options.keep,
+        master=options.master,
+        max_offsets_per_trigger=options.max_offsets_per_trigger,
+    ) as s:
         pass_topic = f"bench_pass_{tag}"
         _create_topic(s, pass_topic, s.kafka.raw_partitions)
         try:
@@ -139,7 +136,6 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
         finally:
             if not options.keep:
                 admin(s).delete_topics([pass_topic], operation_timeout=30)
-                drop_bench(s)
     write_result("silver", result, out_dir, plot)
     return result
 
