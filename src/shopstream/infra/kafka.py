@@ -493,16 +493,25 @@ def watermarks(
 
 
 def _watermark(consumer: Any, tp: Any, timeout: float = 15.0) -> tuple[int, int]:
+    from confluent_kafka import KafkaError as CKError
     from confluent_kafka import KafkaException
 
+    # Leadership moves (a new topic, a broker restart) are transient, although librdkafka
+    # does not mark NOT_LEADER_FOR_PARTITION retriable here; anything else is not.
+    leadership = {
+        CKError.NOT_LEADER_FOR_PARTITION,
+        CKError.LEADER_NOT_AVAILABLE,
+        CKError.UNKNOWN_TOPIC_OR_PART,
+    }
     deadline = time.monotonic() + timeout
     while True:
         try:
             lo, hi = consumer.get_watermark_offsets(tp, timeout=5)
             return int(lo), int(hi)
         except KafkaException as err:
-            # Leadership moves (new topic, broker restart) are transient; anything else is not.
-            if not err.args[0].retriable() or time.monotonic() > deadline:
+            kerr = err.args[0]
+            transient = kerr.retriable() or kerr.code() in leadership
+            if not transient or time.monotonic() > deadline:
                 raise KafkaError(f"cannot read offsets of {tp.topic}: {err}") from None
             time.sleep(0.2)
 
