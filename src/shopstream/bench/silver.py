@@ -32,10 +32,10 @@ class SilverBenchOptions:
 
 def _pass_through(spark: Any, settings: Settings, topic: str, min_partitions: int) -> float:
     """Seconds for an available-now Kafka -> Kafka copy of raw_events (key, value only)."""
-    from shopstream.infra.kafka import spark_options
-    from shopstream.silver.job import read_raw
+    from shopstream.silver.job import read_raw, sink_options
 
-    opts = spark_options(settings)
+    # The same producer settings as Silver's sink, so the ratio measures only the transform.
+    opts = sink_options(settings)
     t0 = time.perf_counter()
     query = (
         read_raw(spark, settings, min_partitions)

@@ -44,8 +44,9 @@ QUERY_NAME = "silver"
 # Real-time Mode's trigger is a checkpoint interval, not a latency target (records flow
 # continuously); processing-time rules use the start of that interval.
 DEFAULT_REAL_TIME_INTERVAL = "30 seconds"
-# Bigger producer batches: the sink writes many small records.
-_SINK_OPTIONS = {"kafka.batch.size": "262144", "kafka.linger.ms": "5"}
+# The sink writes many small records: 1 MiB producer batches take about half the CPU of
+# the default 16 KiB ones (measured with a pass-through copy), for at most 10 ms of delay.
+_SINK_OPTIONS = {"kafka.batch.size": "1048576", "kafka.linger.ms": "10"}
 
 
 def checkpoint_location(settings: Settings) -> Path:
@@ -156,7 +157,7 @@ def start_silver(
         kafka_columns(out)
         .writeStream.format("kafka")
         .queryName(query_name)
-        .options(**_spark_sink_options(settings))
+        .options(**sink_options(settings))
         .option("checkpointLocation", str(checkpoint_location(settings)))
     )
     if real_time:
@@ -172,7 +173,8 @@ def start_silver(
     return query
 
 
-def _spark_sink_options(settings: Settings) -> dict[str, str]:
+def sink_options(settings: Settings) -> dict[str, str]:
+    """Kafka sink options of Silver's query: the connection plus producer batching."""
     from shopstream.infra.kafka import spark_options
 
     return spark_options(settings) | _SINK_OPTIONS
