@@ -93,9 +93,17 @@ def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[st
                 "SELECT batch_id, input_rows, new_events, duplicates, dead_letters, "
                 "duration_ms, commit_ms FROM pipeline_batches ORDER BY batch_id"
             )
+        # pipeline_batches' timings stop before COMMIT (they are written inside it); Spark's
+        # triggerExecution is the whole micro-batch, so the JSON accounts for every second.
+        trigger = {p.batchId: p.durationMs.get("triggerExecution") for p in gold.recentProgress}
+        for b in batches:
+            b["trigger_ms"] = trigger.get(b["batch_id"])
+        in_batches = sum(t or 0 for t in trigger.values()) / 1000.0
         records = truth["clean"] + truth["dead_letter"]["total"]
         result |= {
             "gold_seconds": round(gold_s, 2),
+            # Query start-up (first offsets, planning) and shutdown: real Gold cost, kept in.
+            "gold_outside_batches_seconds": round(gold_s - in_batches, 2),
             "clean_events": truth["clean"],
             "dead_letters": truth["dead_letter"]["total"],
             "unique_events": truth["unique"],
@@ -129,8 +137,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
     batches = result.get("batches", [])
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
     ids = [b["batch_id"] for b in batches]
-    rate = [b["input_rows"] / max(b["duration_ms"], 1) * 1000 for b in batches]
-    a1.bar(ids, rate, color="#4c78a8", label="batch rows/s (Spark read + commit)")
+    rate = [
+        b["input_rows"] / max(b.get("trigger_ms") or b["duration_ms"], 1) * 1000 for b in batches
+    ]
+    a1.bar(ids, rate, color="#4c78a8", label="batch rows/s (whole micro-batch)")
     a1.plot(ids, [b["commit_ms"] for b in batches], "o-", color="#f58518", label="commit ms")
     a1.set_xlabel("micro-batch")
     a1.set_title("Gold micro-batches")

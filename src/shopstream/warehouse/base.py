@@ -141,7 +141,10 @@ class Warehouse(ABC):
                     new_dl = _scalar(cur, sql["count_new_dead_letters"])
                 if new_dl:
                     cur.execute(sql["insert_dead_letters"], [now, meta.batch_id])
+                # Both timings end here, after every write but before COMMIT (the row that
+                # records them is part of the transaction, so the COMMIT itself is never in it).
                 commit_ms = (time.perf_counter() - t0) * 1000.0
+                written = utcnow()
                 if replay:
                     cur.execute(
                         sql["mark_replay"],
@@ -165,7 +168,7 @@ class Warehouse(ABC):
                             new_dl,
                             started,
                             now,
-                            max((now - started).total_seconds() * 1000.0, 0.0),
+                            max((written - started).total_seconds() * 1000.0, 0.0),
                             commit_ms,
                         ],
                     )
