@@ -98,3 +98,19 @@ def test_empty_batch() -> None:
 def test_a_record_off_contract_fails_the_batch_loudly() -> None:
     with pytest.raises(GoldInputError, match="only Silver should write"):
         split_batch(_table([("clean", 0, 1, b'{"event_id": "x", "quantity": "lots"}')]), "clean")
+
+
+def test_values_in_many_chunks_parse_like_one() -> None:
+    rows = [("clean", 0, i, _clean(f"e{i}")) for i in range(5)]
+    one = _table(rows)
+    # Spark hands Arrow over in many record batches; slicing exercises chunk offsets too.
+    chunked = pa.Table.from_batches(
+        [*one.slice(1).to_batches(max_chunksize=2), pa.RecordBatch.from_pylist([], schema=SCHEMA)]
+    )
+    b = split_batch(pa.concat_tables([one.slice(0, 1), chunked]), "clean")
+    assert b.events.column("event_id").to_pylist() == [f"e{i}" for i in range(5)]
+
+
+def test_a_record_without_a_value_fails_the_batch_loudly() -> None:
+    with pytest.raises(GoldInputError, match="no value"):
+        split_batch(_table([("clean", 0, 1, _clean("a")), ("clean", 0, 2, None)]), "clean")  # type: ignore[list-item]
