@@ -58,6 +58,9 @@ def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
         .option("startingOffsets", "earliest")
         # Retention deleting unread data must stop the pipeline, not silently skip it.
         .option("failOnDataLoss", "true")
+        # 16 MiB instead of the consumer's 1 MiB per partition and fetch: a 500k-record
+        # batch is ~230 MB, and fewer, larger fetches read it faster (3 of 4 A/B runs).
+        .option("kafka.max.partition.fetch.bytes", str(16 << 20))
     )
     if settings.spark.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.spark.max_offsets_per_trigger)
