@@ -85,22 +85,26 @@ def _run_available_now(spark: Any, settings: Settings) -> Any:
     return query
 
 
-def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli_env(settings: Settings) -> dict[str, str]:
+    """The environment that points the CLI at this test's broker and topics."""
     k = settings.kafka
-    env = os.environ | {
+    return os.environ | {
         "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
         "SHOPSTREAM_KAFKA__RAW_TOPIC": k.raw_topic,
         "SHOPSTREAM_KAFKA__CLEAN_TOPIC": k.clean_topic,
         "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
         "SHOPSTREAM_SPARK__MASTER": "local[2]",
     }
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "shopstream", *args, "--home", str(settings.home)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        env=env,
+        env=_cli_env(settings),
     )
 
 
@@ -238,26 +242,57 @@ def _wait_for(settings: Settings, topic: str, n: int, proc: subprocess.Popen[str
         time.sleep(0.5)
 
 
+def _cli_process(settings: Settings, *args: str) -> subprocess.Popen[str]:
+    """`shopstream ARGS --home H` started in the background, on this test's broker."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "shopstream", *args, "--home", str(settings.home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_cli_env(settings),
+    )
+
+
+def _children(pid: int) -> list[int]:
+    """Pids whose parent is `pid` (from /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.parametrize("command", ["silver", "gold", "process"])
+def test_ctrl_c_while_spark_starts_stops_cleanly(settings: Settings, command: str) -> None:
+    proc = _cli_process(settings, command)
+    try:
+        # The first child process is Spark's JVM launcher: Spark is starting right now.
+        deadline = time.monotonic() + 60
+        while not _children(proc.pid):
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "Spark's JVM was never launched"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err and "interrupted" not in err, err[-2000:]
+
+
 def test_real_time_mode_streams_continuously_and_stops_cleanly_on_sigterm(
     settings: Settings,
 ) -> None:
     now = datetime.now(UTC)
     _produce(settings, [(b"c", make_event(now, event_id=f"rt-{i}")) for i in range(3)])
     k = settings.kafka
-    env = os.environ | {
-        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
-        "SHOPSTREAM_KAFKA__RAW_TOPIC": k.raw_topic,
-        "SHOPSTREAM_KAFKA__CLEAN_TOPIC": k.clean_topic,
-        "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
-    }
     args = ["--real-time", "--master", "local[4]", "--checkpoint-interval", "5 seconds"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shopstream", "silver", *args, "--home", str(settings.home)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = _cli_process(settings, "silver", *args)
     try:
         _wait_for(settings, k.clean_topic, 3, proc)
         # Records sent while the query runs flow through without a restart.

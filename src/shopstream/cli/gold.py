@@ -42,8 +42,9 @@ def gold(
     ensure_topics(settings)
     with open_warehouse(settings) as wh:
         wh.init()
-        spark = spark_session(settings, "shopstream-gold")
+        # Caught from before Spark starts: a Ctrl-C during start-up then stops cleanly.
         with stop_on_signals() as stop:
+            spark = spark_session(settings, "shopstream-gold")
             query, progress = start_gold(spark, settings, wh, available_now=available_now)
             console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
 

@@ -50,8 +50,9 @@ def process(
     ensure_topics(settings)
     with open_warehouse(settings) as wh:
         wh.init()
-        spark = spark_session(settings, "shopstream-process")
+        # Caught from before Spark starts: a Ctrl-C during start-up then stops cleanly.
         with stop_on_signals() as stop:
+            spark = spark_session(settings, "shopstream-process")
             if available_now:
                 streams = process_available_now(spark, settings, wh, stop, console=console)
             else:

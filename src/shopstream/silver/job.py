@@ -9,14 +9,12 @@ Spark application); `run_silver` is the foreground loop the CLI uses.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,22 +256,6 @@ def query_totals(spark: SparkSession, query: StreamingQuery) -> Totals:
 # --------------------------------------------------------------------------- foreground
 
 
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop` instead of killing the process mid-batch."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, lambda *_: stop.set())
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def run_silver(
     settings: Settings,
     *,
@@ -286,24 +268,26 @@ def run_silver(
     from pyspark.errors import StreamingQueryException
 
     from shopstream.infra.spark import spark_session
+    from shopstream.runner import stop_on_signals
 
-    spark = spark_session(settings, "shopstream-silver")
-    stop = threading.Event()
-    query = start_silver(spark, settings, available_now=available_now, real_time=real_time)
-    last_status = time.monotonic()
-    try:
-        with _stop_on_signals(stop):
+    # Signals are caught from before Spark starts: a Ctrl-C during its start-up stops
+    # the query as soon as it exists instead of interrupting the JVM launch.
+    with stop_on_signals() as stop:
+        spark = spark_session(settings, "shopstream-silver")
+        query = start_silver(spark, settings, available_now=available_now, real_time=real_time)
+        last_status = time.monotonic()
+        try:
             while not stop.is_set():
                 if query.awaitTermination(0.5):
                     break
                 if on_status and time.monotonic() - last_status >= status_every:
                     last_status = time.monotonic()
                     on_status(status_line(query_totals(spark, query), query))
-        if query.isActive:
-            query.stop()
-        failure = query.exception()
-    except StreamingQueryException as err:
-        failure = err
+            if query.isActive:
+                query.stop()
+            failure = query.exception()
+        except StreamingQueryException as err:
+            failure = err
     totals = query_totals(spark, query)
     if failure is not None:
         first = str(failure).strip().splitlines()[0] if str(failure).strip() else repr(failure)
