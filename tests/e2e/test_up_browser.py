@@ -5,7 +5,6 @@ after Ctrl-C a standalone `shopstream dashboard` shows exactly what `shopstream 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from shopstream_env import cli_env
 
 from shopstream.config import Settings
 from shopstream.infra.ports import free_port
@@ -30,23 +30,11 @@ KPI_NAMES = (
 START_TIMEOUT_S = 300
 
 
-def env_for(settings: Settings) -> dict[str, str]:
-    """The test's broker and topics, passed the way a user configures them."""
-    k = settings.kafka
-    return os.environ | {
-        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
-        "SHOPSTREAM_KAFKA__RAW_TOPIC": k.raw_topic,
-        "SHOPSTREAM_KAFKA__CLEAN_TOPIC": k.clean_topic,
-        "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
-        "SHOPSTREAM_SPARK__MASTER": "local[2]",
-    }
-
-
 def shopstream(settings: Settings, *args: str, log: Path) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "shopstream", *args, "--home", str(settings.home)]
     out = log.open("w")
     return subprocess.Popen(
-        cmd, env=env_for(settings), stdout=out, stderr=subprocess.STDOUT, text=True
+        cmd, env=cli_env(settings), stdout=out, stderr=subprocess.STDOUT, text=True
     )
 
 
@@ -127,7 +115,7 @@ def test_up_page_moves_then_standalone_dashboard_equals_sql(
         query = ["sql", "SELECT * FROM kpis", "--format", "json", "--home", str(s.home)]
         sql = subprocess.run(
             [sys.executable, "-m", "shopstream", *query],
-            env=env_for(s),
+            env=cli_env(s),
             capture_output=True,
             text=True,
             timeout=120,

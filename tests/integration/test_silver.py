@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from shopstream.silver.job import query_totals, start_silver
 from shopstream.silver.metrics import read_progress, read_totals
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "silver"))
+from shopstream_env import cli_env
 from silver_corpus import build_cases, make_event
 
 NOISE = NoiseRates(**{f: 0.02 for f in NoiseRates.__dataclass_fields__})
@@ -85,18 +85,6 @@ def _run_available_now(spark: Any, settings: Settings) -> Any:
     return query
 
 
-def _cli_env(settings: Settings) -> dict[str, str]:
-    """The environment that points the CLI at this test's broker and topics."""
-    k = settings.kafka
-    return os.environ | {
-        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
-        "SHOPSTREAM_KAFKA__RAW_TOPIC": k.raw_topic,
-        "SHOPSTREAM_KAFKA__CLEAN_TOPIC": k.clean_topic,
-        "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
-        "SHOPSTREAM_SPARK__MASTER": "local[2]",
-    }
-
-
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "shopstream", *args, "--home", str(settings.home)],
@@ -104,7 +92,7 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
         check=False,
-        env=_cli_env(settings),
+        env=cli_env(settings),
     )
 
 
@@ -249,7 +237,7 @@ def _cli_process(settings: Settings, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_cli_env(settings),
+        env=cli_env(settings),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -11,6 +10,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 from fastapi.testclient import TestClient
+from shopstream_env import cli_env
 
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.config import Settings
@@ -35,14 +35,7 @@ def produce(settings: Settings, n: int, seed: int = 11) -> None:
 
 def status_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `shopstream status` as a user would, configured through the environment."""
-    k = settings.kafka
-    env = os.environ | {
-        "SHOPSTREAM_HOME": str(settings.home),
-        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
-        "SHOPSTREAM_KAFKA__RAW_TOPIC": k.raw_topic,
-        "SHOPSTREAM_KAFKA__CLEAN_TOPIC": k.clean_topic,
-        "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
-    }
+    env = cli_env(settings)
     cmd = [sys.executable, "-m", "shopstream", "status", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
 
