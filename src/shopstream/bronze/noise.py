@@ -1,60 +1,38 @@
-"""Noise the generator can inject: each kind has its own rate and an intended outcome.
+"""Noise the generator can inject, each kind declared once in `NOISE_KINDS`.
 
 A kind either makes an event invalid with exactly one dead-letter reason (the event is
 otherwise valid, so the first failing rule is always the intended one) or is a valid
 variant that a correct pipeline must normalize (lowercase types, string amounts, ...).
-Duplicates are not a kind here: they resend a valid event's exact bytes and have their
-own rate on `NoiseRates.duplicate`.
+Duplicates are not a kind here: they resend a valid event's exact bytes (the generator
+does that across rows) and have their own rate, `DUPLICATE`.
+
+Adding a kind is one `NoiseKind` entry: its `NoiseRates` field, its `--<kind>-rate`
+flag and help, its reason in the ground truth and its application all follow from it.
+Entries are drawn in order and their position is the kind's value in `EventBatch.noise`,
+so a new kind goes at the end (earlier positions keep existing seeds' bytes).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, make_dataclass
+from decimal import Decimal
 from enum import IntEnum
+from typing import Self
 
-from shopstream.contract import Reason
+import numpy as np
+
+from shopstream.bronze.batch import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    PURCHASE,
+    REASON_INDEX,
+    EventBatch,
+)
+from shopstream.bronze.encoding import Fields, RowEncoder, format_cents, iso_timestamp, join_fields
+from shopstream.contract import EVENT_TYPES, Reason
 from shopstream.errors import ConfigError
-
-
-class Noise(IntEnum):
-    """Noise kinds, in the order rates are drawn; the value indexes per-row arrays."""
-
-    MALFORMED_JSON = 0
-    NOT_AN_OBJECT = 1
-    NULL_CUSTOMER = 2
-    BAD_EVENT_TYPE = 3
-    BAD_TIMESTAMP = 4
-    FUTURE_TIMESTAMP = 5
-    TOO_LATE = 6
-    BAD_AMOUNT = 7
-    MISSING_AMOUNT = 8
-    NULL_CURRENCY = 9
-    BAD_CURRENCY = 10
-    UNSUPPORTED_CURRENCY = 11
-    # Valid variants: a correct pipeline accepts them.
-    TYPE_VARIANT = 12
-    STRING_AMOUNT = 13
-    SUBCENT_AMOUNT = 14
-    ALT_TIMESTAMP = 15
-    MISSING_EVENT_ID = 16
-    OUT_OF_ORDER = 17
-
-
-# The dead-letter reason each invalid kind must produce; valid variants are absent.
-NOISE_REASON: dict[Noise, Reason] = {
-    Noise.MALFORMED_JSON: Reason.MALFORMED_JSON,
-    Noise.NOT_AN_OBJECT: Reason.NOT_AN_OBJECT,
-    Noise.NULL_CUSTOMER: Reason.MISSING_CUSTOMER_ID,
-    Noise.BAD_EVENT_TYPE: Reason.UNKNOWN_EVENT_TYPE,
-    Noise.BAD_TIMESTAMP: Reason.INVALID_TIMESTAMP,
-    Noise.FUTURE_TIMESTAMP: Reason.FUTURE_TIMESTAMP,
-    Noise.TOO_LATE: Reason.TOO_LATE,
-    Noise.BAD_AMOUNT: Reason.INVALID_AMOUNT,
-    Noise.MISSING_AMOUNT: Reason.MISSING_AMOUNT,
-    Noise.NULL_CURRENCY: Reason.MISSING_CURRENCY,
-    Noise.BAD_CURRENCY: Reason.INVALID_CURRENCY,
-    Noise.UNSUPPORTED_CURRENCY: Reason.UNSUPPORTED_CURRENCY,
-}
 
 # Value variants per kind (JSON value bytes; None = field absent). Each is unambiguous
 # under the contract: e.g. no whitespace other than spaces (Spark's trim() strips only
@@ -95,34 +73,368 @@ BAD_CURRENCIES: tuple[bytes, ...] = (b'"US"', b'"DOLLAR"', b'"U5D"', b'"$"', b"8
 # Well-formed but (normally) not in the rate table; filtered against the live table.
 UNSUPPORTED_CURRENCIES: tuple[str, ...] = ("CHF", "SEK", "BRL", "INR", "XAU", "ZZZ")
 NOT_OBJECTS: tuple[bytes, ...] = (b"[]", b"42", b"null", b'"PURCHASE"', b"true")
+TIMESTAMP_OFFSETS_MINUTES = (120, -300, 330, 60, -480, 540)
+
+
+def unsupported_currencies(rates: dict[str, Decimal]) -> list[str]:
+    """Well-formed codes missing from the rate table (a made-up one if all are present)."""
+    return [code for code in UNSUPPORTED_CURRENCIES if code not in rates] or ["QQQ"]
 
 
 @dataclass(frozen=True)
-class NoiseRates:
-    """Per-event probability of each noise kind (drawn before duplicates are added)."""
+class NoiseContext:
+    """What noise needs beyond the row: the world's prices and currencies, and the clock."""
 
-    malformed_json: float = 0.004
-    not_an_object: float = 0.001
-    null_customer: float = 0.004
-    bad_event_type: float = 0.004
-    bad_timestamp: float = 0.002
-    future_timestamp: float = 0.002
-    too_late: float = 0.002
-    bad_amount: float = 0.004
-    missing_amount: float = 0.002
-    null_currency: float = 0.004
-    bad_currency: float = 0.002
-    unsupported_currency: float = 0.002
-    type_variant: float = 0.01
-    string_amount: float = 0.01
-    subcent_amount: float = 0.005
-    alt_timestamp: float = 0.01
-    missing_event_id: float = 0.003
-    out_of_order: float = 0.01
-    duplicate: float = 0.01
+    encoder: RowEncoder
+    now_ms: int
+    horizon_ms: int  # the lateness horizon Silver applies
+    unsupported: list[str]  # from `unsupported_currencies`
+
+
+@dataclass
+class NoisyRow:
+    """One row being made noisy: its JSON fields, its place in the batch, its random draws."""
+
+    batch: EventBatch
+    index: int
+    fields: Fields
+    variant: int  # random in [0, 2**30): picks a kind's spelling or variant
+    fraction: float  # random in [0, 1): sizes and distances
+    context: NoiseContext
+
+    def drop_key(self) -> None:
+        """No customer to key the message by (sent with a null key)."""
+        self.batch.keys[self.index], self.batch.customer[self.index] = None, -1
+
+    def set_time(self, ts_ms: int) -> None:
+        """A new event time, in the classification and the bytes."""
+        self.batch.ts_ms[self.index] = ts_ms
+        self.fields[b"event_timestamp"] = iso_timestamp(ts_ms)
+
+    def ensure_amount(self) -> None:
+        """Give a page view an amount (its price) so amount/currency noise applies."""
+        if self.fields[b"amount"] is not None:
+            return
+        batch, index, encoder = self.batch, self.index, self.context.encoder
+        currency = int(encoder.world.customer_currency[batch.customer[index]])
+        batch.cents[index] = encoder.world.price_cents[batch.product[index], currency]
+        batch.currency[index] = currency
+        self.fields[b"amount"] = format_cents(int(batch.cents[index]))
+        self.fields[b"currency"] = encoder.currency_json[currency]
+
+
+# Row noise: rewrite the row's fields (and its classification in the batch); return the
+# finished bytes, or None to serialize the fields.
+RowNoise = Callable[[NoisyRow], bytes | None]
+# Time noise: shifts (ms) added to the event time of `count` rows, before rendering.
+TimeShift = Callable[[np.random.Generator, int], np.ndarray]
+
+
+def _malformed_json(row: NoisyRow) -> bytes:
+    """Corrupt the JSON object so that no JSON parser accepts it."""
+    text = join_fields(row.fields)
+    pick = row.variant % 7
+    if pick == 0:  # truncated: any proper prefix of an object is unbalanced
+        return text[: max(1, int(len(text) * row.fraction))]
+    if pick == 1:  # invalid UTF-8 inside a string
+        return text[:14] + b"\xff\xfe" + text[14:]
+    if pick == 2:
+        return b""
+    if pick == 3:
+        return b"not json at all"
+    if pick == 4:  # Python repr, not JSON
+        return text.replace(b'"', b"'")
+    if pick == 5:  # trailing garbage after a complete object
+        return text + b"}"
+    return b"   "
+
+
+def _not_an_object(row: NoisyRow) -> bytes:
+    row.drop_key()
+    pick = row.variant % (len(NOT_OBJECTS) + 1)
+    if pick == len(NOT_OBJECTS):
+        return b"[" + join_fields(row.fields) + b"]"
+    return NOT_OBJECTS[pick]
+
+
+def _null_customer(row: NoisyRow) -> None:
+    row.fields[b"customer_id"] = NULL_CUSTOMERS[row.variant % len(NULL_CUSTOMERS)]
+    row.drop_key()
+
+
+def _bad_event_type(row: NoisyRow) -> None:
+    row.fields[b"event_type"] = BAD_EVENT_TYPES[row.variant % len(BAD_EVENT_TYPES)]
+
+
+def _bad_timestamp(row: NoisyRow) -> None:
+    row.fields[b"event_timestamp"] = BAD_TIMESTAMPS[row.variant % len(BAD_TIMESTAMPS)]
+
+
+def _future_timestamp(row: NoisyRow) -> None:
+    # Days ahead, never near the 5-minute tolerance: the outcome cannot flip.
+    row.set_time(row.context.now_ms + 2 * DAY_MS + int(row.fraction * 28 * DAY_MS))
+
+
+def _too_late(row: NoisyRow) -> None:
+    context = row.context
+    row.set_time(
+        context.now_ms - context.horizon_ms - 10 * DAY_MS - int(row.fraction * 50 * DAY_MS)
+    )
+
+
+def _bad_amount(row: NoisyRow) -> None:
+    row.ensure_amount()
+    row.fields[b"amount"] = BAD_AMOUNTS[row.variant % len(BAD_AMOUNTS)]
+
+
+def _missing_amount(row: NoisyRow) -> None:
+    row.batch.event_type[row.index] = PURCHASE
+    row.fields[b"event_type"] = b'"PURCHASE"'
+    row.fields[b"amount"] = row.fields[b"currency"] = None
+    row.batch.cents[row.index], row.batch.currency[row.index] = -1, -1
+
+
+def _null_currency(row: NoisyRow) -> None:
+    row.ensure_amount()
+    row.fields[b"currency"] = NULL_CURRENCIES[row.variant % len(NULL_CURRENCIES)]
+
+
+def _bad_currency(row: NoisyRow) -> None:
+    row.ensure_amount()
+    row.fields[b"currency"] = BAD_CURRENCIES[row.variant % len(BAD_CURRENCIES)]
+
+
+def _unsupported_currency(row: NoisyRow) -> None:
+    row.ensure_amount()
+    unsupported = row.context.unsupported
+    row.fields[b"currency"] = b'"%s"' % unsupported[row.variant % len(unsupported)].encode()
+
+
+def _type_variant(row: NoisyRow) -> None:
+    name = EVENT_TYPES[row.batch.event_type[row.index]]
+    spellings = (name.lower(), name.title(), f" {name} ", f"  {name.lower()}  ")
+    row.fields[b"event_type"] = b'"%s"' % spellings[row.variant % 4].encode()
+    currency = row.fields[b"currency"]
+    if currency is not None and row.variant & 4:
+        row.fields[b"currency"] = currency.lower()
+
+
+def _string_amount(row: NoisyRow) -> None:
+    row.ensure_amount()
+    row.fields[b"amount"] = b'"%s"' % row.fields[b"amount"]
+
+
+def _subcent_amount(row: NoisyRow) -> None:
+    # Three decimals; Silver must round half-up to cents (x.xx5 -> up). Half the rows
+    # get a random third decimal, the other half the exact tie.
+    row.ensure_amount()
+    cents = int(row.batch.cents[row.index])
+    mils = cents * 10 + (1 + row.variant % 9 if row.variant & 16 else 5)
+    row.batch.cents[row.index] = (mils + 5) // 10
+    whole, fraction = divmod(mils, 1000)
+    row.fields[b"amount"] = b"%d.%03d" % (whole, fraction)
+
+
+def _alt_timestamp(row: NoisyRow) -> None:
+    """Same instant, other accepted spelling: epoch millis, an offset, or naive (= UTC)."""
+    ts_ms, pick = int(row.batch.ts_ms[row.index]), row.variant % 4
+    if pick == 0:
+        spelled = b"%d" % ts_ms
+    elif pick == 1:
+        spelled = iso_timestamp(ts_ms, None)
+    else:
+        offsets = TIMESTAMP_OFFSETS_MINUTES
+        spelled = iso_timestamp(ts_ms, offsets[(row.variant >> 2) % len(offsets)])
+    row.fields[b"event_timestamp"] = spelled
+
+
+def _missing_event_id(row: NoisyRow) -> None:
+    row.fields[b"event_id"] = None
+    row.batch.has_event_id[row.index] = False
+
+
+def _out_of_order_shift(rng: np.random.Generator, count: int) -> np.ndarray:
+    # Late but within the horizon (<= 1 h), so still valid.
+    return -rng.integers(MINUTE_MS, HOUR_MS, size=count)
+
+
+@dataclass(frozen=True)
+class NoiseRate:
+    """A rate the generator draws: its name, default and the help of `--<name>-rate`."""
+
+    name: str
+    default_rate: float
+    help: str
+
+
+@dataclass(frozen=True)
+class NoiseKind(NoiseRate):
+    """A per-row noise kind: the reason it must produce and how it changes a row.
+
+    Exactly one of `apply` (rewrite the row's fields) and `shift_time` (move the event
+    time before the row is rendered, keeping the fast path) is set.
+    """
+
+    reason: Reason | None = None  # None = a valid variant: the event stays clean
+    apply: RowNoise | None = field(default=None, repr=False)
+    shift_time: TimeShift | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        bad = {k: v for k, v in asdict(self).items() if not 0.0 <= v <= 1.0}
+        if (self.apply is None) == (self.shift_time is None):
+            raise TypeError(f"noise kind {self.name}: set exactly one of apply, shift_time")
+
+
+NOISE_KINDS: tuple[NoiseKind, ...] = (
+    # Invalid kinds: each must be dead-lettered with its reason.
+    NoiseKind(
+        "malformed_json",
+        0.004,
+        "malformed JSON (truncated, invalid UTF-8, empty, text)",
+        reason=Reason.MALFORMED_JSON,
+        apply=_malformed_json,
+    ),
+    NoiseKind(
+        "not_an_object",
+        0.001,
+        "JSON that is not an object",
+        reason=Reason.NOT_AN_OBJECT,
+        apply=_not_an_object,
+    ),
+    NoiseKind(
+        "null_customer",
+        0.004,
+        "null/blank/absent customer_id",
+        reason=Reason.MISSING_CUSTOMER_ID,
+        apply=_null_customer,
+    ),
+    NoiseKind(
+        "bad_event_type",
+        0.004,
+        "event_type outside the set (CLICK, VIEW, PAY, ...)",
+        reason=Reason.UNKNOWN_EVENT_TYPE,
+        apply=_bad_event_type,
+    ),
+    NoiseKind(
+        "bad_timestamp",
+        0.002,
+        "unparseable or absent event_timestamp",
+        reason=Reason.INVALID_TIMESTAMP,
+        apply=_bad_timestamp,
+    ),
+    NoiseKind(
+        "future_timestamp",
+        0.002,
+        "event_timestamp days in the future",
+        reason=Reason.FUTURE_TIMESTAMP,
+        apply=_future_timestamp,
+    ),
+    NoiseKind(
+        "too_late",
+        0.002,
+        "event_timestamp far beyond the lateness horizon",
+        reason=Reason.TOO_LATE,
+        apply=_too_late,
+    ),
+    NoiseKind(
+        "bad_amount",
+        0.004,
+        "negative, zero, non-numeric or oversized amount",
+        reason=Reason.INVALID_AMOUNT,
+        apply=_bad_amount,
+    ),
+    NoiseKind(
+        "missing_amount",
+        0.002,
+        "PURCHASE without amount",
+        reason=Reason.MISSING_AMOUNT,
+        apply=_missing_amount,
+    ),
+    NoiseKind(
+        "null_currency",
+        0.004,
+        "amount without currency (null or absent)",
+        reason=Reason.MISSING_CURRENCY,
+        apply=_null_currency,
+    ),
+    NoiseKind(
+        "bad_currency",
+        0.002,
+        "currency that is not 3 letters",
+        reason=Reason.INVALID_CURRENCY,
+        apply=_bad_currency,
+    ),
+    NoiseKind(
+        "unsupported_currency",
+        0.002,
+        "3-letter currency missing from the rate table",
+        reason=Reason.UNSUPPORTED_CURRENCY,
+        apply=_unsupported_currency,
+    ),
+    # Valid variants: a correct pipeline accepts them.
+    NoiseKind(
+        "type_variant",
+        0.01,
+        "VALID: lowercase/padded event_type, lowercase currency",
+        apply=_type_variant,
+    ),
+    NoiseKind(
+        "string_amount",
+        0.01,
+        'VALID: amount as a string ("12.34")',
+        apply=_string_amount,
+    ),
+    NoiseKind(
+        "subcent_amount",
+        0.005,
+        "VALID: amount with 3 decimals (rounded half-up)",
+        apply=_subcent_amount,
+    ),
+    NoiseKind(
+        "alt_timestamp",
+        0.01,
+        "VALID: epoch millis, +hh:mm offset or naive timestamps",
+        apply=_alt_timestamp,
+    ),
+    NoiseKind(
+        "missing_event_id",
+        0.003,
+        "VALID: no event_id (Silver derives one)",
+        apply=_missing_event_id,
+    ),
+    NoiseKind(
+        "out_of_order",
+        0.01,
+        "VALID: event time up to 1 h before its neighbours",
+        shift_time=_out_of_order_shift,
+    ),
+)
+DUPLICATE = NoiseRate("duplicate", 0.01, "VALID: an event resent with the same event_id and bytes")
+NOISE_RATES: tuple[NoiseRate, ...] = (*NOISE_KINDS, DUPLICATE)  # every `--<name>-rate` flag
+
+# Per-row arrays and the truth name kinds by position; the enum gives positions names.
+Noise = IntEnum("Noise", [(kind.name.upper(), index) for index, kind in enumerate(NOISE_KINDS)])
+# Kind position -> index into contract.REASONS (-1 = valid variant).
+NOISE_REASON_INDEX = np.array(
+    [-1 if kind.reason is None else REASON_INDEX[kind.reason] for kind in NOISE_KINDS],
+    dtype=np.int8,
+)
+_REWRITING_KINDS = [position for position, kind in enumerate(NOISE_KINDS) if kind.apply is not None]
+
+
+def apply_noise(row: NoisyRow) -> bytes:
+    """The row's bytes after its kind (from `batch.noise`) rewrote it."""
+    kind = NOISE_KINDS[row.batch.noise[row.index]]
+    assert kind.apply is not None, kind.name  # time-shift kinds never reach here
+    finished = kind.apply(row)
+    return join_fields(row.fields) if finished is None else finished
+
+
+class _NoiseRatesRules:
+    """Checks and views of `NoiseRates`, whose fields come from `NOISE_RATES`."""
+
+    def __post_init__(self) -> None:
+        rates = asdict(self)  # type: ignore[call-overload]
+        bad = {name: rate for name, rate in rates.items() if not 0.0 <= rate <= 1.0}
         if bad:
             raise ConfigError(f"noise rates must be between 0 and 1, got {bad}")
         if sum(self.by_kind()) > 1.0:
@@ -131,20 +443,72 @@ class NoiseRates:
             )
 
     def by_kind(self) -> list[float]:
-        """Rates indexed by `Noise` value (duplicate excluded)."""
-        return [getattr(self, k.name.lower()) for k in Noise]
+        """Rates in `NOISE_KINDS` order (duplicate excluded)."""
+        return [getattr(self, kind.name) for kind in NOISE_KINDS]
 
     @classmethod
-    def none(cls) -> NoiseRates:
+    def none(cls) -> Self:
         """All rates zero: only clean, canonical events."""
-        return cls(**{f.name: 0.0 for f in fields(cls)})
+        return cls(**{rate.name: 0.0 for rate in NOISE_RATES})
 
     @property
     def invalid_total(self) -> float:
         """Expected fraction of events that must be dead-lettered."""
-        return sum(getattr(self, k.name.lower()) for k in NOISE_REASON)
+        return sum(getattr(self, kind.name) for kind in NOISE_KINDS if kind.reason is not None)
+
+
+NoiseRates = make_dataclass(
+    "NoiseRates",
+    [(rate.name, float, field(default=rate.default_rate)) for rate in NOISE_RATES],
+    bases=(_NoiseRatesRules,),
+    frozen=True,
+    namespace={
+        "__module__": __name__,  # pickled into the generator process by name
+        "__doc__": "Per-event probability of each noise kind (drawn before duplicates).",
+    },
+)
 
 
 def rate_flag(name: str) -> str:
     """CLI flag spelling of a rate field, e.g. `null_customer` -> `--null-customer-rate`."""
     return "--" + name.replace("_", "-") + "-rate"
+
+
+def draw_noise(rates: list[float], rng: np.random.Generator, count: int) -> np.ndarray:
+    """Kind position per row (-1 = none), each kind with its rate (`NoiseRates.by_kind`)."""
+    if sum(rates) <= 0:
+        return np.full(count, -1, dtype=np.int8)
+    position = np.searchsorted(np.cumsum(rates), rng.random(count), side="right")
+    return np.where(position < len(rates), position, -1).astype(np.int8)
+
+
+def shift_times(noise: np.ndarray, ts_ms: np.ndarray, rng: np.random.Generator) -> None:
+    """Move the event time (in place) of rows whose kind shifts time."""
+    for position, kind in enumerate(NOISE_KINDS):
+        if kind.shift_time is not None:
+            rows = np.flatnonzero(noise == position)
+            ts_ms[rows] += kind.shift_time(rng, len(rows))
+
+
+def rows_to_rewrite(noise: np.ndarray) -> np.ndarray:
+    """Rows whose kind rewrites their fields (few; the fast path renders the rest)."""
+    return np.flatnonzero(np.isin(noise, _REWRITING_KINDS))
+
+
+def rewrite_rows(
+    batch: EventBatch,
+    rows: np.ndarray,
+    row_fields: list[Fields],
+    context: NoiseContext,
+    rng: np.random.Generator,
+) -> None:
+    """Let each row's kind rewrite its canonical `row_fields`; set the row's reason."""
+    variants = rng.integers(0, 1 << 30, size=len(rows)).tolist()
+    fractions = rng.random(len(rows)).tolist()
+    # The reason is fixed by the kind; rows only change their fields.
+    batch.reason[rows] = NOISE_REASON_INDEX[batch.noise[rows]]
+    for index, fields_, variant, fraction in zip(
+        rows.tolist(), row_fields, variants, fractions, strict=True
+    ):
+        row = NoisyRow(batch, index, fields_, variant, fraction, context)
+        batch.values[index] = apply_noise(row)

@@ -49,15 +49,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from shopstream.bronze.generator import (
-    ADD_TO_CART,
-    DAY_MS,
-    HOUR_MS,
-    PAGE_VIEW,
-    PURCHASE,
-    EventBatch,
-    EventGenerator,
-)
+from shopstream.bronze.batch import ADD_TO_CART, DAY_MS, HOUR_MS, PAGE_VIEW, PURCHASE, EventBatch
+from shopstream.bronze.generator import EventGenerator
 from shopstream.bronze.noise import Noise
 from shopstream.contract import CONTRACT_VERSION, EVENT_TYPES, REASONS
 
@@ -159,7 +152,7 @@ class TruthBuilder:
         self.duplicates = 0
         self.by_reason = np.zeros(len(REASONS), dtype=np.int64)
         self.noise = np.zeros(len(Noise), dtype=np.int64)
-        self.key_counts = np.zeros(len(generator.customer_ids), dtype=np.int64)
+        self.key_counts = np.zeros(len(generator.world.customer_ids), dtype=np.int64)
         self.null_keys = 0
         self.ts_min: int | None = None
         self.ts_max: int | None = None
@@ -190,8 +183,9 @@ class TruthBuilder:
         self.ts_max = hi if self.ts_max is None else max(self.ts_max, hi)
         rev = np.zeros(len(ts), dtype=np.int64)
         buy = etype == PURCHASE
+        world = self.gen.world
         rev[buy] = reporting_cents(
-            batch.cents[m][buy], batch.currency[m][buy], self.gen.currencies, self.gen.rates
+            batch.cents[m][buy], batch.currency[m][buy], world.currencies, world.rates
         )
         day = ts // DAY_MS
         self._daily.add((cust.astype(np.int64) << 24) | (day & 0xFFFFFF), etype, qty, rev)
@@ -202,7 +196,7 @@ class TruthBuilder:
     def result(self) -> dict[str, Any]:
         """The truth document (see the module docstring)."""
         gen, cfg = self.gen, self.gen.config
-        names = gen.customer_ids
+        names = gen.world.customer_ids
         dk, dv = self._daily.merged()
         days = [(_EPOCH + timedelta(days=int(d))).isoformat() for d in (dk & 0xFFFFFF).tolist()]
         custs = (dk >> 24).tolist()
@@ -219,15 +213,15 @@ class TruthBuilder:
         pk, pv = self._product.merged()
         products = [
             {
-                "product_id": gen.product_ids[p],
-                "category": gen.product_category[p],
+                "product_id": gen.world.product_ids[p],
+                "category": gen.world.product_category[p],
                 **_counters(pv, j, True),
             }
             for j, p in enumerate(pk.tolist())
         ]
         categories: dict[str, np.ndarray] = {}
         for j, p in enumerate(pk.tolist()):
-            c = gen.product_category[p]
+            c = gen.world.product_category[p]
             categories[c] = categories.get(c, 0) + pv[:, j]
         cat_rows = [
             {"category": c, **_counters(v[:, None], 0, True)} for c, v in sorted(categories.items())
@@ -271,7 +265,7 @@ class TruthBuilder:
 
 def _reporting_currency(gen: EventGenerator) -> str:
     """The currency whose rate is 1 (USD by default)."""
-    ones = [c for c, r in gen.rates.items() if r == 1]
+    ones = [c for c, r in gen.world.rates.items() if r == 1]
     return "USD" if "USD" in ones or not ones else ones[0]
 
 

@@ -1,44 +1,22 @@
 """`shopstream produce`: generate realistic events (or replay a file) into Kafka raw_events.
 
-Every noise kind has its own `--<kind>-rate` flag (built from `bronze.noise.NoiseRates`),
-so adding a kind there adds its flag here.
+Every noise kind has its own `--<kind>-rate` flag, built from its declaration in
+`bronze.noise.NOISE_KINDS` (name, default and help), so adding a kind adds its flag here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import secrets
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from shopstream.bronze.noise import NoiseRates, rate_flag
+from shopstream.bronze.noise import NOISE_RATES, NoiseRates, rate_flag
 from shopstream.cli.common import HomeOption, console, err_console, print_json, settings_from
 from shopstream.errors import BrokerUnavailable, ConfigError, ShopstreamError
-
-_NOISE_HELP = {
-    "malformed_json": "malformed JSON (truncated, invalid UTF-8, empty, text)",
-    "not_an_object": "JSON that is not an object",
-    "null_customer": "null/blank/absent customer_id",
-    "bad_event_type": "event_type outside the set (CLICK, VIEW, PAY, ...)",
-    "bad_timestamp": "unparseable or absent event_timestamp",
-    "future_timestamp": "event_timestamp days in the future",
-    "too_late": "event_timestamp far beyond the lateness horizon",
-    "bad_amount": "negative, zero, non-numeric or oversized amount",
-    "missing_amount": "PURCHASE without amount",
-    "null_currency": "amount without currency (null or absent)",
-    "bad_currency": "currency that is not 3 letters",
-    "unsupported_currency": "3-letter currency missing from the rate table",
-    "type_variant": "VALID: lowercase/padded event_type, lowercase currency",
-    "string_amount": 'VALID: amount as a string ("12.34")',
-    "subcent_amount": "VALID: amount with 3 decimals (rounded half-up)",
-    "alt_timestamp": "VALID: epoch millis, +hh:mm offset or naive timestamps",
-    "missing_event_id": "VALID: no event_id (Silver derives one)",
-    "out_of_order": "VALID: event time up to 1 h before its neighbours",
-    "duplicate": "VALID: an event resent with the same event_id and bytes",
-}
 
 
 def parse_rate(value: str | None) -> float | None:
@@ -122,7 +100,7 @@ def produce_cmd(
     else:
         given = {k.removesuffix("_rate"): v for k, v in noise_rates.items() if v is not None}
         base = NoiseRates.none() if no_noise or seed_compat else NoiseRates()
-        noise = NoiseRates(**{**base.__dict__, **given})
+        noise = dataclasses.replace(base, **given)
         config = GeneratorConfig.from_settings(
             settings,
             seed=seed if seed is not None else secrets.randbits(31),
@@ -269,19 +247,17 @@ def _with_noise_flags(func: Any) -> Any:
     """Replace `**noise_rates` in the signature by one typed option per noise kind."""
     sig = inspect.signature(func)
     params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    for f in fields(NoiseRates):
-        default = getattr(NoiseRates(), f.name)
+    for rate in NOISE_RATES:
         params.append(
             inspect.Parameter(
-                f"{f.name}_rate",
+                f"{rate.name}_rate",
                 inspect.Parameter.KEYWORD_ONLY,
                 default=typer.Option(
                     None,
-                    rate_flag(f.name),
+                    rate_flag(rate.name),
                     min=0.0,
                     max=1.0,
-                    help=f"Share of events with {_NOISE_HELP.get(f.name, f.name)} "
-                    f"(default {default:g}).",
+                    help=f"Share of events with {rate.help} (default {rate.default_rate:g}).",
                     rich_help_panel="Noise rates",
                 ),
                 annotation=float | None,

@@ -8,7 +8,8 @@ from collections import Counter
 import orjson
 import pytest
 
-from shopstream.bronze.generator import EventGenerator, GeneratorConfig, random_uuids
+from shopstream.bronze.encoding import random_uuids
+from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.noise import Noise, NoiseRates
 from shopstream.errors import ConfigError
 
@@ -41,7 +42,7 @@ def test_canonical_events_follow_the_contract_shape() -> None:
             assert "amount" not in ev and "currency" not in ev
         else:
             assert ev["amount"] > 0 and 1 <= ev["quantity"] <= 5
-            assert ev["currency"] in gen.currencies
+            assert ev["currency"] in gen.world.currencies
     assert len({orjson.loads(v)["event_id"] for v in batch.values}) == 5000
 
 
@@ -55,7 +56,7 @@ def test_funnel_rates_and_zipf_activity() -> None:
     assert types[1] / types[0] == pytest.approx(0.5, rel=0.05)  # carts per view
     assert types[2] / types[1] == pytest.approx(0.2, rel=0.08)  # purchases per cart
     per_customer = sorted(Counter(batch.customer.tolist()).values(), reverse=True)
-    top_1pct = sum(per_customer[: len(gen.customer_ids) // 100])
+    top_1pct = sum(per_customer[: len(gen.world.customer_ids) // 100])
     assert top_1pct / len(batch) > 0.2  # heavy-tailed activity, not uniform (uniform: 1%)
 
 

@@ -26,7 +26,7 @@ def _check(cfg: GeneratorConfig, total: int, batch_size: int = 4096) -> dict:
     gen = EventGenerator(cfg, total_events=total)
     batches, truth = compute_truth(gen, total, batch_size)
     values = [v for b in batches for v in b.values]
-    ref = recompute(values, NOW, dict(gen.rates), cfg.lateness_horizon_days)
+    ref = recompute(values, NOW, dict(gen.world.rates), cfg.lateness_horizon_days)
 
     assert truth["raw"] == ref["raw"] == total
     assert (truth["clean"], truth["duplicates"], truth["unique"]) == (
@@ -114,7 +114,7 @@ def test_generator_classification_matches_reference_row_by_row() -> None:
     gen = EventGenerator(cfg)
     batch = gen.next_batch(5000)
     for i, raw in enumerate(batch.values):
-        got = classify(raw, NOW, dict(gen.rates), cfg.lateness_horizon_days)["reason"]
+        got = classify(raw, NOW, dict(gen.world.rates), cfg.lateness_horizon_days)["reason"]
         assert got == batch.reason_name(i), (raw, Noise(batch.noise[i]).name)
 
 
