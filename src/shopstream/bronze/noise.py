@@ -8,8 +8,10 @@ does that across rows) and have their own rate, `DUPLICATE`.
 
 Adding a kind is one `NoiseKind` entry: its `NoiseRates` field, its `--<kind>-rate`
 flag and help, its reason in the ground truth and its application all follow from it.
-Entries are drawn in order and their position is the kind's value in `EventBatch.noise`,
-so a new kind goes at the end (earlier positions keep existing seeds' bytes).
+Entries are drawn in order and their position is the kind's value in `EventBatch.noise`;
+a new kind goes at the end, so the others keep their positions. Any new kind with a
+non-zero default changes the bytes of a seeded run: re-record the pinned digests
+(tests/unit/bronze/test_bronze_bytes_pinned.py) and say so in the commit.
 """
 
 from __future__ import annotations
