@@ -51,8 +51,15 @@ java-deps:
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q openjdk-17-jdk-headless maven
 
-system-deps:  ## Debian chromium for the browser tests (Playwright drives it; no browser download)
-	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+# Debian packages the tests use: chromium (Playwright drives it; no browser download),
+# docker-compose (validates deploy/compose.yaml), prometheus (promtool checks the rules).
+SYSTEM_TOOLS := /usr/bin/chromium:chromium /usr/bin/docker-compose:docker-compose /usr/bin/promtool:prometheus
+
+system-deps:  ## Debian packages for the browser and deploy/ tests, installed when missing
+	@missing="$$(for t in $(SYSTEM_TOOLS); do [ -x "$${t%%:*}" ] || echo "$${t#*:}"; done)"; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
+	fi
 
 reset: install  ## stop the local broker and delete all local state (.shopstream/)
 	$(BIN)/shopstream reset --yes
