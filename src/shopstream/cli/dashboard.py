@@ -17,9 +17,10 @@ def dashboard(
 ) -> None:
     """Serve the live dashboard from the warehouse (read-only); Kafka may be down."""
     from shopstream.dashboard.app import DashboardServer, create_app
+    from shopstream.status.collect import running_dashboard_url
 
     settings = settings_from(home, dashboard={"port": port, "host": host})
-    running = _running_dashboard_url(settings)
+    running = running_dashboard_url(settings)
     if running is not None and settings.warehouse.kind == "duckdb":
         # The pipeline holds the DuckDB file for writing; its own dashboard reads through it.
         console.print(f"the pipeline of this home already serves the dashboard: [bold]{running}[/]")
@@ -35,6 +36,8 @@ def status(
     home: Path = HomeOption,
 ) -> None:
     """Counts, lag, freshness, reconciliation and which stage (if any) is stuck."""
+    from shopstream.status import collect_status
+
     settings = settings_from(home)
     doc = collect_status(settings)
     if as_json:
@@ -43,54 +46,6 @@ def status(
         print_status(doc)
     if check and not doc["healthy"]:
         raise typer.Exit(1)
-
-
-def collect_status(settings: Any) -> dict[str, Any]:
-    """The status document: built here, or asked from the process that holds the warehouse."""
-    from shopstream.errors import WarehouseLocked
-    from shopstream.status import build_status, open_status_warehouse
-
-    wh, error = open_status_warehouse(settings)
-    if wh is None and settings.warehouse.kind == "duckdb":
-        # DuckDB admits one writer: while `up`/`gold` holds the file, its dashboard answers.
-        remote = _from_running_dashboard(settings)
-        if remote is not None:
-            return remote
-    try:
-        return build_status(settings, warehouse=wh, warehouse_error=error)
-    except WarehouseLocked as err:  # the writer took the file between open and read
-        return build_status(settings, warehouse=None, warehouse_error=str(err))
-    finally:
-        if wh is not None:
-            wh.close()
-
-
-def _running_dashboard_url(settings: Any) -> str | None:
-    """URL of a dashboard serving this home right now (recorded by DashboardServer)."""
-    import httpx
-    import orjson
-
-    from shopstream.dashboard.app import endpoint_file
-
-    try:
-        url = str(orjson.loads(endpoint_file(settings).read_bytes())["url"])
-        httpx.get(f"{url}/openapi.json", timeout=3).raise_for_status()
-    except (OSError, ValueError, KeyError, httpx.HTTPError):
-        return None
-    return url
-
-
-def _from_running_dashboard(settings: Any) -> dict[str, Any] | None:
-    import httpx
-
-    url = _running_dashboard_url(settings)
-    if url is None:
-        return None
-    try:
-        doc: dict[str, Any] = httpx.get(f"{url}/api/status", timeout=10).json()
-    except (ValueError, httpx.HTTPError):
-        return None
-    return doc | {"source": f"{url}/api/status"}
 
 
 def print_status(doc: dict[str, Any]) -> None:
