@@ -34,7 +34,8 @@ def silver(
     home: Path = HomeOption,
 ) -> None:
     """Validate and normalize raw_events into clean_events; rejects go to dead_letter."""
-    from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL, checkpoint_location, run_silver
+    from shopstream.infra.checkpoints import checkpoint
+    from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL, run_silver
 
     if available_now and real_time:
         raise typer.BadParameter("--available-now and --real-time exclude each other")
@@ -50,7 +51,8 @@ def silver(
     k = settings.kafka
     err_console.print(
         f"silver: {k.raw_topic} -> {k.clean_topic} + {k.dead_letter_topic}, {mode}, "
-        f"checkpoint {checkpoint_location(settings)}" + ("" if available_now else " (Ctrl-C stops)")
+        f"checkpoint {checkpoint(settings, 'silver')}"
+        + ("" if available_now else " (Ctrl-C stops)")
     )
     totals = run_silver(
         settings,

@@ -37,6 +37,7 @@ from shopstream import __version__
 from shopstream.dashboard import queries
 from shopstream.errors import ShopstreamError
 from shopstream.status import KafkaProbe, LiveState, RateTracker, build_status
+from shopstream.status.collect import endpoint_file
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -250,7 +251,7 @@ def create_app(
     settings: Settings, warehouse: Warehouse | None = None, live: LiveState | None = None
 ) -> FastAPI:
     """The dashboard app; see the module doc for what `warehouse` and `live` change."""
-    from shopstream.metrics import make_registry
+    from shopstream.status.prometheus import make_registry
 
     source = WarehouseSource(settings, warehouse)
     status = StatusSource(settings, source, live)
@@ -396,11 +397,6 @@ def create_app(
 
 
 # --------------------------------------------------------------------------- serving
-
-
-def endpoint_file(settings: Settings) -> Path:
-    """Where a running dashboard records its URL, so `shopstream status` can ask it."""
-    return settings.state_dir / "dashboard.json"
 
 
 class DashboardServer:

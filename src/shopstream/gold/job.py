@@ -25,6 +25,7 @@ import pyarrow.json as pa_json
 from shopstream.config import Settings
 from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field
 from shopstream.errors import Terminal
+from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import spark_options
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import BatchMeta, BatchResult, arrow_type
@@ -41,11 +42,6 @@ MAX_COMMIT_TIMES = 100_000
 
 class GoldInputError(Terminal):
     """A record on clean_events / dead_letter does not follow the contract."""
-
-
-def checkpoint(settings: Settings) -> Path:
-    """Where Gold's Spark checkpoint lives."""
-    return settings.checkpoint_dir / QUERY_NAME
 
 
 def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -191,7 +187,7 @@ def make_batch_writer(
     warehouse: Warehouse, settings: Settings, progress: GoldProgress
 ) -> Callable[[DataFrame, int], None]:
     """The foreachBatch function: Arrow out of Spark, one transaction into the warehouse."""
-    ckpt = checkpoint(settings)
+    ckpt = checkpoint(settings, QUERY_NAME)
     clean_topic = settings.kafka.clean_topic
     query_id: list[str] = []  # read once, on the first batch (the file exists by then)
 
@@ -226,7 +222,7 @@ def start_gold(
 ) -> tuple[StreamingQuery, GoldProgress]:
     """Start the Gold query (the warehouse must be initialized); returns it and its counters."""
     progress = progress or GoldProgress()
-    ckpt = checkpoint(settings)
+    ckpt = checkpoint(settings, QUERY_NAME)
     writer = (
         gold_source(spark, settings)
         .writeStream.queryName(QUERY_NAME)

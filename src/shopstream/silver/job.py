@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream.config import Settings
 from shopstream.contract import REASONS
+from shopstream.infra.checkpoints import append_progress, checkpoint, progress_log
 from shopstream.silver.exceptions import RealTimeSlotsError, SilverQueryFailed
 from shopstream.silver.metrics import (
     METRIC_CLEAN,
@@ -28,9 +29,7 @@ from shopstream.silver.metrics import (
     OBSERVATION,
     REASON_PREFIX,
     Totals,
-    append_progress,
     batch_counters,
-    metrics_path,
 )
 from shopstream.silver.transform import kafka_columns, silver_transform
 
@@ -45,11 +44,6 @@ DEFAULT_REAL_TIME_INTERVAL = "30 seconds"
 # The sink writes many small records: 1 MiB producer batches take about half the CPU of
 # the default 16 KiB ones (measured with a pass-through copy), for at most 10 ms of delay.
 _SINK_OPTIONS = {"kafka.batch.size": "1048576", "kafka.linger.ms": "10"}
-
-
-def checkpoint_location(settings: Settings) -> Path:
-    """Silver's checkpoint: offsets and commits of its one query."""
-    return settings.checkpoint_dir / QUERY_NAME
 
 
 def read_raw(
@@ -76,7 +70,7 @@ def read_raw(
 
 
 def observe_counts(df: DataFrame) -> DataFrame:
-    """Attach the per-batch counters (`metrics.py`) as observable metrics."""
+    """Attach the per-batch counters (`silver/metrics.py`) as observable metrics."""
     from pyspark.sql import functions as F
 
     reason = F.col("reason")
@@ -156,7 +150,7 @@ def start_silver(
         .writeStream.format("kafka")
         .queryName(query_name)
         .options(**sink_options(settings))
-        .option("checkpointLocation", str(checkpoint_location(settings)))
+        .option("checkpointLocation", str(checkpoint(settings, QUERY_NAME)))
     )
     if real_time:
         writer = writer.outputMode("update").trigger(realTime=real_time)
@@ -167,7 +161,7 @@ def start_silver(
         writer = writer.trigger(processingTime=f"{int(seconds * 1000)} milliseconds")
     recorder = _recorder(spark)
     query = writer.start()
-    recorder.watch(query.id, metrics_path(settings))
+    recorder.watch(query.id, progress_log(settings, QUERY_NAME))
     return query
 
 
