@@ -193,13 +193,9 @@ class WarehouseSource:
 
 def _open_read_only(settings: Settings) -> Warehouse:
     """Open for reading; a DuckDB file locked by a writer fails fast instead of blocking."""
-    if settings.warehouse.kind == "duckdb":
-        from shopstream.warehouse.duckdb import DuckDBWarehouse
-
-        return DuckDBWarehouse(settings.duckdb_path, read_only=True, lock_timeout=0.5)
     from shopstream.warehouse import open_warehouse
 
-    return open_warehouse(settings, read_only=True)
+    return open_warehouse(settings, read_only=True, lock_timeout=0.5)
 
 
 class StatusSource:

@@ -3,6 +3,8 @@
 The commit algorithm lives here once; each backend supplies cursors, a bulk stage loader
 and error translation. See DESIGN.md "Exactly-once into the warehouse".
 
+Backends subclass `Warehouse`; `factory.open_warehouse` picks one from the settings.
+
 Examples:
     >>> with open_warehouse(settings) as wh:  # doctest: +SKIP
     ...     wh.init()
@@ -17,7 +19,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
@@ -34,9 +36,6 @@ from shopstream.warehouse.batch import (
 )
 from shopstream.warehouse.dialect import TABLES, Dialect, commit_statements, schema_statements
 from shopstream.warehouse.exceptions import CommitFailed, CommitRetryable, WarehouseError
-
-if TYPE_CHECKING:
-    from shopstream.config import Settings
 
 # Aggregate tables upserted from each batch's new events (see sql/commit.sql).
 GOLD_TABLES = ("customer_daily_metrics", "hourly_metrics", "product_daily_metrics")
@@ -311,18 +310,3 @@ def _scalar(cur: Cursor, sql: str, params: Sequence[Any] | None = None) -> int:
     cur.execute(sql, params) if params else cur.execute(sql)
     row = cur.fetchone()
     return int(row[0]) if row else 0
-
-
-def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
-    """Open the warehouse `settings.warehouse.kind` names (DuckDB file or Snowflake).
-
-    `read_only` matters for DuckDB (other processes than the writer); on Snowflake the
-    role's grants decide what a session may do.
-    """
-    if settings.warehouse.kind == "snowflake":
-        from shopstream.warehouse.snowflake import SnowflakeWarehouse
-
-        return SnowflakeWarehouse(settings.warehouse.snowflake)
-    from shopstream.warehouse.duckdb import DuckDBWarehouse
-
-    return DuckDBWarehouse(settings.duckdb_path, read_only=read_only)
