@@ -1,7 +1,7 @@
 """SQL written once (DuckDB dialect, files in `sql/`) and rendered per warehouse by sqlglot.
 
-Templates use `$name` placeholders for the column lists derived from `contract.py`, so the
-warehouse tables follow the contract without a second copy of it.
+Templates use `$name` placeholders for what derives from `contract.py` (column lists, the
+customer tiers), so the warehouse follows the contract without a second copy of it.
 
 Examples:
     >>> stmts = schema_statements("snowflake")
@@ -19,7 +19,13 @@ from typing import Literal
 
 import sqlglot
 
-from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field, field_names
+from shopstream.contract import (
+    CLEAN_FIELDS,
+    DEAD_LETTER_FIELDS,
+    TIER_MIN_REVENUE,
+    Field,
+    field_names,
+)
 
 Dialect = Literal["duckdb", "snowflake"]
 
@@ -53,8 +59,21 @@ def _column_defs(fields: tuple[Field, ...], *, constraints: bool) -> str:
     )
 
 
+def tier_case(revenue: str) -> str:
+    """SQL CASE naming the customer tier (contract.TIER_MIN_REVENUE) of a revenue column.
+
+    Examples:
+        >>> print(tier_case("r"))  # doctest: +NORMALIZE_WHITESPACE
+        CASE WHEN r >= 1000 THEN 'VIP' WHEN r >= 500 THEN 'Premium'
+             WHEN r >= 100 THEN 'Regular' ELSE 'New' END
+    """
+    *ranked, (lowest, _) = TIER_MIN_REVENUE.items()
+    whens = " ".join(f"WHEN {revenue} >= {low} THEN '{tier}'" for tier, low in ranked)
+    return f"CASE {whens} ELSE '{lowest}' END"
+
+
 def _placeholders() -> dict[str, str]:
-    """Column lists derived from the contract, by template placeholder name."""
+    """Column lists and rules derived from the contract, by template placeholder name."""
     return {
         "silver_events_columns": _column_defs(CLEAN_FIELDS, constraints=True),
         "dead_letter_columns": ", ".join(field_names(DEAD_LETTER_FIELDS)),
@@ -63,6 +82,7 @@ def _placeholders() -> dict[str, str]:
         # transaction, so a failure always rolls back as one unit.
         "stage_event_columns": _column_defs(CLEAN_FIELDS, constraints=False),
         "stage_dead_letter_columns": _column_defs(DEAD_LETTER_FIELDS, constraints=False),
+        "customer_tier": tier_case("total_revenue"),
     }
 
 
