@@ -34,7 +34,15 @@ from shopstream.warehouse.batch import (
     first_per_key,
     utcnow,
 )
-from shopstream.warehouse.dialect import TABLES, Dialect, commit_statements, schema_statements
+from shopstream.warehouse.dialect import (
+    COLUMN_RENAMES,
+    TABLES,
+    Dialect,
+    commit_statements,
+    rename_column_statement,
+    schema_statements,
+    table_columns_query,
+)
 from shopstream.warehouse.exceptions import CommitFailed, CommitRetryable, WarehouseError
 
 # Aggregate tables upserted from each batch's new events (see sql/commit.sql).
@@ -94,14 +102,17 @@ class Warehouse(ABC):
 
     # ---- public API ---------------------------------------------------------------------
 
-    def init(self) -> None:
-        """Create tables (if absent) and (re)create views; safe to run any number of times."""
+    def init(self) -> list[str]:
+        """Migrate, create tables (if absent) and (re)create views; safe to run any number of
+        times. Returns the migrations applied (`table.old -> new`), usually none."""
         with self._write_lock, self._writer() as cur:
-            for stmt in schema_statements(self.kind):
-                try:
+            try:
+                applied = self._rename_columns(cur)
+                for stmt in schema_statements(self.kind):
                     cur.execute(stmt)
-                except Exception as err:
-                    raise self._translate(err, "initializing the warehouse") from err
+            except Exception as err:
+                raise self._translate(err, "initializing the warehouse") from err
+        return applied
 
     def commit_batch(
         self, events: pa.Table, dead_letters: pa.Table | None, meta: BatchMeta
@@ -277,6 +288,24 @@ class Warehouse(ABC):
             self._load_stage(cur, "stage_events", _with_is_new(ev))
         if dl.num_rows:
             self._load_stage(cur, "stage_dead_letters", _with_is_new(dl))
+
+    def _rename_columns(self, cur: Cursor) -> list[str]:
+        """Apply the COLUMN_RENAMES whose old column still exists (see dialect.py).
+
+        Each rename is its own statement (Snowflake commits DDL at once anyway); one that
+        was applied is skipped next time, so an interrupted migration resumes.
+        """
+        applied = []
+        columns: dict[str, set[str]] = {}
+        for table, old, new in COLUMN_RENAMES:
+            if table not in columns:
+                cur.execute(table_columns_query(self.kind), [table])
+                columns[table] = {row[0] for row in cur.fetchall()}
+            if old in columns[table] and new not in columns[table]:
+                cur.execute(rename_column_statement(self.kind, table, old, new))
+                columns[table] = (columns[table] - {old}) | {new}
+                applied.append(f"{table}.{old} -> {new}")
+        return applied
 
     def _rollback(self, cur: Cursor) -> None:
         # A failed rollback must not hide the original error; the server drops the

@@ -48,6 +48,23 @@ VIEWS = (
     "dead_letter_counts",
 )
 
+# Columns renamed since a schema was released: (table, old name, new name), applied in order
+# by `Warehouse.init` wherever the old column still exists, so any older warehouse reaches
+# the current schema with its rows. Append; never edit a released entry.
+COLUMN_RENAMES: tuple[tuple[str, str, str], ...] = (
+    # product_daily_metrics now uses the other gold tables' counter names.
+    ("product_daily_metrics", "views", "page_views"),
+    ("product_daily_metrics", "carts", "add_to_cart_count"),
+    ("product_daily_metrics", "purchases", "purchase_count"),
+    ("product_daily_metrics", "revenue", "total_revenue"),
+)
+# Lower-case column names of one table (the parameter) in the session's database.schema.
+_TABLE_COLUMNS = (
+    "SELECT LOWER(column_name) FROM information_schema.columns "
+    "WHERE LOWER(table_name) = ? AND table_catalog = CURRENT_DATABASE() "
+    "AND table_schema = CURRENT_SCHEMA()"
+)
+
 _BLOCK = re.compile(r"^-- (name|fragment): (\w+)\s*$", re.MULTILINE)
 
 
@@ -117,6 +134,24 @@ def schema_statements(dialect: Dialect) -> tuple[str, ...]:
     """CREATE TABLE IF NOT EXISTS + CREATE OR REPLACE VIEW statements, in order."""
     text = _strict(_source("schema.sql")) + "\n" + _strict(_source("views.sql"))
     return tuple(render(text, dialect))
+
+
+@cache
+def table_columns_query(dialect: Dialect) -> str:
+    """SQL listing one table's column names (lower case); the table name is the parameter."""
+    (stmt,) = render(_TABLE_COLUMNS, dialect)
+    return stmt
+
+
+def rename_column_statement(dialect: Dialect, table: str, old: str, new: str) -> str:
+    """ALTER TABLE ... RENAME COLUMN in `dialect` (both warehouses support it).
+
+    Examples:
+        >>> rename_column_statement("snowflake", "t", "views", "page_views")
+        'ALTER TABLE t RENAME COLUMN views TO page_views'
+    """
+    (stmt,) = render(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}", dialect)
+    return stmt
 
 
 @cache
