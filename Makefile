@@ -9,17 +9,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# The package's docstring examples run as tests too.
+DOCTESTS := --doctest-modules src/shopstream
 
 .PHONY: run test test-unit test-integration lint format bench install jars java-deps system-deps reset
 
 run: install  ## the whole pipeline on this machine (Kafka, Spark, DuckDB, dashboard)
 	$(BIN)/shopstream up
 
-test: install system-deps  ## unit, then integration (real Kafka + Spark), then browser tests
-	$(BIN)/pytest $(wildcard tests/unit tests/integration tests/e2e) $(PYTEST_ARGS)
+test: install system-deps  ## docstring examples, unit, integration (real Kafka + Spark), browser
+	$(BIN)/pytest $(DOCTESTS) $(wildcard tests/unit tests/integration tests/e2e) $(PYTEST_ARGS)
 
-test-unit: install
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+test-unit: install  ## docstring examples and unit tests, without Spark (seconds, no JVM)
+	$(BIN)/pytest $(DOCTESTS) tests/unit -m "not spark" $(PYTEST_ARGS)
 
 test-integration: install
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)

@@ -117,34 +117,11 @@ def run_kafka_perf(
     return out
 
 
-def _create_topics(settings: Settings, bootstrap: str, names: list[str]) -> None:
-    from confluent_kafka.admin import NewTopic
+def _drop_topics(settings: Settings, bootstrap: str, names: list[str]) -> None:
+    from shopstream.infra.kafka import delete_topics
 
-    from shopstream.infra.kafka import admin
-
-    client = admin(settings, bootstrap)
-    brokers = len(client.list_topics(timeout=10).brokers)
-    parts = settings.kafka.raw_partitions
-    futs = client.create_topics(
-        [NewTopic(n, num_partitions=parts, replication_factor=min(3, brokers)) for n in names],
-        operation_timeout=30,
-    )
-    for fut in futs.values():
-        fut.result()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # new partitions need a leader before producing
-        md = client.list_topics(timeout=10).topics
-        if all(n in md and all(p.leader >= 0 for p in md[n].partitions.values()) for n in names):
-            return
-        time.sleep(0.2)
-
-
-def _delete_topics(settings: Settings, bootstrap: str, names: list[str]) -> None:
-    from shopstream.infra.kafka import admin
-
-    for fut in admin(settings, bootstrap).delete_topics(names, operation_timeout=30).values():
-        with contextlib.suppress(Exception):  # best effort: a leftover bench topic is harmless
-            fut.result()
+    with contextlib.suppress(KafkaError):  # best effort: a leftover bench topic is harmless
+        delete_topics(settings, names, bootstrap)
 
 
 def _generator_only_rate(seed: int, events: int = 1_000_000) -> float:
@@ -172,7 +149,7 @@ def _payload_sample(seed: int, path: Path, n: int = 100_000) -> float:
 def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, Any]:
     """Run the whole benchmark; returns the results document (also written to out_dir)."""
     from shopstream.errors import BrokerUnavailable
-    from shopstream.infra.kafka import LocalCluster, bootstrap_servers
+    from shopstream.infra.kafka import LocalCluster, bootstrap_servers, create_topics
 
     started_here = None
     try:
@@ -204,7 +181,9 @@ def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, A
             for r in range(options.rounds):
                 names = [f"bench_{k}_{tag}_{r}" for k in ("ours", "kperf", "kperf2")]
                 names = names if options.kafka_perf else names[:1]
-                _create_topics(settings, bootstrap, names)
+                create_topics(
+                    settings, dict.fromkeys(names, settings.kafka.raw_partitions), bootstrap
+                )
                 topics += names
                 runs["ours"].append(_run_ours(settings, bootstrap, names[0], options, tuning))
                 if options.kafka_perf:
@@ -220,7 +199,7 @@ def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, A
                         )
                     )
                 if not options.keep_topics:  # free the disk before the next round
-                    _delete_topics(settings, bootstrap, names)
+                    _drop_topics(settings, bootstrap, names)
                     topics = []
         ours = max(runs["ours"], key=lambda x: x["events_per_s"])
         result["ours"] = ours
@@ -242,7 +221,7 @@ def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, A
     finally:
         result["load_average"] = {"before": load_before, "after": os.getloadavg()}
         if topics and not options.keep_topics:
-            _delete_topics(settings, bootstrap, topics)
+            _drop_topics(settings, bootstrap, topics)
         if started_here is not None:
             started_here.stop()
     out_dir.mkdir(parents=True, exist_ok=True)

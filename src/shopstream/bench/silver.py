@@ -56,7 +56,7 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
     """Preload, time the pass-through, time Silver; write silver.json + silver.png."""
     from shopstream.bench.gold import preload
     from shopstream.infra.checkpoints import progress_log, read_progress
-    from shopstream.infra.kafka import admin, message_count
+    from shopstream.infra.kafka import create_topics, delete_topics, message_count
     from shopstream.infra.spark import spark_session
     from shopstream.silver.job import query_totals, start_silver, task_slots
     from shopstream.silver.metrics import batch_counters
@@ -76,7 +76,7 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
         max_offsets_per_trigger=options.max_offsets_per_trigger,
     ) as s:
         pass_topic = f"bench_pass_{tag}"
-        _create_topic(s, pass_topic, s.kafka.raw_partitions)
+        create_topics(s, {pass_topic: s.kafka.raw_partitions})
         try:
             t0 = time.perf_counter()
             result["produce"], truth = preload(s, options.events, options.seed)
@@ -137,19 +137,9 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
             spark.stop()
         finally:
             if not options.keep:
-                admin(s).delete_topics([pass_topic], operation_timeout=30)
+                delete_topics(s, [pass_topic])
     write_result("silver", result, out_dir, plot)
     return result
-
-
-def _create_topic(settings: Settings, topic: str, partitions: int) -> None:
-    from confluent_kafka.admin import NewTopic
-
-    from shopstream.infra.kafka import admin
-
-    client = admin(settings)
-    for fut in client.create_topics([NewTopic(topic, partitions, 1)]).values():
-        fut.result()
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

@@ -10,33 +10,27 @@ one query (one checkpoint, one pass) feeds both topics.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 from shopstream.config import Settings
 from shopstream.contract import (
+    AMOUNT_RE,
     AMOUNT_SQL_TYPE,
     CLEAN_FIELDS,
     DEAD_LETTER_FIELDS,
+    EPOCH_MILLIS_RE,
+    EVENT_ID_NAMESPACE,
     FUTURE_TOLERANCE,
+    ISO_TIMESTAMP_RE,
+    QUANTITY_RE,
     RAW_FIELDS,
     field_names,
 )
-from shopstream.silver.rules import (
-    AMOUNT_RE,
-    EPOCH_MILLIS_RE,
-    ISO_TIMESTAMP_RE,
-    QUANTITY_RE,
-    WHITESPACE,
-    detail_column,
-    reason_column,
-)
+from shopstream.silver.rules import WHITESPACE, detail_column, reason_column
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-# Namespace of derived event ids: uuid5(EVENT_ID_NAMESPACE, "topic:partition:offset").
-EVENT_ID_NAMESPACE = uuid.UUID("6f1c2b8e-5a43-4d0e-9b7a-2c1e5f3d8a90")
 UTF8_BOM = b"\xef\xbb\xbf"
 # Rates carry up to 10 decimals; products are rounded half-up to cents afterwards.
 RATE_SQL_TYPE = "DECIMAL(20,10)"
