@@ -55,8 +55,9 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
     """Preload, time the pass-through, time Silver; write silver.json + silver.png."""
     from shopstream.bench.gold import preload
     from shopstream.infra.kafka import admin, message_count
+    from shopstream.infra.slots import task_slots
     from shopstream.infra.spark import spark_session
-    from shopstream.silver.job import query_totals, start_silver, task_slots
+    from shopstream.silver.job import query_totals, start_silver
     from shopstream.silver.metrics import batch_counters, metrics_path, read_progress
 
     tag = uuid.uuid4().hex[:8]

@@ -34,7 +34,8 @@ def silver(
     home: Path = HomeOption,
 ) -> None:
     """Validate and normalize raw_events into clean_events; rejects go to dead_letter."""
-    from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL, checkpoint_location, run_silver
+    from shopstream.runtime.stages import run_silver
+    from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL, checkpoint_location
 
     if available_now and real_time:
         raise typer.BadParameter("--available-now and --real-time exclude each other")
@@ -57,7 +58,7 @@ def silver(
         available_now=available_now,
         real_time=(checkpoint_interval or True) if real_time else False,
         status_every=status_every,
-        on_status=lambda line: err_console.print(line, highlight=False),
+        console=err_console,
     )
     console.print(f"silver done: {totals.batches} batches, {totals.summary()}", highlight=False)
 
