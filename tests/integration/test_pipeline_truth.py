@@ -23,7 +23,7 @@ from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
 from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import client_config, message_count
-from shopstream.pipeline import process_available_now
+from shopstream.runtime.stages import process_available_now
 from shopstream.warehouse import open_warehouse
 from shopstream.warehouse.keys import generate_keypair
 

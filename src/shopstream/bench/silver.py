@@ -57,8 +57,9 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
     from shopstream.bench.gold import preload
     from shopstream.infra.checkpoints import progress_log, read_progress
     from shopstream.infra.kafka import create_topics, delete_topics, message_count
+    from shopstream.infra.slots import task_slots
     from shopstream.infra.spark import spark_session
-    from shopstream.silver.job import query_totals, start_silver, task_slots
+    from shopstream.silver.job import query_totals, start_silver
     from shopstream.silver.metrics import batch_counters
 
     tag = uuid.uuid4().hex[:8]

@@ -16,9 +16,7 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -64,36 +62,25 @@ class ProducerTuning:
         }
 
 
-class StopFlag:
-    """Set by SIGINT/SIGTERM (or by code); a second Ctrl-C aborts waiting for the flush."""
+class StopRequest(Protocol):
+    """When to stop sending, as `shopstream.runtime.signals.Stop` tells it.
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.signals = 0
+    Set (by code or the first SIGINT/SIGTERM): stop sending, flush what is queued. A second
+    signal (`signals` > 1): give up waiting for queue room and for the flush.
+    """
 
-    def set(self) -> None:
-        self._event.set()
+    signals: int
 
-    def __bool__(self) -> bool:
-        return self._event.is_set()
+    def is_set(self) -> bool: ...
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[StopFlag]:
-        """Route SIGINT/SIGTERM to this flag for the duration (main thread only)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
 
-        def handler(signum: int, frame: Any) -> None:
-            self.signals += 1
-            self.set()
+class _NoStop:
+    """The stop request of a call given none: never set."""
 
-        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield self
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+    signals = 0
+
+    def is_set(self) -> bool:
+        return False
 
 
 class Source(Protocol):
@@ -282,7 +269,7 @@ def produce(
     rate: float | None = None,
     duration_s: float | None = None,
     truth: TruthBuilder | None = None,
-    stop: StopFlag | None = None,
+    stop: StopRequest | None = None,
     tuning: ProducerTuning | None = None,
     bootstrap: str | None = None,
     on_progress: Callable[[ProduceReport], None] | None = None,
@@ -295,7 +282,7 @@ def produce(
     if rate is not None and rate <= 0:
         raise ConfigError("--rate must be positive (or 'max')")
     topic = topic or settings.kafka.raw_topic
-    stop = stop if stop is not None else StopFlag()
+    stop = stop if stop is not None else _NoStop()
     report = ProduceReport(topic=topic)
     errors = report.errors
 
@@ -325,9 +312,9 @@ def produce(
             report.startup_s = start - called
         if rate is not None:
             due = start + report.sent / rate
-            while (wait := due - time.perf_counter()) > 0 and not stop:
+            while (wait := due - time.perf_counter()) > 0 and not stop.is_set():
                 time.sleep(min(wait, 0.1))
-        if stop or (deadline and time.perf_counter() >= deadline):
+        if stop.is_set() or (deadline and time.perf_counter() >= deadline):
             break
         n = _send_all(producer, topic, values, keys, stop, room)
         report.sent += n
@@ -344,7 +331,7 @@ def produce(
                 on_progress(report)
         if n < len(values):
             break
-    report.interrupted = bool(stop)
+    report.interrupted = stop.is_set()
 
     # Flush: wait for every outstanding delivery; a second Ctrl-C gives up waiting.
     flush_deadline = time.perf_counter() + (
@@ -369,7 +356,7 @@ def produce(
 
 
 def _send_all(
-    producer: Any, topic: str, values: list, keys: list, stop: StopFlag, room: int
+    producer: Any, topic: str, values: list, keys: list, stop: StopRequest, room: int
 ) -> int:
     """The hot loop: hand `values` to librdkafka; returns how many were handed over.
 
@@ -399,7 +386,7 @@ def _send_all(
             producer.poll(0.05)
         done += len(part)
         producer.poll(0)
-        if stop:
+        if stop.is_set():
             break
     return done
 

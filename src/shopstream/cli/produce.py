@@ -76,13 +76,13 @@ def produce_cmd(
     from shopstream.bronze.producer import (
         FileSource,
         ProcessSource,
-        StopFlag,
         generator_source,
         produce,
         raise_for_delivery,
     )
     from shopstream.bronze.truth import TruthBuilder, write_truth
     from shopstream.infra.kafka import bootstrap_servers, ensure_topics
+    from shopstream.runtime.signals import stop_on_signals
 
     per_second = parse_rate(rate)
     if from_file and (truth or seed_compat or backfill_days):
@@ -136,8 +136,7 @@ def produce_cmd(
             f"({err}); start it with `shopstream kafka start` or fix the bootstrap servers."
         ) from None
 
-    stop = StopFlag()
-    with stop.installed(), _progress(events, as_json) as on_progress:
+    with stop_on_signals() as stop, _progress(events, as_json) as on_progress:
         report = produce(
             settings,
             source,

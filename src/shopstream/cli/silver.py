@@ -35,7 +35,8 @@ def silver(
 ) -> None:
     """Validate and normalize raw_events into clean_events; rejects go to dead_letter."""
     from shopstream.infra.checkpoints import checkpoint
-    from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL, run_silver
+    from shopstream.runtime.stages import run_silver
+    from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL
 
     if available_now and real_time:
         raise typer.BadParameter("--available-now and --real-time exclude each other")
@@ -59,7 +60,7 @@ def silver(
         available_now=available_now,
         real_time=(checkpoint_interval or True) if real_time else False,
         status_every=status_every,
-        on_status=lambda line: err_console.print(line, highlight=False),
+        console=err_console,
     )
     console.print(f"silver done: {totals.batches} batches, {totals.summary()}", highlight=False)
 

@@ -4,24 +4,20 @@ One streaming query writes both topics through the Kafka sink's per-row `topic` 
 one checkpoint (`<home>/checkpoints/silver`), one pass over the input. The first run
 starts at the earliest offsets; later runs resume from the checkpoint. `start_silver`
 only starts the query (so `shopstream process` / `up` can run Silver and Gold in one
-Spark application); `run_silver` is the foreground loop the CLI uses.
+Spark application); `shopstream.runtime` runs it in the foreground.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shopstream.config import Settings
 from shopstream.contract import REASONS
 from shopstream.infra.checkpoints import append_progress, checkpoint, progress_log
-from shopstream.silver.exceptions import RealTimeSlotsError, SilverQueryFailed
+from shopstream.silver.exceptions import RealTimeSlotsError
 from shopstream.silver.metrics import (
     METRIC_CLEAN,
     METRIC_DEAD_LETTER,
@@ -83,21 +79,10 @@ def observe_counts(df: DataFrame) -> DataFrame:
     )
 
 
-def task_slots(master: str) -> int | None:
-    """Concurrent task slots of a local master (`local`, `local[N]`, `local[*]`, `local[N,F]`).
-
-    None for cluster masters: their slots come and go with executors.
-    """
-    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
-    if m is None:
-        return None
-    n = m.group(1)
-    return 1 if n is None else (os.cpu_count() or 1) if n == "*" else int(n)
-
-
 def check_real_time_slots(spark: SparkSession, settings: Settings) -> None:
     """Real-time Mode runs one long-lived task per input partition: all must fit at once."""
     from shopstream.infra.kafka import watermarks
+    from shopstream.infra.slots import task_slots
 
     slots = task_slots(spark.sparkContext.master)
     if slots is None:
@@ -245,51 +230,6 @@ def _recorder(spark: SparkSession) -> _Recorder:
 def query_totals(spark: SparkSession, query: StreamingQuery) -> Totals:
     """Counters of everything `query` has processed so far (all its batches)."""
     return _recorder(spark).flush(query)
-
-
-# --------------------------------------------------------------------------- foreground
-
-
-def run_silver(
-    settings: Settings,
-    *,
-    available_now: bool = False,
-    real_time: bool | str = False,
-    status_every: float = 10.0,
-    on_status: Callable[[str], None] | None = None,
-) -> Totals:
-    """Run Silver in the foreground until done (available-now) or SIGINT/SIGTERM; return totals."""
-    from pyspark.errors import StreamingQueryException
-
-    from shopstream.infra.spark import spark_session
-    from shopstream.runner import stop_on_signals
-
-    # Signals are caught from before Spark starts: a Ctrl-C during its start-up stops
-    # the query as soon as it exists instead of interrupting the JVM launch.
-    with stop_on_signals() as stop:
-        spark = spark_session(settings, "shopstream-silver")
-        query = start_silver(spark, settings, available_now=available_now, real_time=real_time)
-        last_status = time.monotonic()
-        try:
-            while not stop.is_set():
-                if query.awaitTermination(0.5):
-                    break
-                if on_status and time.monotonic() - last_status >= status_every:
-                    last_status = time.monotonic()
-                    on_status(status_line(query_totals(spark, query), query))
-            if query.isActive:
-                query.stop()
-            failure = query.exception()
-        except StreamingQueryException as err:
-            failure = err
-    totals = query_totals(spark, query)
-    if failure is not None:
-        first = str(failure).strip().splitlines()[0] if str(failure).strip() else repr(failure)
-        raise SilverQueryFailed(
-            f"the Silver query failed: {first[:400]}. See {settings.log_dir / 'spark.log'}; "
-            "the checkpoint is intact, so rerunning resumes where it stopped."
-        )
-    return totals
 
 
 def status_line(totals: Totals, query: StreamingQuery) -> str:

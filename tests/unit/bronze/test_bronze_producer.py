@@ -1,4 +1,4 @@
-"""Producer pieces that need no broker: file source, keys, rates, stop flag, bench parsing."""
+"""Producer pieces that need no broker: file source, keys, rates, stopping, bench parsing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from shopstream.bronze.producer import (
     FileSource,
     ProduceReport,
     ProducerTuning,
-    StopFlag,
     key_of,
     raise_for_delivery,
 )
@@ -90,15 +89,6 @@ def test_delivery_failures_raise_with_counts() -> None:
         raise_for_delivery(report)
 
 
-def test_stop_flag_catches_sigterm_and_restores_the_handler() -> None:
-    before = signal.getsignal(signal.SIGTERM)
-    flag = StopFlag()
-    with flag.installed():
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert flag and flag.signals == 1
-    assert signal.getsignal(signal.SIGTERM) is before
-
-
 def test_parse_perf_output() -> None:
     text = (
         "1209312 records sent, 241862.4 records/sec (59.05 MB/sec), 98.1 ms avg latency, "
@@ -141,3 +131,41 @@ def test_undeliverable_messages_are_counted_not_lost(tmp_path) -> None:
     assert report.sent == 50 and report.delivered == 0 and not report.ok
     with pytest.raises(DeliveryError):
         raise_for_delivery(report)
+
+
+def test_a_second_ctrl_c_gives_up_the_flush(tmp_path) -> None:
+    """First Ctrl-C: stop sending and flush; another one: leave the rest undelivered."""
+    import threading
+
+    from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+    from shopstream.bronze.producer import GeneratorSource, produce
+    from shopstream.config import load_settings
+    from shopstream.runtime.signals import stop_on_signals
+
+    # No broker: queued messages stay queued until the (long) delivery timeout.
+    settings = load_settings(home=tmp_path, kafka={"bootstrap_servers": "127.0.0.1:1"})
+    gen = EventGenerator(GeneratorConfig(seed=1, customers=10, products=5))
+    done = threading.Event()
+
+    def keep_pressing() -> None:  # Ctrl-C until produce() returns, whenever its flush starts
+        while not done.wait(0.1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    class OneChunkThenCtrlC(GeneratorSource):
+        def chunks(self, size):  # type: ignore[no-untyped-def]
+            yield from super().chunks(size)
+            threading.Thread(target=keep_pressing, daemon=True).start()
+
+    with stop_on_signals() as stop:
+        try:
+            report = produce(
+                settings,
+                OneChunkThenCtrlC(gen, 50),
+                stop=stop,
+                tuning=ProducerTuning(delivery_timeout_ms=600_000),
+            )
+        finally:
+            done.set()
+    assert report.sent == 50 and stop.signals >= 2
+    # Given up, not timed out: all 50 were still queued and were purged.
+    assert report.undelivered == 50 and set(report.errors) == {"_PURGE_QUEUE"}
