@@ -122,10 +122,13 @@ def gold(
     _verdict(r, f"{r['target_events_per_s']:,} events/s", out / "gold.json")
     if "history" in r:
         h = r["history"]
-        means = ", ".join(
-            f"{run['history_events']:,}: {run['mean_commit_wall_ms']:,.0f} ms" for run in h["runs"]
+        totals = ", ".join(
+            f"{run['history_events']:,}: {run['total_commit_ms'] / 1000:.2f} s" for run in h["runs"]
         )
-        console.print(f"mean commit on stored events {means}; spread {h['spread']:.1%}")
+        console.print(
+            f"commits of the same {len(h['batches'])} batches on stored events {totals}; "
+            f"spread {h['spread']:.1%}, exact={h['exact']}"
+        )
         _verdict(
             h | {"meets_target": h["flat"] and h["exact"]},
             f"spread <= {h['max_spread']:.0%}",
