@@ -1,7 +1,7 @@
 """Gold: clean_events (+ dead_letter) -> one exactly-once warehouse commit per micro-batch.
 
 Spark only reads and parses; each micro-batch crosses to Python once, as Arrow, and
-`Warehouse.commit_batch` does the rest in one transaction (dedup against all history,
+`Warehouse.commit_batch` does the rest in one transaction (dedup against the stored events,
 aggregates, the batch log). Spark keeps no state, so nothing grows with time.
 """
 
@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -189,6 +189,7 @@ def make_batch_writer(
     """The foreachBatch function: Arrow out of Spark, one transaction into the warehouse."""
     ckpt = checkpoint(settings, QUERY_NAME)
     clean_topic = settings.kafka.clean_topic
+    horizon = timedelta(days=settings.pipeline.lateness_horizon_days)
     query_id: list[str] = []  # read once, on the first batch (the file exists by then)
 
     def write(batch_df: DataFrame, batch_id: int) -> None:
@@ -206,7 +207,7 @@ def make_batch_writer(
             input_rows=batch.input_rows,
             started_at=started,
         )
-        result = warehouse.commit_batch(batch.events, batch.dead_letters, meta)
+        result = warehouse.commit_batch(batch.events, batch.dead_letters, meta, horizon=horizon)
         progress.record(result, time.perf_counter() - t0)
 
     return write

@@ -19,10 +19,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
+from shopstream.contract import DEFAULT_LATENESS_HORIZON
 from shopstream.errors import ShopstreamError, Transient
 from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
@@ -34,6 +36,7 @@ from shopstream.warehouse.batch import (
     first_per_key,
     utcnow,
 )
+from shopstream.warehouse.dedup import dead_letters_since, events_since
 from shopstream.warehouse.dialect import (
     COLUMN_RENAMES,
     TABLES,
@@ -115,9 +118,18 @@ class Warehouse(ABC):
         return applied
 
     def commit_batch(
-        self, events: pa.Table, dead_letters: pa.Table | None, meta: BatchMeta
+        self,
+        events: pa.Table,
+        dead_letters: pa.Table | None,
+        meta: BatchMeta,
+        *,
+        horizon: timedelta = DEFAULT_LATENESS_HORIZON,
     ) -> BatchResult:
-        """Commit one micro-batch exactly once, in one transaction; replays add nothing."""
+        """Commit one micro-batch exactly once, in one transaction; replays add nothing.
+
+        `horizon` is Silver's lateness horizon: with the batch's own times it bounds which
+        stored rows the new-event check reads (see warehouse/dedup.py for why that is exact).
+        """
         t0 = time.perf_counter()
         input_rows = events.num_rows if meta.input_rows is None else meta.input_rows
         # Gold dedups within the batch already; doing it again keeps the PK safe regardless.
@@ -136,7 +148,7 @@ class Warehouse(ABC):
                 now = utcnow()
                 new_events = 0
                 if ev.num_rows:
-                    cur.execute(sql["mark_existing_events"])
+                    cur.execute(sql["mark_existing_events"], [events_since(ev, horizon)])
                     new_events = _scalar(cur, sql["count_new_events"])
                 if new_events:
                     cur.execute(sql["insert_silver_events"], [now, meta.batch_id])
@@ -147,7 +159,7 @@ class Warehouse(ABC):
                         cur.execute(sql[f"insert_{target}"], [now])
                 new_dl = 0
                 if dl.num_rows:
-                    cur.execute(sql["mark_existing_dead_letters"])
+                    cur.execute(sql["mark_existing_dead_letters"], [dead_letters_since(dl)])
                     new_dl = _scalar(cur, sql["count_new_dead_letters"])
                 if new_dl:
                     cur.execute(sql["insert_dead_letters"], [now, meta.batch_id])

@@ -20,10 +20,13 @@ DELETE FROM stage_dead_letters;
 SELECT COUNT(*) FROM pipeline_batches WHERE query_id = ? AND batch_id = ?;
 
 -- Rows arrive with is_new = TRUE; clear it for event_ids committed by earlier batches.
+-- Only stored rows from the batch's dedup bound on can hold them (see warehouse/dedup.py):
+-- a constant bound, so the scan skips older row groups / micro-partitions by min/max.
 -- name: mark_existing_events
 UPDATE stage_events SET is_new = FALSE
 FROM silver_events AS e
-WHERE stage_events.event_id = e.event_id;
+WHERE stage_events.event_id = e.event_id
+  AND e.event_timestamp >= ?;
 
 -- name: count_new_events
 SELECT COUNT(*) FROM stage_events WHERE is_new;
@@ -146,12 +149,14 @@ LEFT JOIN product_daily_metrics AS t
     ON t.product_id = s.product_id AND t.event_date = s.event_date
 WHERE t.product_id IS NULL;
 
+-- Bounded like mark_existing_events: a stored copy has the same offset, so >= the batch's least.
 -- name: mark_existing_dead_letters
 UPDATE stage_dead_letters SET is_new = FALSE
 FROM dead_letter_events AS d
 WHERE stage_dead_letters.source_topic = d.source_topic
   AND stage_dead_letters.source_partition = d.source_partition
-  AND stage_dead_letters.source_offset = d.source_offset;
+  AND stage_dead_letters.source_offset = d.source_offset
+  AND d.source_offset >= ?;
 
 -- name: count_new_dead_letters
 SELECT COUNT(*) FROM stage_dead_letters WHERE is_new;
