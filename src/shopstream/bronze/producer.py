@@ -25,14 +25,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from shopstream.bronze.generator import EventBatch, EventGenerator, GeneratorConfig
 from shopstream.bronze.truth import TruthBuilder
-from shopstream.config import Settings
 from shopstream.errors import ConfigError, DeliveryError, KafkaError
+
+if TYPE_CHECKING:  # the generator process imports this module: pydantic costs it ~0.1 s
+    from shopstream.config import Settings
 
 MAX_BATCH = 65_536
 POLL_EVERY = 8192  # messages per produce_batch call; callbacks are served in between
