@@ -154,3 +154,28 @@ def test_undeliverable_messages_are_counted_not_lost(tmp_path) -> None:
     assert report.sent == 50 and report.delivered == 0 and not report.ok
     with pytest.raises(DeliveryError):
         raise_for_delivery(report)
+
+
+def test_process_source_stopped_early_ends_its_process_and_frees_the_shared_memory() -> None:
+    from pathlib import Path
+
+    from shopstream.bronze.generator import GeneratorConfig
+    from shopstream.bronze.producer import ProcessSource
+
+    source = ProcessSource(GeneratorConfig(seed=3, customers=50, products=5), None, batch_size=500)
+    chunks = source.chunks(lambda: 0)
+    values, _, _ = next(chunks)  # endless source: the reader decides when to stop
+    process, segment = source._proc, Path("/dev/shm") / source._shm.name.lstrip("/")
+    assert len(values) == 500 and process.is_alive() and segment.exists()
+    chunks.close()
+    assert not process.is_alive() and not segment.exists()
+
+
+def test_produce_cli_benchmark_runs_the_real_command_with_truth(tmp_path) -> None:
+    from shopstream.bench.producer import produce_command
+
+    cmd = produce_command(1000, 7, tmp_path / "t.json")
+    assert cmd[cmd.index("produce") :] == [
+        "produce", "--events", "1000", "--rate", "max", "--seed", "7",
+        "--truth", str(tmp_path / "t.json"), "--json",
+    ]  # fmt: skip
