@@ -59,6 +59,33 @@ def producer(
                   f"results in {out}/producer.json and producer.png")  # fmt: skip
 
 
+@bench_app.command("produce-cli")
+def produce_cli(
+    events: int = typer.Option(3_000_000, "--events", "-n", min=1, help="Events per run."),
+    seed: int = typer.Option(1, "--seed", help="Generator seed."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Runs of each, alternating."),
+    kafka_perf: bool = typer.Option(
+        True, "--kafka-perf/--no-kafka-perf", help="Also run Kafka's ProducerPerformance."
+    ),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """The whole `shopstream produce --truth` command, exec to exit, vs ProducerPerformance."""
+    from shopstream.bench.producer import CommandOptions, run_command
+
+    options = CommandOptions(events=events, seed=seed, rounds=rounds, kafka_perf=kafka_perf)
+    with console.status(f"running `shopstream produce -n {events:,} --truth` {rounds}x..."):
+        result = run_command(settings_from(home), options, out)
+    perf_runs = result["runs"]["kafka_perf"]
+    for index, ours in enumerate(result["runs"]["ours"]):
+        line = f"ours: {ours['events_per_s']:,.0f} events/s ({ours['wall_s']} s exec to exit)"
+        if index < len(perf_runs):
+            rate = perf_runs[index]["wall_events_per_s"]
+            line += f"; ProducerPerformance: {rate:,.0f}/s exec to exit"
+        console.print(line)
+    _verdict(result, f"{result['target_events_per_s']:,} events/s", out / "produce-cli.json")
+
+
 @bench_app.command("silver")
 def silver(
     events: int = typer.Option(5_000_000, "--events", "-n", min=1, help="Events to preload."),
@@ -178,6 +205,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     from shopstream.cli import bench as this
 
     this.producer(5_000_000, 1, True, out, False, home)
+    this.produce_cli(3_000_000, 1, 3, True, out, home)
     this.silver(5_000_000, 1, "local[2]", False, out, home)
     this.gold(5_000_000, 1, 500_000, False, [0, 10_000_000, 30_000_000], False, out, home)
     this.e2e(10_000, 120, 30, False, 0.0, False, out, home)

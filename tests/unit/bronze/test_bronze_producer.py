@@ -101,18 +101,31 @@ def test_parse_perf_output() -> None:
     assert out["samples"] == [(1209312, 241862.4)]
 
 
-def test_process_source_yields_the_same_bytes_as_in_process_generation() -> None:
+@pytest.mark.parametrize("slot_bytes", [None, 4096], ids=["shared-memory", "too-big-for-a-slot"])
+def test_process_source_yields_the_same_batches_as_in_process_generation(slot_bytes) -> None:
+    from shopstream.bronze.batch import EventBatch
     from shopstream.bronze.generator import EventGenerator, GeneratorConfig
     from shopstream.bronze.producer import ProcessSource
 
     cfg = GeneratorConfig(seed=12, customers=100, products=10, now_ms=1_764_133_200_000)
-    here = [v for b in EventGenerator(cfg).batches(5000, 1000) for v in b.values]
-    there = [
-        v
-        for vals, _, _ in ProcessSource(cfg, 5000, batch_size=1000).chunks(lambda: 0)
-        for v in vals
-    ]
-    assert there == here
+    here = list(EventGenerator(cfg).batches(5000, 1000))
+    source = ProcessSource(cfg, 5000, batch_size=1000, slot_bytes=slot_bytes)
+    there = [batch for _, _, batch in source.chunks(lambda: 0)]
+    assert len(there) == len(here)
+    for mine, theirs in zip(there, here, strict=True):
+        assert mine.values == theirs.values and mine.keys == theirs.keys
+        for name in EventBatch._ARRAYS:
+            assert (getattr(mine, name) == getattr(theirs, name)).all(), name
+
+
+def test_split_at_inverts_join() -> None:
+    import numpy as np
+
+    from shopstream.bronze.producer import split_at
+
+    parts = [b"{}", b"", b"abc", b"\n"]
+    ends = np.cumsum([len(p) for p in parts])
+    assert split_at(b"".join(parts), ends) == parts
 
 
 def test_undeliverable_messages_are_counted_not_lost(tmp_path) -> None:
@@ -169,3 +182,28 @@ def test_a_second_ctrl_c_gives_up_the_flush(tmp_path) -> None:
     assert report.sent == 50 and stop.signals >= 2
     # Given up, not timed out: all 50 were still queued and were purged.
     assert report.undelivered == 50 and set(report.errors) == {"_PURGE_QUEUE"}
+
+
+def test_process_source_stopped_early_ends_its_process_and_frees_the_shared_memory() -> None:
+    from pathlib import Path
+
+    from shopstream.bronze.generator import GeneratorConfig
+    from shopstream.bronze.producer import ProcessSource
+
+    source = ProcessSource(GeneratorConfig(seed=3, customers=50, products=5), None, batch_size=500)
+    chunks = source.chunks(lambda: 0)
+    values, _, _ = next(chunks)  # endless source: the reader decides when to stop
+    process, segment = source._proc, Path("/dev/shm") / source._shm.name.lstrip("/")
+    assert len(values) == 500 and process.is_alive() and segment.exists()
+    chunks.close()
+    assert not process.is_alive() and not segment.exists()
+
+
+def test_produce_cli_benchmark_runs_the_real_command_with_truth(tmp_path) -> None:
+    from shopstream.bench.producer import produce_command
+
+    cmd = produce_command(1000, 7, tmp_path / "t.json")
+    assert cmd[cmd.index("produce") :] == [
+        "produce", "--events", "1000", "--rate", "max", "--seed", "7",
+        "--truth", str(tmp_path / "t.json"), "--json",
+    ]  # fmt: skip
