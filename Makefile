@@ -10,13 +10,16 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration lint format bench install jars java-deps system-deps reset
+.PHONY: run test test-jvm test-unit test-integration lint format bench install jars java-deps system-deps reset
 
 run: install  ## the whole pipeline on this machine (Kafka, Spark, DuckDB, dashboard)
 	$(BIN)/shopstream up
 
-test: install system-deps  ## unit, then integration (real Kafka + Spark), then browser tests
+test: install system-deps test-jvm  ## Java unit tests, then Python unit, integration (real Kafka + Spark), browser
 	$(BIN)/pytest $(wildcard tests/unit tests/integration tests/e2e) $(PYTEST_ARGS)
+
+test-jvm: install  ## Surefire unit tests of Silver's JVM codec (jvm/silver), Maven repository under .cache/
+	mvn -B -q -f jvm/silver/pom.xml -Dmaven.repo.local=$(CURDIR)/.cache/m2 test
 
 test-unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
