@@ -143,9 +143,16 @@ def horizon_seconds(settings: Settings) -> int:
 
 def register_codec(spark: SparkSession) -> None:
     """Register Silver's JVM codec UDFs on `spark` (its jar is on spark.jars; idempotent)."""
-    from pyspark.sql.types import StringType
+    from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
-    spark.udf.registerJavaFunction(PARSE_UDF, _PARSE_CLASS, _raw_struct())
+    parsed = StructType(
+        [
+            StructField("first", StringType()),
+            StructField("braced", BooleanType()),
+            StructField("record", _raw_struct()),
+        ]
+    )
+    spark.udf.registerJavaFunction(PARSE_UDF, _PARSE_CLASS, parsed)
     spark.udf.registerJavaFunction(RENDER_UDF, _RENDER_CLASS, StringType())
 
 
@@ -153,6 +160,56 @@ def _raw_struct() -> StructType:
     from pyspark.sql.types import StringType, StructField, StructType
 
     return StructType([StructField(f.name, StringType()) for f in RAW_FIELDS])
+
+
+def _parse_spark(df: DataFrame) -> DataFrame:
+    """Step 2 with Spark's from_json. The text is wrapped in [ ] so that anything after the
+    first value ("{...}}", "{...} junk", "{...}{...}") fails the parse instead of being ignored.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType
+
+    c = F.col
+    df = df.select("*", c("_body").cast("string").alias("_text"))
+    trimmed = json_trim(c("_text"))
+    df = df.select(
+        "*",
+        F.coalesce(F.octet_length(trimmed) == 0, F.lit(True)).alias("_empty"),
+        (trimmed.startswith("{") & trimmed.endswith("}")).alias("_braced"),
+        F.substring(trimmed, 1, 1).alias("_first"),
+    )
+    usable = c("_valid_utf8") & ~c("_empty")
+    wrapped = F.concat(F.lit("["), c("_text"), F.lit("]"))
+    parsed = F.when(usable, F.from_json(wrapped, ArrayType(_raw_struct()), JSON_OPTIONS))
+    df = df.select("*", parsed.alias("_parsed"))
+    df = df.select("*", c("_parsed")[0].alias("_r"))
+    single = (F.size(c("_parsed")) == 1) & c("_r").isNotNull()
+    return df.select("*", (c("_braced") & single).alias("_object"))
+
+
+def _parse_jvm(df: DataFrame) -> DataFrame:
+    """Step 2 with the codec's ParseRaw (same facts as `_parse_spark`, see ParseRaw.java).
+
+    It also finds the first and last character after JSON whitespace on the bytes: in
+    Spark, counting characters and trimming the whole text took a fifth of the transform.
+    The text is only needed to describe records that are not objects, so only they get it.
+    """
+    from pyspark.sql import functions as F
+
+    c = F.col
+    fields = F.lit(",".join(f.name for f in RAW_FIELDS))
+    parsed = F.when(c("_valid_utf8"), F.call_udf(PARSE_UDF, c("_body"), fields))
+    df = df.select("*", parsed.alias("_p"))
+    p = c("_p")
+    df = df.select(
+        "*",
+        p["first"].isNull().alias("_empty"),
+        p["first"].alias("_first"),
+        p["record"].alias("_r"),
+        (p["braced"] & p["record"].isNotNull()).alias("_object"),
+    )
+    not_object = ~F.coalesce(c("_object"), F.lit(False))
+    return df.select("*", F.when(not_object, c("_body").cast("string")).alias("_text"))
 
 
 def silver_transform(
@@ -168,7 +225,6 @@ def silver_transform(
     picks who parses and writes JSON (see the module docstring); the output is the same.
     """
     from pyspark.sql import functions as F
-    from pyspark.sql.types import ArrayType
 
     k = settings.kafka
     now_col = now if now is not None else F.current_timestamp()
@@ -176,7 +232,7 @@ def silver_transform(
         register_codec(raw.sparkSession)
     c = F.col
 
-    # 1. Bytes -> text: invalid UTF-8 is detected, a leading BOM is dropped.
+    # 1. Bytes: invalid UTF-8 is detected, a leading BOM is dropped.
     value = c("value")
     body = F.when(
         F.substring(value, 1, 3) == F.lit(bytearray(UTF8_BOM)), F.expr("substring(value, 4)")
@@ -185,32 +241,14 @@ def silver_transform(
         *[c(n) for n in INPUT_COLUMNS],
         F.coalesce(F.expr("is_valid_utf8(value)"), F.lit(True)).alias("_valid_utf8"),
         body.alias("_body"),
-        body.cast("string").alias("_text"),
         now_col.alias("_now"),
     )
 
-    # 2. Parse once. The text is wrapped in [ ] so that anything after the first value
-    # ("{...}}", "{...} junk", "{...}{...}") fails the parse instead of being ignored.
-    trimmed = json_trim(c("_text"))
-    df = df.select(
-        "*",
-        F.coalesce(F.octet_length(trimmed) == 0, F.lit(True)).alias("_empty"),
-        (trimmed.startswith("{") & trimmed.endswith("}")).alias("_braced"),
-        F.substring(trimmed, 1, 1).alias("_first"),
-    )
+    # 2. Parse once: _empty, _first (first character after JSON whitespace), _r (the
+    # object's fields), _object (exactly one object, nothing after it), _text.
+    df = _parse_jvm(df) if codec == "jvm" else _parse_spark(df)
     usable = c("_valid_utf8") & ~c("_empty")
-    if codec == "jvm":
-        # The codec's parser returns the one object's fields, or NULL (see RawParser.java).
-        fields = F.lit(",".join(f.name for f in RAW_FIELDS))
-        df = df.select("*", F.when(usable, F.call_udf(PARSE_UDF, c("_body"), fields)).alias("_r"))
-        is_object = c("_braced") & c("_r").isNotNull()
-    else:
-        wrapped = F.concat(F.lit("["), c("_text"), F.lit("]"))
-        raw_schema = ArrayType(_raw_struct())
-        parsed = F.when(usable, F.from_json(wrapped, raw_schema, JSON_OPTIONS))
-        df = df.select("*", parsed.alias("_parsed"))
-        df = df.select("*", c("_parsed")[0].alias("_r"))
-        is_object = c("_braced") & (F.size(c("_parsed")) == 1) & c("_r").isNotNull()
+    is_object = c("_object")
     # Only for records that are not objects: is it some other JSON value, or garbage?
     other_json = F.expr("try_parse_json(_text)").isNotNull()
     is_json = (

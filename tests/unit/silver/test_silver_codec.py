@@ -48,6 +48,13 @@ EDGE_CASES: list[bytes] = [
     b"",
     b"{",
     b'"\\u0000"',
+    b"\r\n{ }\t",
+    b"\t \xc3\xa9 ",
+    b"\x01{}",
+    b" \x00 ",
+    b"\xf0\x9f\x98\x80",
+    b" [ ] ",
+    b"\n\ttrue",
 ]
 
 
