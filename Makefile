@@ -12,13 +12,16 @@ PYTEST_ARGS ?=
 # The package's docstring examples run as tests too.
 DOCTESTS := --doctest-modules src/shopstream
 
-.PHONY: run test test-unit test-integration lint format bench install jars java-deps system-deps reset
+.PHONY: run test test-jvm test-unit test-integration lint format bench install jars java-deps system-deps reset
 
 run: install  ## the whole pipeline on this machine (Kafka, Spark, DuckDB, dashboard)
 	$(BIN)/shopstream up
 
-test: install system-deps  ## docstring examples, unit, integration (real Kafka + Spark), browser
+test: install system-deps test-jvm  ## Java unit tests, docstring examples, unit, integration (real Kafka + Spark), browser
 	$(BIN)/pytest $(DOCTESTS) $(wildcard tests/unit tests/integration tests/e2e) $(PYTEST_ARGS)
+
+test-jvm: install  ## Surefire unit tests of Silver's JVM codec (jvm/silver), Maven repository under .cache/
+	mvn -B -q -f jvm/silver/pom.xml -Dmaven.repo.local=$(CURDIR)/.cache/m2 test
 
 test-unit: install  ## docstring examples and unit tests, without Spark (seconds, no JVM)
 	$(BIN)/pytest $(DOCTESTS) tests/unit -m "not spark" $(PYTEST_ARGS)
