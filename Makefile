@@ -9,7 +9,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
-# The package's docstring examples run as tests too.
+# The package's docstring examples run as tests too, in their own pytest run: with
+# --doctest-modules over tests/ too, pytest imports every conftest.py as a module named
+# `conftest` and the second one collides.
 DOCTESTS := --doctest-modules src/shopstream
 
 .PHONY: run test test-jvm test-unit test-integration lint format bench install jars java-deps system-deps reset
@@ -18,13 +20,15 @@ run: install  ## the whole pipeline on this machine (Kafka, Spark, DuckDB, dashb
 	$(BIN)/shopstream up
 
 test: install system-deps test-jvm  ## Java unit tests, docstring examples, unit, integration (real Kafka + Spark), browser
-	$(BIN)/pytest $(DOCTESTS) $(wildcard tests/unit tests/integration tests/e2e) $(PYTEST_ARGS)
+	$(BIN)/pytest $(DOCTESTS)
+	$(BIN)/pytest $(wildcard tests/unit tests/integration tests/e2e) $(PYTEST_ARGS)
 
 test-jvm: install  ## Surefire unit tests of Silver's JVM codec (jvm/silver), Maven repository under .cache/
 	mvn -B -q -f jvm/silver/pom.xml -Dmaven.repo.local=$(CURDIR)/.cache/m2 test
 
 test-unit: install  ## docstring examples and unit tests, without Spark (seconds, no JVM)
-	$(BIN)/pytest $(DOCTESTS) tests/unit -m "not spark" $(PYTEST_ARGS)
+	$(BIN)/pytest $(DOCTESTS)
+	$(BIN)/pytest tests/unit -m "not spark" $(PYTEST_ARGS)
 
 test-integration: install
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)

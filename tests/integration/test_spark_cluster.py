@@ -32,10 +32,9 @@ from test_pipeline_truth import _truth_figures, _warehouse_figures
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
-from shopstream.gold.job import checkpoint as gold_checkpoint
+from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import client_config, end_offsets
 from shopstream.infra.ports import free_port, is_listening
-from shopstream.silver.job import checkpoint_location
 
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 WORKER_MEMORY = "1g"
@@ -187,11 +186,11 @@ def _caught_up(settings: Settings) -> bool:
     """Silver committed up to the end of raw_events, then Gold up to the end of its inputs."""
     k = settings.kafka
     stages = [
-        (checkpoint_location(settings), [k.raw_topic]),
-        (gold_checkpoint(settings), [k.clean_topic, k.dead_letter_topic]),
+        (checkpoint(settings, "silver"), [k.raw_topic]),
+        (checkpoint(settings, "gold"), [k.clean_topic, k.dead_letter_topic]),
     ]
-    for checkpoint, topics in stages:
-        done = _committed(checkpoint)
+    for directory, topics in stages:
+        done = _committed(directory)
         for topic in topics:
             ends = end_offsets(settings, topic)
             if any(done.get(topic, {}).get(p, 0) < end for p, end in ends.items()):
@@ -219,7 +218,7 @@ def test_process_on_standalone_cluster_equals_truth_through_a_restart(
     cmd = [sys.executable, "-m", "shopstream", "process"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait(lambda: _committed(checkpoint_location(settings)) != {}, proc, "a first batch")
+        _wait(lambda: _committed(checkpoint(settings, "silver")) != {}, proc, "a first batch")
         feed.send(EVENTS // 2)
         _wait(lambda: _caught_up(settings), proc, "the streaming run to catch up")
         proc.send_signal(signal.SIGTERM)
