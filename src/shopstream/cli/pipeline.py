@@ -16,17 +16,29 @@ if TYPE_CHECKING:
     from shopstream.warehouse.base import Warehouse
 
 
+RealTimeOption = typer.Option(
+    None,
+    "--real-time/--micro-batch",
+    show_default=False,
+    help=(
+        "Silver in Spark Real-time Mode (sub-second latency; a local master gets a task slot "
+        "per raw partition plus Gold's) or in micro-batches. Default: Real-time Mode where "
+        "it can run, else micro-batches with a one-line notice."
+    ),
+)
+
+
 def process(
     available_now: bool = AvailableNowOption,
     trigger_seconds: float = TriggerOption,
-    real_time: bool = typer.Option(
-        False, "--real-time", help="Silver in Spark Real-time Mode (needs >= 4 task slots)."
-    ),
+    real_time: bool | None = RealTimeOption,
     home: Path = HomeOption,
 ) -> None:
     """Run Silver and Gold as two queries in one Spark application."""
     from shopstream.runtime.stages import run_process
 
+    if available_now and real_time:
+        raise typer.BadParameter("--available-now and --real-time exclude each other")
     settings = settings_from(home, spark={"trigger_seconds": trigger_seconds})
     line = run_process(settings, available_now=available_now, real_time=real_time, console=console)
     console.print(line, highlight=False)
@@ -66,9 +78,7 @@ def up(
     ),
     port: int = typer.Option(None, "--port", min=0, help="Dashboard port (0 = a free port)."),
     seed: int = typer.Option(None, "--seed", help="Seed the generator for reproducible events."),
-    real_time: bool = typer.Option(
-        False, "--real-time", help="Silver in Spark Real-time Mode (needs >= 4 task slots)."
-    ),
+    real_time: bool | None = RealTimeOption,
     home: Path = HomeOption,
 ) -> None:
     """Everything, one command: Kafka, Silver + Gold, the generator and the live dashboard."""

@@ -93,26 +93,36 @@ def run_process(
     settings: Settings,
     *,
     available_now: bool = False,
-    real_time: bool = False,
+    real_time: bool | None = None,
     console: Console,
 ) -> str:
-    """Run Silver + Gold in one Spark application until done or a signal; return a status line."""
+    """Run Silver + Gold in one Spark application until done or a signal; return a status line.
+
+    Streaming, Silver runs in Real-time Mode where the machine can (`real_time` None), or
+    as asked; available-now is micro-batches.
+    """
     from shopstream.infra.kafka import ensure_topics
-    from shopstream.infra.slots import real_time_master
+    from shopstream.infra.slots import silver_mode
     from shopstream.warehouse import open_warehouse
 
-    settings = real_time_master(settings, real_time)
+    mode = silver_mode(settings, False if available_now else real_time)
+    settings = mode.settings
+    if mode.notice:
+        console.print(mode.notice, highlight=False)
     ensure_topics(settings)
     with open_warehouse(settings) as wh:
         wh.init()
         if available_now:
             stage = Stage(available_now_phases(settings, wh), app_name="shopstream-process")
         else:
-            both = start_both(settings, wh, real_time=real_time)
+            both = start_both(settings, wh, real_time=mode.real_time)
 
             def start(streams: Streams) -> None:
                 both(streams)
-                console.print(f"silver + gold running -> {wh.target()} (Ctrl-C to stop)")
+                console.print(
+                    f"silver ({mode.name}) + gold running -> {wh.target()} (Ctrl-C to stop)",
+                    highlight=False,
+                )
 
             stage = Stage([start], app_name="shopstream-process", status=status_line)
         return status_line(run_stage(settings, stage, console=console))

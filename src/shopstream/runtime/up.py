@@ -90,7 +90,7 @@ def run_up(
     *,
     rate: float | None,
     dashboard: DashboardFactory,
-    real_time: bool = False,
+    real_time: bool | None = None,
     seed: int | None = None,
     console: Console,
 ) -> None:
@@ -98,15 +98,19 @@ def run_up(
 
     Blocks until Ctrl-C / SIGTERM, then stops in dependency order (generator, queries,
     dashboard, the broker if this call started it), leaving checkpoints and the warehouse
-    consistent so the next `up` resumes.
+    consistent so the next `up` resumes. Silver runs in Real-time Mode where the machine
+    can (`real_time` None; a one-line notice says why not), or as asked.
     """
     from shopstream.infra.kafka import LocalCluster, ensure_topics
-    from shopstream.infra.slots import real_time_master
+    from shopstream.infra.slots import silver_mode
     from shopstream.infra.spark import ui_url
     from shopstream.status import LiveState
     from shopstream.warehouse import open_warehouse
 
-    settings = real_time_master(settings, real_time)
+    mode = silver_mode(settings, real_time)
+    settings = mode.settings
+    if mode.notice:
+        console.print(mode.notice, highlight=False)
     cluster = None if settings.kafka.bootstrap_servers else LocalCluster(settings)
     started_broker = cluster is not None and cluster.running() is None
     with stop_on_signals() as stop:
@@ -147,14 +151,14 @@ def run_up(
                             generator = LiveGenerator(settings, rate, seed).start()
                             live.producer = generator.counters
                         spark_ui = ui_url(streams.spark)
-                        _print_urls(console, bootstrap, wh.target(), url, spark_ui, rate)
+                        _print_urls(console, bootstrap, wh.target(), url, spark_ui, rate, mode.name)
 
                     def line(streams: Streams) -> str:
                         sent = f"produced {generator.sent:,} | " if generator else ""
                         return sent + status_line(streams)
 
                     stage = Stage(
-                        [start_both(settings, wh, real_time=real_time)],
+                        [start_both(settings, wh, real_time=mode.real_time)],
                         status=line,
                         starting="starting Spark (Silver + Gold)...",
                         on_started=started,
@@ -178,8 +182,10 @@ def _print_urls(
     url: str,
     spark_ui: str | None,
     rate: float | None,
+    silver: str,
 ) -> None:
     console.print(f"[bold green]shopstream is up[/]  Kafka {bootstrap} -> {target}")
+    console.print(f"  silver      {silver}", highlight=False)
     console.print(f"  dashboard   {url}")
     console.print(f"  metrics     {url}/metrics")
     console.print(f"  API docs    {url}/docs")
