@@ -103,7 +103,9 @@ class SparkSettings(_Section):
         60.0, ge=0, description="cluster master: time for a first executor; 0 = do not wait"
     )
     ui_port: int = Field(0, ge=0, le=65535, description="Spark UI port; 0 = free port")
-    trigger_seconds: float = Field(0.5, ge=0, description="micro-batch trigger interval")
+    # A Gold micro-batch took 0.35-0.55 s at 10k events/s on 2 shared cores; a shorter interval
+    # starts the next one as soon as the last ends instead of waiting out the interval.
+    trigger_seconds: float = Field(0.1, ge=0, description="micro-batch trigger interval")
     max_offsets_per_trigger: int | None = Field(None, ge=1)
     log_level: str = "WARN"
 

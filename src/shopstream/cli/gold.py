@@ -12,7 +12,7 @@ AvailableNowOption = typer.Option(
     False, "--available-now", help="Process everything available now, then exit."
 )
 TriggerOption = typer.Option(
-    None, "--trigger-seconds", min=0, help="Micro-batch interval when streaming (default 0.5)."
+    None, "--trigger-seconds", min=0, help="Micro-batch interval when streaming (default 0.1)."
 )
 MaxOffsetsOption = typer.Option(
     None, "--max-offsets-per-trigger", min=1, help="Cap on records per micro-batch."

@@ -25,7 +25,7 @@ def silver(
         None, "--checkpoint-interval", help="Real-time Mode checkpoint interval, e.g. '30 seconds'."
     ),
     trigger: float = typer.Option(
-        None, "--trigger", min=0, help="Micro-batch interval in seconds (default 0.5)."
+        None, "--trigger", min=0, help="Micro-batch interval in seconds (default 0.1)."
     ),
     master: str = typer.Option(None, "--master", help="Spark master, e.g. local[4]."),
     status_every: float = typer.Option(
