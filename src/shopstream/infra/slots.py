@@ -71,7 +71,7 @@ class SilverMode:
     def name(self) -> str:
         """For status lines: the mode and, in Real-time Mode, the master's slots."""
         if self.real_time:
-            return f"Real-time Mode ({self.settings.spark.master})"
+            return f"Real-time Mode on {self.settings.spark.master}"
         return f"micro-batches every {self.settings.spark.trigger_seconds:g} s"
 
 
