@@ -309,8 +309,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ):
         ax.set_xticks(range(len(configs)), configs)
         ax.set_title(title, fontsize=10)
-        ax.set_ylim(bottom=0)
-        ax.margins(y=0.25)  # headroom: the legend sits above the bars, not on them
+        # Headroom: the legend sits above the bars, not on them.
+        ax.set_ylim(0, max(ax.get_ylim()[1], 1) * 1.25)
         ax.legend(loc="upper left", fontsize=8)
     load = result["host"]["load_average"][0]
     fig.suptitle(
