@@ -31,7 +31,6 @@ PROBE_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 30.0
 
 LocalSecurity = Literal["plaintext", "sasl_ssl"]
-LOCAL_SECURITY: tuple[LocalSecurity, ...] = ("plaintext", "sasl_ssl")
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 CLIENT_USER = "shopstream"
 BROKER_USER = "broker"  # inter-broker traffic authenticates too
@@ -186,7 +185,7 @@ class LocalCluster:
 
     def _secure(self, fresh: bool) -> SecuredBroker:
         """The TLS files and SCRAM passwords, made once per data dir (new with new data)."""
-        from shopstream.infra.tls import _write_private, issue_broker_tls
+        from shopstream.infra.tls import write_private, issue_broker_tls
 
         d = self.security_dir
         client = d / "client.json"
@@ -194,8 +193,8 @@ class LocalCluster:
             d.mkdir(parents=True, exist_ok=True)
             d.chmod(0o700)
             tls = issue_broker_tls(d)
-            _write_private(d / "client.password", secrets.token_hex(24).encode())
-            _write_private(d / "broker.password", secrets.token_hex(24).encode())
+            write_private(d / "client.password", secrets.token_hex(24).encode())
+            write_private(d / "broker.password", secrets.token_hex(24).encode())
             # Written last: its presence means "this data dir is secured" (see above).
             doc = {
                 "security_protocol": "SASL_SSL",

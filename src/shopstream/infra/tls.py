@@ -38,7 +38,7 @@ def _name(cn: str) -> x509.Name:
     )
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Create `path` readable by its owner only, before any byte is written."""
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -118,5 +118,5 @@ def issue_broker_tls(
     key_pem = key.private_bytes(
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    _write_private(files.keystore, key_pem + cert.public_bytes(pem) + ca_cert.public_bytes(pem))
+    write_private(files.keystore, key_pem + cert.public_bytes(pem) + ca_cert.public_bytes(pem))
     return files
