@@ -208,6 +208,31 @@ def e2e(
     _verdict(r, target, out / f"{name}.json")
 
 
+@bench_app.command("scale")
+def scale(
+    events: int = typer.Option(1_000_000, "--events", "-n", min=1, help="Events per run."),
+    seed: int = typer.Option(1, "--seed", help="Generator seed."),
+    local_reference: bool = typer.Option(
+        True, "--local/--no-local", help="Also run local[2] as the reference."
+    ),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """Silver on a standalone cluster of 1 and 2 one-core workers, 3 and 6 raw partitions."""
+    from shopstream.bench.scale import ScaleBenchOptions, run
+
+    opts = ScaleBenchOptions(events=events, seed=seed, local_reference=local_reference)
+    with console.status(f"benchmarking Silver on a standalone cluster, {events:,} events/run..."):
+        r = run(settings_from(home), opts, out)
+    for x in r["runs"]:
+        console.print(
+            f"{x['config']}, {x['partitions']} partitions: {x['events_per_s']:,.0f} events/s "
+            f"({x['seconds']} s; {x['events_per_executor_cpu_s'] or 0:,.0f} events per "
+            f"executor CPU-s); reconciles={x['reconciles']}"
+        )
+    console.print(f"results in {out}/scale.json and scale.png")
+
+
 @bench_app.command("all")
 def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     """Every benchmark with its default size, one after the other."""
@@ -219,6 +244,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.gold(5_000_000, 1, 500_000, False, [0, 10_000_000, 30_000_000], False, out, home)
     this.e2e(10_000, 120, 30, None, None, False, out, home)
     this.e2e(10_000, 120, 30, False, None, False, out, home)
+    this.scale(1_000_000, 1, True, out, home)
 
 
 def _verdict(result: dict, target: str, path: Path) -> None:

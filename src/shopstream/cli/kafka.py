@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from shopstream.cli.common import HomeOption, console, print_json, settings_from
+
+
+class Security(StrEnum):
+    plaintext = "plaintext"
+    sasl_ssl = "sasl_ssl"
+
 
 kafka_app = typer.Typer(help="Run a local Kafka (KRaft) broker or cluster and manage topics.")
 
@@ -22,23 +29,42 @@ DataDirOption = typer.Option(
 def start(
     brokers: int = typer.Option(None, "--brokers", help="1, or 3 for a replicated cluster."),
     port: int = typer.Option(None, "--port", help="First broker port (0 = free port)."),
+    security: Security = typer.Option(
+        None,
+        "--security",
+        case_sensitive=False,
+        help="sasl_ssl: TLS (a generated CA) and SCRAM-SHA-512 users; other commands pick "
+        "up the client settings. Default: what the data was started with, else plaintext.",
+    ),
     data_dir: Path = DataDirOption,
     home: Path = HomeOption,
 ) -> None:
     """Start the local broker(s) (idempotent) and create the pipeline topics."""
+    from shopstream.errors import ConfigError
     from shopstream.infra.kafka import LocalCluster, ensure_topics
 
     settings = settings_from(
         home, kafka={"brokers": brokers, "broker_port": port, "data_dir": data_dir}
     )
     if settings.kafka.bootstrap_servers:
+        if security is not None:
+            raise ConfigError(
+                "--security applies to the local broker only; for the configured cluster "
+                "set kafka.security_protocol and the sasl_/ssl_ settings instead."
+            )
         console.print(f"using the configured cluster {settings.kafka.bootstrap_servers}")
         bootstrap = settings.kafka.bootstrap_servers
     else:
+        cluster = LocalCluster(settings)
         with console.status("starting Kafka..."):
-            state = LocalCluster(settings).start()
+            state = cluster.start(security=security.value if security else None)
         bootstrap = state.bootstrap
         console.print(f"Kafka running: {bootstrap} ({len(state.brokers)} broker(s))")
+        if state.security == "sasl_ssl":
+            console.print(
+                f"security: SASL_SSL, SCRAM-SHA-512 user shopstream; CA {cluster.security_dir}"
+                "/ca.pem; password in client.password there (0600); later commands use them"
+            )
     topics = ensure_topics(settings, bootstrap)
     console.print("topics: " + ", ".join(f"{t} ({p} partitions)" for t, p in topics.items()))
 

@@ -68,9 +68,10 @@ def iter_dead_letters(settings: Settings, reason: str | None = None) -> Iterator
     """Every dead letter in the topic (oldest first per partition), optionally of one reason."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-    from shopstream.infra.kafka import client_config, watermarks
+    from shopstream.infra.kafka import check_connection, client_config, watermarks
 
     _check_reason(reason)
+    check_connection(settings)
     topic = settings.kafka.dead_letter_topic
     marks = {p: (lo, hi) for p, (lo, hi) in watermarks(settings, topic).items() if hi > lo}
     if not marks:

@@ -136,12 +136,18 @@ def _answering_bootstrap(settings: Settings) -> tuple[str | None, KafkaSnapshot 
 
 def kafka_snapshot(settings: Settings) -> KafkaSnapshot:
     """Read the three topics' watermarks; an unreachable broker is a state, not an error."""
-    from shopstream.infra.kafka import watermarks
+    from shopstream.errors import ShopstreamError
+    from shopstream.infra.kafka import check_connection, watermarks
 
     bootstrap, unreachable = _answering_bootstrap(settings)
     if bootstrap is None:
         assert unreachable is not None
         return unreachable
+    try:
+        # A rejected password or an untrusted certificate is named, not a read timeout.
+        check_connection(settings, bootstrap)
+    except ShopstreamError as err:
+        return KafkaSnapshot(False, bootstrap, str(err))
     snapshot = KafkaSnapshot(True, bootstrap)
     try:
         for topic in _pipeline_topics(settings):

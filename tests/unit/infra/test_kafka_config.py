@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
 from shopstream.config import load_settings
-from shopstream.infra.kafka import _server_properties, client_config, spark_options
+from shopstream.infra.kafka import (
+    SecuredBroker,
+    _server_properties,
+    client_config,
+    effective_kafka,
+    security_problem,
+    spark_options,
+)
+from shopstream.infra.tls import issue_broker_tls
 
 
 def test_plaintext_configs_match() -> None:
@@ -54,3 +65,103 @@ def test_cluster_ids_never_look_like_options() -> None:
 
     ids = [_new_cluster_id() for _ in range(5000)]  # ~1 in 64 raw ids starts with '-'
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def _secured_home(tmp_path: Path) -> Path:
+    """A home whose local cluster was started with --security sasl_ssl (files only)."""
+    sec = tmp_path / "kafka" / "security"
+    sec.mkdir(parents=True)
+    doc = {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": "shopstream",
+        "ssl_ca_location": str(sec / "ca.pem"),
+    }
+    (sec / "client.json").write_text(json.dumps(doc))
+    (sec / "client.password").write_text("s3cret-local\n")
+    return tmp_path
+
+
+def test_local_secured_cluster_settings_reach_both_clients(tmp_path: Path) -> None:
+    s = load_settings(home=_secured_home(tmp_path))
+    k = effective_kafka(s)
+    assert (k.security_protocol, k.sasl_mechanism, k.sasl_username) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+        "shopstream",
+    )
+    assert "s3cret-local" not in repr(k)
+    c = client_config(s, "127.0.0.1:1")
+    assert (c["security.protocol"], c["sasl.password"]) == ("SASL_SSL", "s3cret-local")
+    assert c["ssl.ca.location"].endswith("kafka/security/ca.pem")
+    o = spark_options(s, "127.0.0.1:1")
+    assert 'password="s3cret-local"' in o["kafka.sasl.jaas.config"]
+    assert o["kafka.ssl.truststore.location"].endswith("kafka/security/ca.pem")
+
+
+def test_explicit_settings_win_over_the_local_cluster(tmp_path: Path) -> None:
+    home = _secured_home(tmp_path)
+    k = effective_kafka(load_settings(home=home, kafka={"sasl_password": "other"}))
+    assert k.sasl_password is not None and k.sasl_password.get_secret_value() == "other"
+    assert k.security_protocol == "SASL_SSL"
+    external = load_settings(home=home, kafka={"bootstrap_servers": "b:9092"})
+    assert effective_kafka(external).security_protocol == "PLAINTEXT"
+
+
+def test_secured_broker_properties(tmp_path: Path) -> None:
+    secured = SecuredBroker(tmp_path / "ca.pem", tmp_path / "b.pem", "cpw", "bpw")
+    assert "bpw" not in repr(secured) and "cpw" not in repr(secured)
+    props = _server_properties(1, 9000, 9100, "1@h:9100", tmp_path, 1, secured)
+    lines = dict(line.split("=", 1) for line in props.splitlines())
+    assert lines["listeners"] == "SASL_SSL://127.0.0.1:9000,CONTROLLER://127.0.0.1:9100"
+    assert lines["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
+    assert lines["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert lines["ssl.keystore.type"] == lines["ssl.truststore.type"] == "PEM"
+    assert (
+        'username="broker" password="bpw"'
+        in lines["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "setting"),
+    [
+        (
+            "SASL authentication error: Authentication failed during authentication due to "
+            "invalid credentials with SASL mechanism SCRAM-SHA-512",
+            "SHOPSTREAM_KAFKA__SASL_PASSWORD",
+        ),
+        (
+            "SASL SCRAM-SHA-256 mechanism handshake failed: Broker: Unsupported SASL "
+            "mechanism: broker's supported mechanisms: SCRAM-SHA-512",
+            "SHOPSTREAM_KAFKA__SASL_MECHANISM",
+        ),
+        (
+            "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed",
+            "SHOPSTREAM_KAFKA__SSL_CA_LOCATION",
+        ),
+    ],
+)
+def test_security_failures_name_the_setting(error: str, setting: str) -> None:
+    k = load_settings(
+        kafka={"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-256"}
+    ).kafka
+    message = security_problem(
+        k, ["Failed to get metadata: Local: Broker transport failure", error]
+    )
+    assert message is not None and setting in message
+    assert security_problem(k, ["Connection refused"]) is None
+
+
+def test_generated_broker_certificate_chains_to_the_ca(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    tls = issue_broker_tls(tmp_path)
+    ca = x509.load_pem_x509_certificate(tls.ca.read_bytes())
+    pem = tls.keystore.read_bytes()
+    assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")
+    leaf = x509.load_pem_x509_certificates(pem[pem.index(b"-----BEGIN CERTIFICATE") :])[0]
+    leaf.verify_directly_issued_by(ca)
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "127.0.0.1" in {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+    assert tls.keystore.stat().st_mode & 0o077 == 0
