@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from shopstream.cli.common import HomeOption, console, settings_from
-from shopstream.cli.gold import AvailableNowOption, TriggerOption
+from shopstream.cli.gold import AcceptDataLossOption, AvailableNowOption, TriggerOption
 
 if TYPE_CHECKING:
     from shopstream.dashboard.app import DashboardServer
@@ -22,12 +22,17 @@ def process(
     real_time: bool = typer.Option(
         False, "--real-time", help="Silver in Spark Real-time Mode (needs >= 4 task slots)."
     ),
+    accept_data_loss: bool = AcceptDataLossOption,
     home: Path = HomeOption,
 ) -> None:
     """Run Silver and Gold as two queries in one Spark application."""
     from shopstream.runtime.stages import run_process
 
-    settings = settings_from(home, spark={"trigger_seconds": trigger_seconds})
+    settings = settings_from(
+        home,
+        spark={"trigger_seconds": trigger_seconds},
+        pipeline={"accept_data_loss": accept_data_loss or None},
+    )
     line = run_process(settings, available_now=available_now, real_time=real_time, console=console)
     console.print(line, highlight=False)
 
@@ -69,12 +74,13 @@ def up(
     real_time: bool = typer.Option(
         False, "--real-time", help="Silver in Spark Real-time Mode (needs >= 4 task slots)."
     ),
+    accept_data_loss: bool = AcceptDataLossOption,
     home: Path = HomeOption,
 ) -> None:
     """Everything, one command: Kafka, Silver + Gold, the generator and the live dashboard."""
     from shopstream.runtime.up import run_up
 
-    settings = settings_from(home)
+    settings = settings_from(home, pipeline={"accept_data_loss": accept_data_loss or None})
 
     def dashboard(warehouse: Warehouse, live: LiveState) -> DashboardServer:
         from shopstream.dashboard.app import DashboardServer, create_app

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from shopstream.config import Settings
 from shopstream.gold.job import counters, start_gold
+from shopstream.runtime.retention import guard_retention
 from shopstream.runtime.runner import Phase, Stage, Streams, run_stage, run_streams
 from shopstream.warehouse.base import Warehouse
 
@@ -36,8 +37,13 @@ def run_silver(
     from shopstream.silver.job import status_line as silver_line
 
     def start(streams: Streams) -> None:
+        skip_lost = guard_retention(settings, "silver", console=console)
         streams.queries["silver"] = start_silver(
-            streams.spark, settings, available_now=available_now, real_time=real_time
+            streams.spark,
+            settings,
+            available_now=available_now,
+            real_time=real_time,
+            skip_lost=skip_lost,
         )
 
     def status(streams: Streams) -> str:
@@ -71,8 +77,9 @@ def run_gold(settings: Settings, *, available_now: bool = False, console: Consol
         wh.init()
 
         def start(streams: Streams) -> None:
+            skip_lost = guard_retention(settings, "gold", wh, console)
             streams.queries["gold"], streams.gold = start_gold(
-                streams.spark, settings, wh, available_now=available_now
+                streams.spark, settings, wh, available_now=available_now, skip_lost=skip_lost
             )
             console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
 
@@ -106,9 +113,10 @@ def run_process(
     with open_warehouse(settings) as wh:
         wh.init()
         if available_now:
-            stage = Stage(available_now_phases(settings, wh), app_name="shopstream-process")
+            phases = available_now_phases(settings, wh, console=console)
+            stage = Stage(phases, app_name="shopstream-process")
         else:
-            both = start_both(settings, wh, real_time=real_time)
+            both = start_both(settings, wh, real_time=real_time, console=console)
 
             def start(streams: Streams) -> None:
                 both(streams)
@@ -118,13 +126,24 @@ def run_process(
         return status_line(run_stage(settings, stage, console=console))
 
 
-def start_both(settings: Settings, warehouse: Warehouse, *, real_time: bool = False) -> Phase:
-    """The phase starting Silver and Gold streaming."""
+def start_both(
+    settings: Settings,
+    warehouse: Warehouse,
+    *,
+    real_time: bool = False,
+    console: Console | None = None,
+) -> Phase:
+    """The phase starting Silver and Gold streaming (after both passed the retention check)."""
     from shopstream.silver.job import start_silver
 
     def start(streams: Streams) -> None:
-        streams.queries["silver"] = start_silver(streams.spark, settings, real_time=real_time)
-        streams.queries["gold"], streams.gold = start_gold(streams.spark, settings, warehouse)
+        skip = {s: guard_retention(settings, s, warehouse, console) for s in ("silver", "gold")}
+        streams.queries["silver"] = start_silver(
+            streams.spark, settings, real_time=real_time, skip_lost=skip["silver"]
+        )
+        streams.queries["gold"], streams.gold = start_gold(
+            streams.spark, settings, warehouse, skip_lost=skip["gold"]
+        )
 
     return start
 
@@ -138,16 +157,27 @@ def start_streams(
     return streams
 
 
-def available_now_phases(settings: Settings, warehouse: Warehouse) -> list[Phase]:
+def available_now_phases(
+    settings: Settings, warehouse: Warehouse, *, console: Console | None = None
+) -> list[Phase]:
     """Silver drains raw_events, then Gold drains clean_events: two phases."""
     from shopstream.silver.job import start_silver
 
     def silver(streams: Streams) -> None:
-        streams.queries["silver"] = start_silver(streams.spark, settings, available_now=True)
+        skip_lost = guard_retention(settings, "silver", warehouse, console)
+        streams.queries["silver"] = start_silver(
+            streams.spark, settings, available_now=True, skip_lost=skip_lost
+        )
 
     def gold(streams: Streams) -> None:
+        skip_lost = guard_retention(settings, "gold", warehouse, console)
         streams.queries["gold"], streams.gold = start_gold(
-            streams.spark, settings, warehouse, available_now=True, progress=streams.gold
+            streams.spark,
+            settings,
+            warehouse,
+            available_now=True,
+            progress=streams.gold,
+            skip_lost=skip_lost,
         )
 
     return [silver, gold]
