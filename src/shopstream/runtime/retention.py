@@ -8,6 +8,7 @@ a gap appearing while the query runs still stops it, so nothing is ever skipped 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from shopstream.errors import DataLost
@@ -47,28 +48,33 @@ def data_loss_message(stage: str, gaps: list[Gap]) -> str:
 
 def guard_retention(
     settings: Settings,
-    stage: str,
+    stages: Sequence[str],
     warehouse: Warehouse | None = None,
     console: Console | None = None,
-) -> bool:
-    """Check `stage`'s checkpoint against Kafka; return whether its query must skip a gap.
+) -> dict[str, bool]:
+    """Check each stage's checkpoint against Kafka; stage -> whether its query skips a gap.
 
-    Raises DataLost for a gap not accepted. An accepted one is recorded in `warehouse`
-    (opened for the moment when None, e.g. for `shopstream silver`).
+    Raises DataLost for a gap not accepted, before anything is recorded. An accepted gap is
+    recorded in `warehouse` (opened for the moment when None, e.g. for `shopstream silver`).
+    Cheap (a metadata request per topic): run it before Spark starts, so a refusal is quick.
     """
-    gaps = retention_gaps(settings, stage)
-    if not gaps:
-        return False
+    found = {stage: retention_gaps(settings, stage) for stage in stages}
     if not settings.pipeline.accept_data_loss:
-        raise DataLost(data_loss_message(stage, gaps))
-    _record(settings, stage, gaps, warehouse)
-    if console is not None:
-        console.print(
-            f"[bold yellow]accepted data loss:[/] {stage} skips {sum(g.lost for g in gaps):,} "
-            f"records retention deleted ({describe_gaps(gaps)}); recorded in pipeline_batches",
-            highlight=False,
-        )
-    return True
+        for stage, gaps in found.items():
+            if gaps:
+                raise DataLost(data_loss_message(stage, gaps))
+    for stage, gaps in found.items():
+        if not gaps:
+            continue
+        _record(settings, stage, gaps, warehouse)
+        if console is not None:
+            console.print(
+                f"[bold yellow]accepted data loss:[/] {stage} skips "
+                f"{sum(g.lost for g in gaps):,} records retention deleted "
+                f"({describe_gaps(gaps)}); recorded in pipeline_batches",
+                highlight=False,
+            )
+    return {stage: bool(gaps) for stage, gaps in found.items()}
 
 
 def _record(settings: Settings, stage: str, gaps: list[Gap], warehouse: Warehouse | None) -> None:
