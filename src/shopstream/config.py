@@ -162,6 +162,11 @@ class PipelineSettings(_Section):
     }
     lateness_horizon_days: float = Field(DEFAULT_LATENESS_HORIZON.days, gt=0)
     stall_seconds: float = Field(30.0, gt=0, description="no commit while input moves = stall")
+    accept_data_loss: bool = Field(
+        False,
+        description="skip records retention deleted before a stage read them, recording the "
+        "loss in pipeline_batches; unset = such a gap stops the stage",
+    )
 
     @field_validator("currency_rates")
     @classmethod

@@ -49,3 +49,7 @@ class WarehouseLocked(WarehouseError, Transient):
 
 class DeliveryError(KafkaError, Terminal):
     """Some produced messages were not delivered."""
+
+
+class DataLost(KafkaError, Terminal):
+    """Retention deleted records a stage had not read yet (see `infra/retention.py`)."""

@@ -14,6 +14,12 @@ AvailableNowOption = typer.Option(
 TriggerOption = typer.Option(
     None, "--trigger-seconds", min=0, help="Micro-batch interval when streaming (default 0.1)."
 )
+AcceptDataLossOption = typer.Option(
+    False,
+    "--accept-data-loss",
+    help="Skip records retention deleted before they were read, recording the loss in "
+    "pipeline_batches (without it such a gap stops the stage with exit code 2).",
+)
 MaxOffsetsOption = typer.Option(
     None, "--max-offsets-per-trigger", min=1, help="Cap on records per micro-batch."
 )
@@ -23,6 +29,7 @@ def gold(
     available_now: bool = AvailableNowOption,
     trigger_seconds: float = TriggerOption,
     max_offsets_per_trigger: int = MaxOffsetsOption,
+    accept_data_loss: bool = AcceptDataLossOption,
     home: Path = HomeOption,
 ) -> None:
     """Commit clean events and dead letters to the warehouse, exactly once per micro-batch."""
@@ -34,6 +41,7 @@ def gold(
             "trigger_seconds": trigger_seconds,
             "max_offsets_per_trigger": max_offsets_per_trigger,
         },
+        pipeline={"accept_data_loss": accept_data_loss or None},
     )
     line = run_gold(settings, available_now=available_now, console=console)
     console.print(line, highlight=False)

@@ -39,7 +39,7 @@ def start(
     data_dir: Path = DataDirOption,
     home: Path = HomeOption,
 ) -> None:
-    """Start the local broker(s) (idempotent) and create the pipeline topics."""
+    """Start the local broker(s) (idempotent; restarts only dead ones) and create the topics."""
     from shopstream.errors import ConfigError
     from shopstream.infra.kafka import LocalCluster, ensure_topics
 
@@ -71,7 +71,7 @@ def start(
 
 @kafka_app.command("stop")
 def stop(data_dir: Path = DataDirOption, home: Path = HomeOption) -> None:
-    """Stop the local broker(s) gracefully; data stays for the next start."""
+    """Stop the local broker(s) still alive, gracefully; data stays for the next start."""
     from shopstream.infra.kafka import LocalCluster
 
     n = LocalCluster(settings_from(home, kafka={"data_dir": data_dir})).stop()
@@ -84,7 +84,7 @@ def status(
     data_dir: Path = DataDirOption,
     home: Path = HomeOption,
 ) -> None:
-    """Brokers, topics, partitions and message counts."""
+    """Brokers (and which are down), topics, partitions, message counts, under-replication."""
     from rich.table import Table
 
     from shopstream.infra.kafka import cluster_status
@@ -93,14 +93,30 @@ def status(
     if as_json:
         print_json(doc)
         return
+    if doc["degraded"]:
+        console.print(
+            f"[bold yellow]cluster degraded:[/] {doc['degraded_reason']}", highlight=False
+        )
     console.print(f"bootstrap: {doc['bootstrap']}")
     for b in doc["brokers"]:
         extra = f" pid {b['pid']}" if "pid" in b else ""
-        console.print(f"broker {b['id']}: {b['host']}:{b['port']}{extra}")
+        down = " [bold red]DOWN[/] (restart it with `shopstream kafka start`)"
+        console.print(
+            f"broker {b['id']}: {b['host']}:{b['port']}{extra}"
+            + (down if b.get("alive") is False else ""),
+            highlight=False,
+        )
     table = Table("topic", "partitions", "messages")
     for name, t in doc["topics"].items():
         table.add_row(name, str(t["partitions"]), f"{t['messages']:,}")
     console.print(table)
+    if doc["under_replicated"]:
+        under = Table("under-replicated", "partition", "leader", "replicas", "in sync")
+        for p in doc["under_replicated"]:
+            under.add_row(
+                p["topic"], str(p["partition"]), str(p["leader"]), str(p["replicas"]), str(p["isr"])
+            )
+        console.print(under)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from shopstream.cli.common import HomeOption, console, settings_from
-from shopstream.cli.gold import AvailableNowOption, TriggerOption
+from shopstream.cli.gold import AcceptDataLossOption, AvailableNowOption, TriggerOption
 
 if TYPE_CHECKING:
     from shopstream.dashboard.app import DashboardServer
@@ -32,6 +32,7 @@ def process(
     available_now: bool = AvailableNowOption,
     trigger_seconds: float = TriggerOption,
     real_time: bool | None = RealTimeOption,
+    accept_data_loss: bool = AcceptDataLossOption,
     home: Path = HomeOption,
 ) -> None:
     """Run Silver and Gold as two queries in one Spark application."""
@@ -39,7 +40,11 @@ def process(
 
     if available_now and real_time:
         raise typer.BadParameter("--available-now and --real-time exclude each other")
-    settings = settings_from(home, spark={"trigger_seconds": trigger_seconds})
+    settings = settings_from(
+        home,
+        spark={"trigger_seconds": trigger_seconds},
+        pipeline={"accept_data_loss": accept_data_loss or None},
+    )
     line = run_process(settings, available_now=available_now, real_time=real_time, console=console)
     console.print(line, highlight=False)
 
@@ -79,12 +84,13 @@ def up(
     port: int = typer.Option(None, "--port", min=0, help="Dashboard port (0 = a free port)."),
     seed: int = typer.Option(None, "--seed", help="Seed the generator for reproducible events."),
     real_time: bool | None = RealTimeOption,
+    accept_data_loss: bool = AcceptDataLossOption,
     home: Path = HomeOption,
 ) -> None:
     """Everything, one command: Kafka, Silver + Gold, the generator and the live dashboard."""
     from shopstream.runtime.up import run_up
 
-    settings = settings_from(home)
+    settings = settings_from(home, pipeline={"accept_data_loss": accept_data_loss or None})
 
     def dashboard(warehouse: Warehouse, live: LiveState) -> DashboardServer:
         from shopstream.dashboard.app import DashboardServer, create_app

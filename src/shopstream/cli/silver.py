@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from shopstream.cli.common import HomeOption, console, err_console, print_json, settings_from
+from shopstream.cli.gold import AcceptDataLossOption
 
 dlq_app = typer.Typer(help="Inspect dead-lettered records and replay them after a fix.")
 
@@ -31,6 +32,7 @@ def silver(
     status_every: float = typer.Option(
         10.0, "--status-every", min=0.5, help="Seconds between status lines while streaming."
     ),
+    accept_data_loss: bool = AcceptDataLossOption,
     home: Path = HomeOption,
 ) -> None:
     """Validate and normalize raw_events into clean_events; rejects go to dead_letter."""
@@ -40,7 +42,11 @@ def silver(
 
     if available_now and real_time:
         raise typer.BadParameter("--available-now and --real-time exclude each other")
-    settings = settings_from(home, spark={"master": master, "trigger_seconds": trigger})
+    settings = settings_from(
+        home,
+        spark={"master": master, "trigger_seconds": trigger},
+        pipeline={"accept_data_loss": accept_data_loss or None},
+    )
     if real_time:
         mode = (
             f"Real-time Mode (checkpoint every {checkpoint_interval or DEFAULT_REAL_TIME_INTERVAL})"

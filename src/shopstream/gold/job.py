@@ -44,8 +44,11 @@ class GoldInputError(Terminal):
     """A record on clean_events / dead_letter does not follow the contract."""
 
 
-def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
-    """The input: clean events and dead letters from one Kafka source, as raw bytes."""
+def gold_source(spark: SparkSession, settings: Settings, skip_lost: bool = False) -> DataFrame:
+    """The input: clean events and dead letters from one Kafka source, as raw bytes.
+
+    `skip_lost` only for a retention gap the operator accepted and recorded.
+    """
     k = settings.kafka
     reader = (
         spark.readStream.format("kafka")
@@ -53,7 +56,7 @@ def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
         .option("subscribe", f"{k.clean_topic},{k.dead_letter_topic}")
         .option("startingOffsets", "earliest")
         # Retention deleting unread data must stop the pipeline, not silently skip it.
-        .option("failOnDataLoss", "true")
+        .option("failOnDataLoss", "false" if skip_lost else "true")
         # 16 MiB instead of the consumer's 1 MiB per partition and fetch: a 500k-record
         # batch is ~230 MB, and fewer, larger fetches read it faster (3 of 4 A/B runs).
         .option("kafka.max.partition.fetch.bytes", str(16 << 20))
@@ -220,12 +223,13 @@ def start_gold(
     *,
     available_now: bool = False,
     progress: GoldProgress | None = None,
+    skip_lost: bool = False,
 ) -> tuple[StreamingQuery, GoldProgress]:
     """Start the Gold query (the warehouse must be initialized); returns it and its counters."""
     progress = progress or GoldProgress()
     ckpt = checkpoint(settings, QUERY_NAME)
     writer = (
-        gold_source(spark, settings)
+        gold_source(spark, settings, skip_lost)
         .writeStream.queryName(QUERY_NAME)
         .option("checkpointLocation", str(ckpt))
         .foreachBatch(make_batch_writer(warehouse, settings, progress))

@@ -3,6 +3,10 @@
 With `kafka.bootstrap_servers` set, shopstream talks to that cluster and never starts a
 broker. Otherwise `LocalCluster` runs 1 or 3 combined broker+controller processes under
 `<home>/kafka/`, with a state file so any later command finds them.
+
+A 3-broker cluster keeps serving while a majority (its KRaft quorum) lives: it is then
+*degraded*, every command bootstraps from the live brokers, `kafka start` restarts only
+the dead ones (same node id, port and data directory) and `kafka stop` stops the others.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
 PROBE_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 30.0
+# How long a node that can no longer reach a controller quorum gets to finish stopping.
+QUORUMLESS_GRACE_S = 3.0
 
 LocalSecurity = Literal["plaintext", "sasl_ssl"]
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -60,9 +66,15 @@ class BrokerProcess:
     controller_port: int
     pid: int
     log: str
+    # Empty in state files written before it was recorded; `node-<id>/data` then.
+    data_dir: str = ""
 
     def alive(self) -> bool:
         return pid_alive(self.pid)
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
 
 
 @dataclass
@@ -75,7 +87,23 @@ class ClusterState:
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(f"{HOST}:{b.port}" for b in self.brokers)
+        """Every broker's address."""
+        return ",".join(b.address for b in self.brokers)
+
+    @property
+    def live(self) -> list[BrokerProcess]:
+        """The brokers whose process is alive."""
+        return [b for b in self.brokers if b.alive()]
+
+    @property
+    def dead(self) -> list[BrokerProcess]:
+        """The brokers whose process is gone."""
+        return [b for b in self.brokers if not b.alive()]
+
+    @property
+    def live_bootstrap(self) -> str:
+        """The live brokers' addresses: clients bootstrap from those."""
+        return ",".join(b.address for b in self.live)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -85,6 +113,15 @@ class ClusterState:
         raw = json.loads(text)
         brokers = [BrokerProcess(**b) for b in raw["brokers"]]
         return cls(raw["cluster_id"], brokers, raw.get("security", "plaintext"))
+
+
+def has_quorum(alive: int, total: int) -> bool:
+    """Whether `alive` of `total` combined broker+controllers keep a KRaft quorum.
+
+    >>> has_quorum(2, 3), has_quorum(1, 3), has_quorum(1, 1), has_quorum(0, 1)
+    (True, False, True, False)
+    """
+    return alive > total // 2
 
 
 def pid_alive(pid: int) -> bool:
@@ -118,9 +155,9 @@ class LocalCluster:
         return ClusterState.from_json(self.state_file.read_text())
 
     def running(self) -> ClusterState | None:
-        """The recorded cluster if all its processes are alive."""
+        """The recorded cluster if it serves: all its processes alive, or a quorum of them."""
         st = self.state()
-        if st and st.brokers and all(b.alive() for b in st.brokers):
+        if st and st.brokers and has_quorum(len(st.live), len(st.brokers)):
             return st
         return None
 
@@ -131,8 +168,11 @@ class LocalCluster:
 
         `security` None keeps what the data was formatted with (plaintext for new data);
         "sasl_ssl" serves clients over TLS with SCRAM-SHA-512 users (see `_secure`).
+        Brokers of the recorded cluster that died are restarted in place (same node id,
+        port and data directory) while the others keep running.
         """
-        n = brokers or self.settings.kafka.brokers
+        recorded = self.state()
+        n = brokers or self._wanted_size(recorded)
         formatted = self._formatted_cluster_id()
         had = self.formatted_security() if formatted else None
         mode: LocalSecurity = security or had or "plaintext"
@@ -141,15 +181,16 @@ class LocalCluster:
                 f"{self.dir} holds the data of a {had} cluster; start it with --security "
                 f"{had}, or use another --home or `shopstream reset`."
             )
-        current = self.running()
-        if current is not None:
-            if len(current.brokers) != n or current.security != mode:
+        if recorded and recorded.brokers and recorded.live:
+            if len(recorded.brokers) != n or recorded.security != mode:
                 raise KafkaError(
-                    f"a {len(current.brokers)}-broker {current.security} cluster is already "
+                    f"a {len(recorded.brokers)}-broker {recorded.security} cluster is already "
                     f"running in {self.dir}; stop it first with `shopstream kafka stop`."
                 )
-            wait_ready(current.bootstrap, self.settings, procs=current.brokers)
-            return current
+            if recorded.dead:
+                return self._restart_dead(recorded)
+            wait_ready(recorded.bootstrap, self.settings, procs=recorded.brokers)
+            return recorded
         self._reap_stale()
         cp = ":".join(str(p) for p in jars.classpath("kafka"))
         prior = self.state() or self._last()
@@ -219,6 +260,45 @@ class LocalCluster:
         doc["sasl_password"] = (self.security_dir / "client.password").read_text().strip()
         return doc
 
+    def _wanted_size(self, recorded: ClusterState | None) -> int:
+        """Brokers wanted: as configured, else as recorded (so `kafka start` heals a cluster)."""
+        configured = "brokers" in self.settings.kafka.model_fields_set
+        if recorded and recorded.brokers and not configured:
+            return len(recorded.brokers)
+        return self.settings.kafka.brokers
+
+    def _restart_dead(self, state: ClusterState) -> ClusterState:
+        """Start the dead brokers of a live cluster again, each on its own port and data."""
+        cp = ":".join(str(p) for p in jars.classpath("kafka"))
+        voters = _voters(state.brokers)
+        n = len(state.brokers)
+        secured = self._secure(fresh=False) if state.security == "sasl_ssl" else None
+        restarted = []
+        try:
+            for b in state.dead:
+                restarted.append(
+                    self._start_node(
+                        cp,
+                        state.cluster_id,
+                        b.node_id,
+                        b.port,
+                        b.controller_port,
+                        voters,
+                        n,
+                        secured,
+                    )
+                )
+            fresh = {b.node_id: b for b in restarted}
+            nodes = [fresh.get(b.node_id, b) for b in state.brokers]
+            state = ClusterState(state.cluster_id, nodes, state.security)
+            self.state_file.write_text(state.to_json())
+            wait_ready(state.bootstrap, self.settings, procs=state.brokers)
+        except BaseException:
+            for p in restarted:
+                _terminate(p.pid, STOP_TIMEOUT_S)
+            raise
+        return state
+
     def _last(self) -> ClusterState | None:
         last = self.dir / "last-cluster.json"
         return ClusterState.from_json(last.read_text()) if last.is_file() else None
@@ -258,7 +338,7 @@ class LocalCluster:
         secured: SecuredBroker | None = None,
     ) -> BrokerProcess:
         node_dir = self.dir / f"node-{node_id}"
-        data_dir = node_dir / "data"
+        data_dir = local_data_dir(self.settings, node_id)
         node_dir.mkdir(parents=True, exist_ok=True)
         log = self.settings.log_dir / f"kafka-{node_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -299,7 +379,7 @@ class LocalCluster:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        return BrokerProcess(node_id, port, cport, p.pid, str(log))
+        return BrokerProcess(node_id, port, cport, p.pid, str(log), str(data_dir))
 
     def _reap_stale(self) -> None:
         st = self.state()
@@ -313,16 +393,40 @@ class LocalCluster:
         st = self.state()
         if st is None:
             return 0
-        stopped = 0
-        # Stop brokers before the last controller voters, in reverse, to let them hand off.
-        for b in reversed(st.brokers):
-            if b.alive():
-                _terminate(b.pid, STOP_TIMEOUT_S)
-                stopped += 1
+        alive = [b for b in st.brokers if b.alive()]
+        _stop_together(alive, len(st.brokers))
+        stopped = len(alive)
         self.state_file.unlink(missing_ok=True)
         # Keep ports in a sibling file so the next start reuses them (clients reconnect).
         (self.dir / "last-cluster.json").write_text(st.to_json())
         return stopped
+
+
+def _stop_together(brokers: list[BrokerProcess], cluster_size: int) -> None:
+    """SIGTERM all at once; SIGKILL what is left at the timeout, or soon after quorum is gone.
+
+    One by one, the last nodes of a 3-node cluster lose their controller quorum and wait
+    out the whole timeout in controlled shutdown (31 s measured, each time). A node without
+    quorum can do nothing more; its log is on disk, recovered at the next start.
+    """
+    for b in brokers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(b.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    quorum_lost_at: float | None = None
+    while (left := [b for b in brokers if b.alive()]) and time.monotonic() < deadline:
+        if quorum_lost_at is None and not has_quorum(len(left), cluster_size):
+            quorum_lost_at = time.monotonic()
+        if quorum_lost_at is not None and time.monotonic() - quorum_lost_at > QUORUMLESS_GRACE_S:
+            break
+        time.sleep(0.1)
+    for b in brokers:
+        _terminate(b.pid, 0.0)
+
+
+def _voters(brokers: list[BrokerProcess]) -> str:
+    """`controller.quorum.voters`: every node's controller listener."""
+    return ",".join(f"{b.node_id}@{HOST}:{b.controller_port}" for b in brokers)
 
 
 def _terminate(pid: int, timeout: float) -> None:
@@ -431,13 +535,21 @@ def bootstrap_servers(settings: Settings) -> str:
     """The configured cluster, or the local one started under this home."""
     if settings.kafka.bootstrap_servers:
         return settings.kafka.bootstrap_servers
-    st = LocalCluster(settings).running()
-    if st is None:
+    st = LocalCluster(settings).state()
+    live = st.live if st else []
+    if st is None or not live:
         raise BrokerUnavailable(
             f"no Kafka broker is running for home {settings.state_dir}; start one with "
             "`shopstream kafka start` or set SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS."
         )
-    return st.bootstrap
+    if not has_quorum(len(live), len(st.brokers)):
+        raise BrokerUnavailable(
+            f"only {len(live)} of {len(st.brokers)} local Kafka brokers are running for home "
+            f"{settings.state_dir}, too few for a quorum; restart the others with "
+            "`shopstream kafka start`."
+        )
+    # Only live brokers: a client bootstrapping from a dead address waits out a timeout.
+    return st.live_bootstrap
 
 
 def effective_kafka(settings: Settings) -> KafkaSettings:
@@ -760,18 +872,75 @@ def message_count(settings: Settings, topic: str, bootstrap: str | None = None) 
     return sum(hi - lo for lo, hi in watermarks(settings, topic, bootstrap).values())
 
 
+def under_replicated(topics: Any) -> list[dict[str, Any]]:
+    """Partitions with fewer in-sync replicas than replicas, from confluent-kafka metadata.
+
+    `topics` is `ClusterMetadata.topics` (name -> TopicMetadata); internal topics count too
+    (consumer offsets on a lost broker are as much at risk as events).
+    """
+    found = []
+    for name in sorted(topics):
+        for partition in sorted(topics[name].partitions.values(), key=lambda p: p.id):
+            if len(partition.isrs) < len(partition.replicas):
+                found.append(
+                    {
+                        "topic": name,
+                        "partition": partition.id,
+                        "leader": partition.leader,
+                        "replicas": sorted(partition.replicas),
+                        "isr": sorted(partition.isrs),
+                    }
+                )
+    return found
+
+
+def degraded_reason(down: list[dict[str, Any]], under: list[dict[str, Any]]) -> str | None:
+    """One sentence saying how a serving cluster is degraded, or None if it is not.
+
+    >>> degraded_reason([{"id": 2, "address": "127.0.0.1:9093"}], [{"topic": "t"}] * 4)
+    'broker 2 (127.0.0.1:9093) is down; 4 partitions under-replicated'
+    >>> degraded_reason([], []) is None
+    True
+    """
+    parts = [f"broker {b['id']} ({b['address']}) is down" for b in down]
+    if under:
+        parts.append(f"{len(under)} partition{'s' if len(under) != 1 else ''} under-replicated")
+    return "; ".join(parts) or None
+
+
+def down_brokers(settings: Settings) -> list[dict[str, Any]]:
+    """The local cluster's brokers whose process is gone (pid checks only, no network)."""
+    if settings.kafka.bootstrap_servers:
+        return []
+    st = LocalCluster(settings).state()
+    return [
+        {"id": b.node_id, "address": b.address, "pid": b.pid, "data_dir": b.data_dir}
+        for b in (st.dead if st else [])
+    ]
+
+
 def cluster_status(settings: Settings) -> dict[str, Any]:
-    """The `kafka status --json` document (shape fixed in DESIGN.md)."""
+    """The `kafka status --json` document (shape fixed in DESIGN.md, plus `degraded`).
+
+    Brokers recorded by the local cluster but not answering are listed with `alive` false;
+    `under_replicated` lists partitions whose ISR is smaller than their replica set.
+    """
     local = None if settings.kafka.bootstrap_servers else LocalCluster(settings).state()
     bootstrap = check_connection(settings)
     md = admin(settings, bootstrap).list_topics(timeout=10)
     brokers = []
-    for b in sorted(md.brokers.values(), key=lambda b: b.id):
-        entry: dict[str, Any] = {"id": b.id, "host": b.host, "port": b.port}
-        if local:
-            proc = next((p for p in local.brokers if p.node_id == b.id), None)
-            if proc:
-                entry |= {"pid": proc.pid, "alive": proc.alive(), "log": proc.log}
+    recorded = {p.node_id: p for p in local.brokers} if local else {}
+    for node_id in sorted(set(md.brokers) | set(recorded)):
+        proc = recorded.get(node_id)
+        meta = md.brokers.get(node_id)
+        entry: dict[str, Any] = {
+            "id": node_id,
+            "host": meta.host if meta else HOST,
+            "port": meta.port if meta else proc.port if proc else None,
+        }
+        if proc:
+            entry |= {"pid": proc.pid, "alive": proc.alive(), "log": proc.log}
+            entry |= {"data_dir": proc.data_dir or str(local_data_dir(settings, node_id))}
         brokers.append(entry)
     topics = {}
     for name in sorted(md.topics):
@@ -783,10 +952,26 @@ def cluster_status(settings: Settings) -> dict[str, Any]:
             "messages": sum(hi - lo for lo, hi in marks.values()),
             "end_offsets": {str(p): hi for p, (_, hi) in marks.items()},
         }
+    down = [
+        {"id": b["id"], "address": f"{b['host']}:{b['port']}"}
+        for b in brokers
+        if b.get("alive") is False
+    ]
+    under = under_replicated(md.topics)
+    reason = degraded_reason(down, under)
     return {
         "bootstrap": bootstrap,
         "security_protocol": effective_kafka(settings).security_protocol,
         "local": local is not None,
         "brokers": brokers,
         "topics": topics,
+        "degraded": reason is not None,
+        "degraded_reason": reason,
+        "down": [b["id"] for b in down],
+        "under_replicated": under,
     }
+
+
+def local_data_dir(settings: Settings, node_id: int) -> Path:
+    """Where a local broker keeps its log segments."""
+    return settings.kafka_dir / f"node-{node_id}" / "data"

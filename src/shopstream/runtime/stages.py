@@ -8,14 +8,18 @@ so one call processes everything exactly once and exits.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from shopstream.config import Settings
 from shopstream.gold.job import counters, start_gold
+from shopstream.runtime.retention import guard_retention
 from shopstream.runtime.runner import Phase, Stage, Streams, run_stage, run_streams
 from shopstream.warehouse.base import Warehouse
+
+STAGES = ("silver", "gold")
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -35,9 +39,15 @@ def run_silver(
     from shopstream.silver.job import query_totals, start_silver
     from shopstream.silver.job import status_line as silver_line
 
+    skip_lost = guard_retention(settings, ("silver",), console=console)
+
     def start(streams: Streams) -> None:
         streams.queries["silver"] = start_silver(
-            streams.spark, settings, available_now=available_now, real_time=real_time
+            streams.spark,
+            settings,
+            available_now=available_now,
+            real_time=real_time,
+            skip_lost=skip_lost["silver"],
         )
 
     def status(streams: Streams) -> str:
@@ -69,10 +79,15 @@ def run_gold(settings: Settings, *, available_now: bool = False, console: Consol
     ensure_topics(settings)
     with open_warehouse(settings) as wh:
         wh.init()
+        skip_lost = guard_retention(settings, ("gold",), wh, console)
 
         def start(streams: Streams) -> None:
             streams.queries["gold"], streams.gold = start_gold(
-                streams.spark, settings, wh, available_now=available_now
+                streams.spark,
+                settings,
+                wh,
+                available_now=available_now,
+                skip_lost=skip_lost["gold"],
             )
             console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
 
@@ -112,10 +127,12 @@ def run_process(
     ensure_topics(settings)
     with open_warehouse(settings) as wh:
         wh.init()
+        skip = guard_retention(settings, STAGES, wh, console)
         if available_now:
-            stage = Stage(available_now_phases(settings, wh), app_name="shopstream-process")
+            phases = available_now_phases(settings, wh, skip_lost=skip)
+            stage = Stage(phases, app_name="shopstream-process")
         else:
-            both = start_both(settings, wh, real_time=mode.real_time)
+            both = start_both(settings, wh, real_time=mode.real_time, skip_lost=skip)
 
             def start(streams: Streams) -> None:
                 both(streams)
@@ -128,13 +145,28 @@ def run_process(
         return status_line(run_stage(settings, stage, console=console))
 
 
-def start_both(settings: Settings, warehouse: Warehouse, *, real_time: bool = False) -> Phase:
-    """The phase starting Silver and Gold streaming."""
+def start_both(
+    settings: Settings,
+    warehouse: Warehouse,
+    *,
+    real_time: bool = False,
+    console: Console | None = None,
+    skip_lost: Mapping[str, bool] | None = None,
+) -> Phase:
+    """The phase starting Silver and Gold streaming.
+
+    `skip_lost`: what `guard_retention` returned, if the caller ran it; else it runs here.
+    """
     from shopstream.silver.job import start_silver
 
     def start(streams: Streams) -> None:
-        streams.queries["silver"] = start_silver(streams.spark, settings, real_time=real_time)
-        streams.queries["gold"], streams.gold = start_gold(streams.spark, settings, warehouse)
+        skip = skip_lost or guard_retention(settings, STAGES, warehouse, console)
+        streams.queries["silver"] = start_silver(
+            streams.spark, settings, real_time=real_time, skip_lost=skip["silver"]
+        )
+        streams.queries["gold"], streams.gold = start_gold(
+            streams.spark, settings, warehouse, skip_lost=skip["gold"]
+        )
 
     return start
 
@@ -148,16 +180,36 @@ def start_streams(
     return streams
 
 
-def available_now_phases(settings: Settings, warehouse: Warehouse) -> list[Phase]:
-    """Silver drains raw_events, then Gold drains clean_events: two phases."""
+def available_now_phases(
+    settings: Settings,
+    warehouse: Warehouse,
+    *,
+    console: Console | None = None,
+    skip_lost: Mapping[str, bool] | None = None,
+) -> list[Phase]:
+    """Silver drains raw_events, then Gold drains clean_events: two phases.
+
+    `skip_lost`: what `guard_retention` returned, if the caller ran it; else it runs here.
+    """
     from shopstream.silver.job import start_silver
 
+    skip: dict[str, bool] = dict(skip_lost or {})
+
     def silver(streams: Streams) -> None:
-        streams.queries["silver"] = start_silver(streams.spark, settings, available_now=True)
+        if not skip:
+            skip.update(guard_retention(settings, STAGES, warehouse, console))
+        streams.queries["silver"] = start_silver(
+            streams.spark, settings, available_now=True, skip_lost=skip["silver"]
+        )
 
     def gold(streams: Streams) -> None:
         streams.queries["gold"], streams.gold = start_gold(
-            streams.spark, settings, warehouse, available_now=True, progress=streams.gold
+            streams.spark,
+            settings,
+            warehouse,
+            available_now=True,
+            progress=streams.gold,
+            skip_lost=skip["gold"],
         )
 
     return [silver, gold]

@@ -158,7 +158,7 @@ def run_up(
                         return sent + status_line(streams)
 
                     stage = Stage(
-                        [start_both(settings, wh, real_time=mode.real_time)],
+                        [start_both(settings, wh, real_time=mode.real_time, console=console)],
                         status=line,
                         starting="starting Spark (Silver + Gold)...",
                         on_started=started,

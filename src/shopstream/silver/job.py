@@ -43,12 +43,17 @@ _SINK_OPTIONS = {"kafka.batch.size": "1048576", "kafka.linger.ms": "10"}
 
 
 def read_raw(
-    spark: SparkSession, settings: Settings, min_partitions: int | None = None
+    spark: SparkSession,
+    settings: Settings,
+    min_partitions: int | None = None,
+    skip_lost: bool = False,
 ) -> DataFrame:
     """The raw_events stream (earliest offsets on the first run; the checkpoint after).
 
     `min_partitions` splits Kafka partitions into more Spark tasks, e.g. 3 partitions on
-    2 cores leave one core idle for the last third of a large batch.
+    2 cores leave one core idle for the last third of a large batch. `skip_lost` turns off
+    `failOnDataLoss`: only for a retention gap the operator accepted and recorded
+    (`runtime/retention.py`).
     """
     from shopstream.infra.kafka import spark_options
 
@@ -57,6 +62,7 @@ def read_raw(
         .options(**spark_options(settings))
         .option("subscribe", settings.kafka.raw_topic)
         .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", "false" if skip_lost else "true")
     )
     if settings.spark.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(settings.spark.max_offsets_per_trigger))
@@ -108,13 +114,15 @@ def start_silver(
     trigger_seconds: float | None = None,
     query_name: str = QUERY_NAME,
     min_partitions: int | None = None,
+    skip_lost: bool = False,
 ) -> StreamingQuery:
     """Start the Silver query and return it (non-blocking).
 
     Micro-batches every `trigger_seconds` (default `settings.spark.trigger_seconds`), or
     `available_now` (process what is there, then stop), or Real-time Mode with checkpoint
     interval `real_time` (True = DEFAULT_REAL_TIME_INTERVAL, or e.g. "30 seconds"). Each
-    batch's progress is appended to `<home>/metrics/silver.jsonl`.
+    batch's progress is appended to `<home>/metrics/silver.jsonl`. `skip_lost`: see
+    `read_raw`.
     """
     from shopstream.infra.kafka import ensure_topics
 
@@ -126,7 +134,7 @@ def start_silver(
     ensure_topics(settings)
     if real_time:
         check_real_time_slots(spark, settings)
-    out = silver_transform(read_raw(spark, settings, min_partitions), settings)
+    out = silver_transform(read_raw(spark, settings, min_partitions, skip_lost), settings)
     if not real_time:
         # observe() is not among Real-time Mode's supported operators; progress still counts input.
         out = observe_counts(out)

@@ -326,6 +326,8 @@ def _problems(
     ]
     if not kafka.reachable:
         problems.insert(0, f"kafka unreachable: {kafka.error}")
+    elif kafka.degraded:
+        problems.insert(0, f"kafka degraded: {kafka.degraded}")
     if not warehouse.ok:
         problems.append(f"warehouse unavailable: {warehouse.error}")
     return problems
@@ -398,6 +400,7 @@ def _kafka_section(kafka: KafkaSnapshot) -> dict[str, Any]:
         "reachable": kafka.reachable,
         "bootstrap": kafka.bootstrap,
         "error": kafka.error,
+        "degraded": kafka.degraded,
         "topics": {
             topic: {
                 "messages": kafka.messages(topic),

@@ -101,6 +101,8 @@ class KafkaSnapshot:
     bootstrap: str | None = None
     error: str | None = None
     topics: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
+    # Serving, but a broker is down or partitions are under-replicated (one sentence).
+    degraded: str | None = None
 
     def messages(self, topic: str) -> int | None:
         """Messages retained in a topic (None when unknown)."""
@@ -137,7 +139,7 @@ def _answering_bootstrap(settings: Settings) -> tuple[str | None, KafkaSnapshot 
 def kafka_snapshot(settings: Settings) -> KafkaSnapshot:
     """Read the three topics' watermarks; an unreachable broker is a state, not an error."""
     from shopstream.errors import ShopstreamError
-    from shopstream.infra.kafka import check_connection, watermarks
+    from shopstream.infra.kafka import admin, check_connection, watermarks
 
     bootstrap, unreachable = _answering_bootstrap(settings)
     if bootstrap is None:
@@ -152,9 +154,18 @@ def kafka_snapshot(settings: Settings) -> KafkaSnapshot:
     try:
         for topic in _pipeline_topics(settings):
             snapshot.topics[topic] = watermarks(settings, topic, bootstrap)
+        metadata = admin(settings, bootstrap).list_topics(timeout=_KAFKA_TIMEOUT_S)
     except Exception as err:  # a broker dying mid-read is a state too
         return KafkaSnapshot(False, bootstrap, f"reading offsets failed: {err}")
+    snapshot.degraded = _degradation(settings, metadata.topics)
     return snapshot
+
+
+def _degradation(settings: Settings, topics: Any) -> str | None:
+    """Dead local brokers and under-replicated partitions, as one sentence (None: neither)."""
+    from shopstream.infra.kafka import degraded_reason, down_brokers, under_replicated
+
+    return degraded_reason(down_brokers(settings), under_replicated(topics))
 
 
 class KafkaProbe:
@@ -198,11 +209,13 @@ class KafkaProbe:
             }
             self._consumer, self._bootstrap = Consumer(conf), bootstrap
         snapshot = KafkaSnapshot(True, bootstrap)
+        seen: dict[str, Any] = {}
         for topic in _pipeline_topics(self.settings):
             metadata = self._consumer.list_topics(topic, timeout=_KAFKA_TIMEOUT_S).topics.get(topic)
             if metadata is None or metadata.error is not None:
                 snapshot.topics[topic] = {}
                 continue
+            seen[topic] = metadata
             snapshot.topics[topic] = {
                 partition: tuple(
                     self._consumer.get_watermark_offsets(
@@ -211,6 +224,7 @@ class KafkaProbe:
                 )
                 for partition in sorted(metadata.partitions)
             }
+        snapshot.degraded = _degradation(self.settings, seen)
         return snapshot
 
     def close(self) -> None:

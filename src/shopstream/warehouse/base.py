@@ -38,9 +38,11 @@ from shopstream.warehouse.batch import (
 )
 from shopstream.warehouse.dedup import dead_letters_since, events_since
 from shopstream.warehouse.dialect import (
+    COLUMN_ADDITIONS,
     COLUMN_RENAMES,
     TABLES,
     Dialect,
+    add_column_statement,
     commit_statements,
     rename_column_statement,
     schema_statements,
@@ -113,6 +115,7 @@ class Warehouse(ABC):
                 applied = self._rename_columns(cur)
                 for stmt in schema_statements(self.kind):
                     cur.execute(stmt)
+                applied += self._add_columns(cur)
             except Exception as err:
                 raise self._translate(err, "initializing the warehouse") from err
         return applied
@@ -223,6 +226,29 @@ class Warehouse(ABC):
             commit_ms=(time.perf_counter() - t0) * 1000.0,
         )
 
+    def record_data_loss(
+        self, query_name: str, query_id: str, batch_id: int, lost_records: int, detail: str
+    ) -> bool:
+        """Record an accepted retention gap in `pipeline_batches`; False if already recorded.
+
+        `query_id`/`batch_id` are the stage's query and the batch that skips the gap, so the
+        same gap found again (a rerun before that batch committed) is recorded once.
+        """
+        sql = commit_statements(self.kind)
+        loss_id = f"data-loss:{query_id}"
+        with self._write_lock, self._writer() as cur:
+            try:
+                if _scalar(cur, sql["find_batch"], [loss_id, batch_id]):
+                    return False
+                now = utcnow()
+                cur.execute(
+                    sql["insert_data_loss"],
+                    [query_name, loss_id, batch_id, now, now, lost_records, detail],
+                )
+            except Exception as err:
+                raise self._translate(err, "recording the data loss") from err
+        return True
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         """Run one SQL statement; rows as dicts keyed by lower-case column names."""
         names, rows = self._run(sql, params)
@@ -317,6 +343,16 @@ class Warehouse(ABC):
                 cur.execute(rename_column_statement(self.kind, table, old, new))
                 columns[table] = (columns[table] - {old}) | {new}
                 applied.append(f"{table}.{old} -> {new}")
+        return applied
+
+    def _add_columns(self, cur: Cursor) -> list[str]:
+        """Add the COLUMN_ADDITIONS a table created before them lacks (see dialect.py)."""
+        applied = []
+        for table, column, sql_type in COLUMN_ADDITIONS:
+            cur.execute(table_columns_query(self.kind), [table])
+            if column not in {row[0] for row in cur.fetchall()}:
+                cur.execute(add_column_statement(self.kind, table, column, sql_type))
+                applied.append(f"{table} + {column}")
         return applied
 
     def _rollback(self, cur: Cursor) -> None:

@@ -58,6 +58,13 @@ COLUMN_RENAMES: tuple[tuple[str, str, str], ...] = (
     ("product_daily_metrics", "purchases", "purchase_count"),
     ("product_daily_metrics", "revenue", "total_revenue"),
 )
+# Columns added since a schema was released: (table, column, DuckDB type), added by
+# `Warehouse.init` wherever missing. Append; never edit a released entry.
+COLUMN_ADDITIONS: tuple[tuple[str, str, str], ...] = (
+    # Accepted retention gaps (--accept-data-loss), see sql/schema.sql.
+    ("pipeline_batches", "lost_records", "BIGINT"),
+    ("pipeline_batches", "data_loss", "VARCHAR"),
+)
 # Lower-case column names of one table (the parameter) in the session's database.schema.
 _TABLE_COLUMNS = (
     "SELECT LOWER(column_name) FROM information_schema.columns "
@@ -151,6 +158,17 @@ def rename_column_statement(dialect: Dialect, table: str, old: str, new: str) ->
         'ALTER TABLE t RENAME COLUMN views TO page_views'
     """
     (stmt,) = render(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}", dialect)
+    return stmt
+
+
+def add_column_statement(dialect: Dialect, table: str, column: str, sql_type: str) -> str:
+    """ALTER TABLE ... ADD COLUMN in `dialect`.
+
+    Examples:
+        >>> add_column_statement("snowflake", "t", "lost_records", "BIGINT")
+        'ALTER TABLE t ADD lost_records BIGINT'
+    """
+    (stmt,) = render(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}", dialect)
     return stmt
 
 

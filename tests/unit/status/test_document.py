@@ -133,3 +133,17 @@ def test_live_stage_gets_a_grace_period_before_its_first_commit(offline_settings
     assert fresh["stages"]["silver"]["state"] == "ok"
     live.started_at -= 60
     assert build_status(s, kafka=snap, live=live)["stages"]["silver"]["state"] == "stalled"
+
+
+def test_a_degraded_cluster_is_a_problem_although_every_stage_is_fine(
+    offline_settings: Settings, filled_wh: Warehouse
+) -> None:
+    s = offline_settings
+    silver_done(s, {"0": 10, "1": 8}, age=1.0)
+    snapshot = kafka(s, {0: 10, 1: 8}, 14, 4)
+    snapshot.degraded = "broker 2 (127.0.0.1:9) is down; 7 partitions under-replicated"
+    doc = build_status(s, warehouse=filled_wh, kafka=snapshot)
+    assert not doc["healthy"]
+    assert doc["problems"] == [f"kafka degraded: {snapshot.degraded}"]
+    assert doc["kafka"]["degraded"] == snapshot.degraded
+    assert all(stage["healthy"] for stage in doc["stages"].values())

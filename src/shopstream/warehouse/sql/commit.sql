@@ -182,3 +182,12 @@ UPDATE pipeline_batches SET
     new_dead_letters = new_dead_letters + ?,
     last_replayed_at = ?
 WHERE query_id = ? AND batch_id = ?;
+
+-- Not part of a batch commit: an accepted retention gap (see schema.sql), one row per gap
+-- found; `find_batch` first, so finding the same gap again records nothing twice.
+-- name: insert_data_loss
+INSERT INTO pipeline_batches (
+    query_name, query_id, batch_id, input_rows, staged_rows, new_events, duplicates,
+    dead_letters, new_dead_letters, replays, started_at, committed_at, duration_ms, commit_ms,
+    lost_records, data_loss
+) VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, 0, ?, ?, 0, 0, ?, ?);

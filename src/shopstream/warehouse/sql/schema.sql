@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS dead_letter_events (
 
 -- One row per (query_id, batch_id); a replayed batch bumps `replays` and adds nothing else.
 -- Invariant: input_rows = new_events + duplicates.
+-- A loss accepted with --accept-data-loss is a row of its own (query_id 'data-loss:<query
+-- id>', no input): `lost_records` records retention deleted before the stage read them,
+-- `data_loss` the JSON list of partitions (checkpointed vs earliest offset). NULL otherwise.
 CREATE TABLE IF NOT EXISTS pipeline_batches (
     query_name VARCHAR NOT NULL,
     query_id VARCHAR NOT NULL,
@@ -78,5 +81,7 @@ CREATE TABLE IF NOT EXISTS pipeline_batches (
     duration_ms DOUBLE NOT NULL,
     commit_ms DOUBLE NOT NULL,
     last_replayed_at TIMESTAMP,
+    lost_records BIGINT,
+    data_loss VARCHAR,
     PRIMARY KEY (query_id, batch_id)
 );
