@@ -842,12 +842,16 @@ def _watermark(consumer: Any, tp: Any, timeout: float = 15.0) -> tuple[int, int]
     from confluent_kafka import KafkaError as CKError
     from confluent_kafka import KafkaException
 
-    # Leadership moves (a new topic, a broker restart) are transient, although librdkafka
-    # does not mark NOT_LEADER_FOR_PARTITION retriable here; anything else is not.
+    # Leadership moves (a new topic, a broker restart or death) are transient, although
+    # librdkafka does not mark these retriable here; anything else is not. A broker killed
+    # while we ask it fails the request with _DESTROY_BROKER or _TRANSPORT until the
+    # partition's new leader is known.
     leadership = {
         CKError.NOT_LEADER_FOR_PARTITION,
         CKError.LEADER_NOT_AVAILABLE,
         CKError.UNKNOWN_TOPIC_OR_PART,
+        CKError._DESTROY_BROKER,
+        CKError._TRANSPORT,
     }
     deadline = time.monotonic() + timeout
     while True:
