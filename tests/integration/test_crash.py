@@ -52,9 +52,9 @@ def _send(settings: Settings, batches: Iterator[EventBatch], n: int, truth: Trut
 
 
 def _start(settings: Settings, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`shopstream process ARGS` as the leader of its own process group (JVM included)."""
+    """`shopstream ARGS` (default `process`) leading its own process group (JVM included)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "shopstream", "process", *args],
+        [sys.executable, "-m", "shopstream", *(args or ("process",))],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -65,19 +65,24 @@ def _start(settings: Settings, *args: str, env: dict[str, str] | None = None) ->
     )
 
 
-def _kill_when(proc: subprocess.Popen, at_point: Callable[[], bool]) -> None:
-    """Freeze the process group whenever `at_point` may hold; kill -9 it if it does."""
+def _freeze_at(proc: subprocess.Popen, at_point: Callable[[], bool]) -> None:
+    """Freeze the process group whenever `at_point` may hold; return it frozen when it does."""
     deadline = time.monotonic() + PHASE_TIMEOUT
     while True:
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "the kill point was never reached"
+        assert time.monotonic() < deadline, "the point was never reached"
         os.killpg(proc.pid, signal.SIGSTOP)
         if at_point():
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=60)
             return
         os.killpg(proc.pid, signal.SIGCONT)
         time.sleep(0.05)
+
+
+def _kill_when(proc: subprocess.Popen, at_point: Callable[[], bool]) -> None:
+    """kill -9 the whole process group (Python and the JVM) at `at_point`."""
+    _freeze_at(proc, at_point)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
 
 
 def _latest_offsets(ckpt: Path) -> tuple[int, dict[str, dict[str, int]]] | None:
@@ -99,15 +104,19 @@ def _written(settings: Settings) -> int:
 
 
 def _silver_mid_batch_with_output(settings: Settings) -> Callable[[], bool]:
-    """Silver wrote records of a batch it has not committed: a restart re-sends them."""
+    """Silver wrote records of a batch it has not committed: a restart re-sends them.
+
+    Made before the process starts: what an earlier run left behind does not count.
+    """
     ckpt = checkpoint(settings, "silver")
+    written_before = _written(settings)
 
     def check() -> bool:
         planned, committed = _latest_offsets(ckpt), read_checkpoint(ckpt)
         if planned is None or (committed is not None and committed.batch_id >= planned[0]):
             return False
         done = sum(committed.offsets.get(settings.kafka.raw_topic, {}).values()) if committed else 0
-        return _written(settings) > done  # one output per raw record read
+        return _written(settings) > max(done, written_before)  # one output per raw record
 
     return check
 
@@ -162,7 +171,8 @@ def test_kill_9_anywhere_then_every_figure_equals_the_truth(
     _send(settings, batches, EVENTS // 1_000 // 2, truth_builder)
 
     # 1. Inside a Silver batch that already wrote output.
-    _kill_when(_start(settings), _silver_mid_batch_with_output(settings))
+    in_silver_batch = _silver_mid_batch_with_output(settings)
+    _kill_when(_start(settings), in_silver_batch)
 
     # 2. Inside Gold's warehouse transaction: rows written, COMMIT not sent.
     marker = tmp_path / "in-commit"
@@ -175,7 +185,7 @@ def test_kill_9_anywhere_then_every_figure_equals_the_truth(
     _kill_when(_start(settings), _between_silver_and_gold(settings))
 
     # Restart and finish.
-    proc = _start(settings, "--available-now")
+    proc = _start(settings, "process", "--available-now")
     _, err = proc.communicate(timeout=PHASE_TIMEOUT)
     assert proc.returncode == 0, err[-3000:]
 
