@@ -30,6 +30,7 @@ from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import spark_options
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import BatchMeta, BatchResult, arrow_type
+from shopstream.warehouse.testing import pause_before_read
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -198,6 +199,7 @@ def make_batch_writer(
         started = datetime.now(UTC)
         if not query_id:
             query_id.append(_query_id(ckpt))
+        pause_before_read()
         with interruption_kept_short():
             table = batch_df.toArrow()
         batch = split_batch(table, clean_topic)
