@@ -123,6 +123,28 @@ def fill(wh: Warehouse) -> None:
         )
 
 
+def resend_everything(wh: Warehouse, batch_id: int) -> None:
+    """Commit every record of `fill` again in one batch, as a Silver re-send after a crash."""
+    offset, events = 0, []
+    for rows in BATCHES:
+        events += [_event(r, offset + i) for i, r in enumerate(rows)]
+        offset += len(rows)
+    wh.commit_batch(
+        pa.Table.from_pylist(events, schema=EVENTS_SCHEMA),
+        pa.Table.from_pylist([_dead_letter(o, r) for o, r in DEAD_LETTERS], DEAD_LETTERS_SCHEMA),
+        BatchMeta(
+            "gold",
+            "query-1",
+            batch_id,
+            end_offsets={
+                "clean_events": {"0": 2 * offset},
+                "dead_letter": {"0": 2 * len(DEAD_LETTERS)},
+            },
+            input_rows=len(events),
+        ),
+    )
+
+
 @pytest.fixture
 def offline_settings(tmp_path: Path) -> Settings:
     """A home under tmp_path; Kafka points at a port nobody listens on."""

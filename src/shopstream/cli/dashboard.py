@@ -94,6 +94,12 @@ def print_status(doc: dict[str, Any]) -> None:
         mark[gold["holds"]],
     )
     console.print(counts)
+    if doc.get("redelivered"):
+        console.print(
+            f"redelivered: {doc['redelivered']:,} copies Silver re-sent after a crash "
+            "(each record counted once above)",
+            highlight=False,
+        )
 
     lag = Table("stage", "topic", "partition", "end", "committed", "lag")
     for stage, entry in doc["lag"].items():

@@ -7,12 +7,13 @@ aggregates, the batch log). Spark keeps no state, so nothing grows with time.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import spark_options
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import BatchMeta, BatchResult, arrow_type
+from shopstream.warehouse.testing import pause_before_read
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -200,7 +202,10 @@ def make_batch_writer(
         started = datetime.now(UTC)
         if not query_id:
             query_id.append(_query_id(ckpt))
-        batch = split_batch(batch_df.toArrow(), clean_topic)
+        pause_before_read()
+        with interruption_kept_short():
+            table = batch_df.toArrow()
+        batch = split_batch(table, clean_topic)
         meta = BatchMeta(
             query_name=QUERY_NAME,
             query_id=query_id[0],
@@ -214,6 +219,46 @@ def make_batch_writer(
         progress.record(result, time.perf_counter() - t0)
 
     return write
+
+
+# Spark's StreamExecution.PROXY_ERROR, which tells a stop from a failure of foreachBatch.
+_PY4J_PREFIX = "py4j.protocol.Py4JJavaError: An error occurred while calling"
+_INTERRUPTIONS = (
+    "java.lang.InterruptedException",
+    "java.io.InterruptedIOException",
+    "java.nio.channels.ClosedByInterruptException",
+)
+
+
+class BatchInterrupted(Exception):
+    """The query was stopped while this batch read from Spark; Spark re-runs the batch."""
+
+
+@contextlib.contextmanager
+def interruption_kept_short() -> Iterator[None]:
+    """Re-raise an interrupted Spark call as one short line Spark still reads as a stop.
+
+    `query.stop()` interrupts the stream thread; a batch reading from Spark then fails with
+    a Py4JJavaError whose text holds the whole JVM stack trace. Spark tells that from a real
+    failure with the regex `Py4JJavaError: An error occurred while calling((.|\\r\\n|...)*)
+    (InterruptedException|...)`, which recurses once per character after the prefix: on a
+    stack trace of a few thousand characters it threw a StackOverflowError, and its ~1,000
+    java.util.regex frames reached the terminal on Ctrl-C. The same words in one short line
+    keep the match, and the stop, quiet.
+    """
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        yield
+    except Py4JJavaError as err:
+        try:
+            text = str(err)
+        except Exception:  # the JVM is going away: the call was interrupted all the same
+            text = _INTERRUPTIONS[0]
+        interruption = next((name for name in _INTERRUPTIONS if name in text), None)
+        if interruption is None:
+            raise
+        raise BatchInterrupted(f"{_PY4J_PREFIX} Spark: {interruption}") from None
 
 
 def start_gold(

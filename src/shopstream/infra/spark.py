@@ -12,12 +12,15 @@ application, or no executor within `spark.executor_timeout_seconds`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shopstream.config import Settings, SparkSettings
@@ -131,6 +134,28 @@ def _log4j(settings: Settings) -> str:
     return str(path)
 
 
+@contextlib.contextmanager
+def _child_stderr_to(path: Path) -> Iterator[None]:
+    """Processes started inside the block (Spark's JVM) write their stderr to `path`.
+
+    log4j already sends Spark's logs there, but the JVM prints an uncaught exception of any
+    thread to its own stderr: on a SIGTERM to the process group, its shutdown hook stops
+    Spark's RPC while Gold's stream thread still finishes a commit, and that thread's
+    `RpcEnvStoppedException` trace (20+ lines) reached the terminal. Our own stderr is
+    restored on leaving the block.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with path.open("ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSession:
     """Get or create the process's SparkSession, configured for `settings`."""
     from pyspark.sql import SparkSession
@@ -147,11 +172,12 @@ def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSess
     # point; our commands stop their queries gracefully instead, so keep the caller's.
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if on_main else None
-    if settings.spark.local:
-        spark = builder.getOrCreate()
-    else:
-        check_master_reachable(settings.spark)
-        spark = _create_on_cluster(builder, conf, settings.spark)
+    with _child_stderr_to(settings.log_dir / "spark.log"):
+        if settings.spark.local:
+            spark = builder.getOrCreate()
+        else:
+            check_master_reachable(settings.spark)
+            spark = _create_on_cluster(builder, conf, settings.spark)
     if on_main and previous is not None:
         signal.signal(signal.SIGINT, previous)
     spark.sparkContext.setLogLevel(settings.spark.log_level)

@@ -26,9 +26,11 @@ source), `stages` (state ok/idle/stalled/dead/unknown, reason, lag, rates, last 
 `reconciliation`, `kafka` (watermarks per partition), `warehouse_info`, `last_batch`.
 `lag` is `{stage: {"total": N, "topics": {topic: {partition: {end, committed, lag}}}}}`.
 
-Duplicates are the sum of `pipeline_batches.duplicates` (what Gold counted and dropped) and
-unique is the row count of `silver_events`, so `clean = unique + duplicates` holds exactly
-once Gold has caught up with the clean topic.
+Raw is what the raw topic holds; clean, unique, duplicates and dead letters are the
+warehouse's counts of distinct source records (view `pipeline_counts`), so Silver's re-sent
+copies after a crash inflate none of them: they are reported apart as `redelivered`. Thus
+`raw = clean + dead_letter` holds exactly once Silver and Gold have caught up, and
+`clean = unique + duplicates` always (the reconciliation says what is still pending).
 """
 
 from __future__ import annotations
@@ -336,19 +338,19 @@ def _problems(
 # --------------------------------------------------------------------------- sections
 
 
-def _topic_messages(readings: _Readings) -> tuple[int | None, int | None, int | None]:
-    """Messages in the raw, clean and dead-letter topics (None when unknown)."""
-    topics = readings.settings.kafka
-    raw, clean, dead_letter = (
-        readings.kafka.messages(topic)
-        for topic in (topics.raw_topic, topics.clean_topic, topics.dead_letter_topic)
-    )
-    return raw, clean, dead_letter
+def _record_counts(readings: _Readings) -> tuple[int | None, int | None, int | None]:
+    """Raw records (raw topic), and clean and dead-letter ones counted once (warehouse)."""
+    raw = readings.kafka.messages(readings.settings.kafka.raw_topic)
+    warehouse = readings.warehouse
+    if not warehouse.ok:
+        return raw, None, None
+    return raw, warehouse.clean, warehouse.dead_letter
 
 
 def _counts(readings: _Readings) -> dict[str, Any]:
-    """The DESIGN.md counts: raw, clean, dead letters by reason, duplicates, unique, tables."""
-    raw, clean, dead_letter = _topic_messages(readings)
+    """The DESIGN.md counts (raw, clean, dead letters by reason, duplicates, unique, tables)
+    and `redelivered`, the copies Silver re-sent after a crash, counted nowhere else."""
+    raw, clean, dead_letter = _record_counts(readings)
     warehouse = readings.warehouse
     by_reason = sorted(warehouse.dead_letters_by_reason.items(), key=lambda item: -item[1])
     return {
@@ -357,6 +359,7 @@ def _counts(readings: _Readings) -> dict[str, Any]:
         "dead_letter": {"total": dead_letter, "by_reason": dict(by_reason)},
         "duplicates": warehouse.duplicates,
         "unique": warehouse.unique,
+        "redelivered": sum(warehouse.redelivered.values()),
         "warehouse": warehouse.tables,
     }
 
@@ -370,26 +373,35 @@ def _freshness(warehouse: WarehouseSnapshot, now: float) -> float | None:
 
 def _reconciliation(readings: _Readings) -> dict[str, Any]:
     """`raw = clean + dead_letter` (Silver) and `clean = unique + duplicates` (Gold)."""
-    raw, clean, dead_letter = _topic_messages(readings)
+    raw, clean, dead_letter = _record_counts(readings)
     warehouse = readings.warehouse
     gold_clean_lag = readings.lag["gold"]["topics"].get(readings.settings.kafka.clean_topic)
     clean_pending = (
         sum(partition["lag"] for partition in gold_clean_lag.values()) if gold_clean_lag else None
     )
+    silver_lag, gold_lag = readings.lag["silver"]["total"], readings.lag["gold"]["total"]
+    # Clean and dead letters are counted in the warehouse: a raw record is pending until
+    # Silver and then Gold have passed it (the figure counts copies, an upper bound).
+    pending = None if silver_lag is None or gold_lag is None else silver_lag + gold_lag
+    gold_holds = clean == warehouse.unique + warehouse.duplicates and clean_pending == 0
     return {
         "silver": {
             "raw": raw,
             "clean": clean,
             "dead_letter": dead_letter,
-            "pending": readings.lag["silver"]["total"],
-            "holds": None if raw is None else raw == (clean or 0) + (dead_letter or 0),
+            # Silver's re-sent copies (clean and dead letters): a crash happened, nothing
+            # was counted twice.
+            "redelivered": sum(warehouse.redelivered.values()),
+            "pending": pending,
+            "holds": None if raw is None or clean is None else raw == clean + (dead_letter or 0),
         },
         "gold": {
             "clean": clean,
             "unique": warehouse.unique,
             "duplicates": warehouse.duplicates,
+            "redelivered": warehouse.redelivered.get("clean"),
             "pending": clean_pending,
-            "holds": None if clean is None else clean == warehouse.unique + warehouse.duplicates,
+            "holds": None if clean is None or clean_pending is None else gold_holds,
         },
     }
 

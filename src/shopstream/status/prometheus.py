@@ -98,6 +98,14 @@ def status_metrics(doc: Mapping[str, Any]) -> list[Metric]:
     events_out.add_metric(["gold", "duplicate_dropped"], float(doc.get("duplicates") or 0))
     out += [events_in, events_out]
 
+    # Counted nowhere above: a non-zero rate means Silver crashed and re-sent a batch.
+    redelivered = CounterMetricFamily(
+        f"{PREFIX}_redelivered",
+        "copies of records Silver re-sent after a crash (each record is counted once elsewhere)",
+    )
+    redelivered.add_metric([], float(doc.get("redelivered") or 0))
+    out.append(redelivered)
+
     dlq = CounterMetricFamily(
         f"{PREFIX}_dead_letters",
         "dead-letter records in the warehouse by reason",

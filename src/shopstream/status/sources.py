@@ -257,9 +257,14 @@ class WarehouseSnapshot:
     target: str | None = None
     error: str | None = None
     tables: dict[str, int] = field(default_factory=dict)
+    # Each raw record once, by its source offset (view pipeline_counts): Silver's re-sent
+    # copies are only in `redelivered`.
+    clean: int = 0
     unique: int = 0
-    gold_input: int = 0
     duplicates: int = 0
+    dead_letter: int = 0
+    redelivered: dict[str, int] = field(default_factory=dict)
+    gold_input: int = 0
     batches: int = 0
     batch_seconds: float = 0.0
     last_batch: dict[str, Any] | None = None
@@ -288,17 +293,23 @@ def warehouse_snapshot(warehouse: Warehouse | None, error: str | None = None) ->
     snapshot = WarehouseSnapshot(True, warehouse.kind, warehouse.target())
     try:
         snapshot.tables = warehouse.table_counts()
-        snapshot.unique = snapshot.tables.get("silver_events", 0)
+        (counts,) = warehouse.query("SELECT * FROM pipeline_counts")
+        snapshot.clean = int(counts["clean"])
+        snapshot.unique = int(counts["unique_events"])
+        snapshot.duplicates = int(counts["duplicates"])
+        snapshot.dead_letter = int(counts["dead_letter"])
+        snapshot.redelivered = {
+            "clean": int(counts["redelivered_clean"]),
+            "dead_letter": int(counts["redelivered_dead_letter"]),
+        }
         (batch_log,) = warehouse.query(
             "SELECT COUNT(*) AS batches, COALESCE(SUM(input_rows), 0) AS input_rows, "
-            "COALESCE(SUM(duplicates), 0) AS duplicates, "
             "COALESCE(SUM(duration_ms), 0) AS duration_ms, "
             "MAX(COALESCE(last_replayed_at, committed_at)) AS last_commit_at "
             "FROM pipeline_batches"
         )
         snapshot.batches = int(batch_log["batches"])
         snapshot.gold_input = int(batch_log["input_rows"])
-        snapshot.duplicates = int(batch_log["duplicates"])
         snapshot.batch_seconds = float(batch_log["duration_ms"]) / 1000.0
         snapshot.last_commit_at = batch_log["last_commit_at"]
         # More columns than `Warehouse.last_batch` (durations, end offsets, dead letters):

@@ -30,13 +30,14 @@ from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
     DEAD_LETTERS_SCHEMA,
     EVENTS_SCHEMA,
+    SOURCE_KEY,
     BatchMeta,
     BatchResult,
     conform,
     first_per_key,
     utcnow,
 )
-from shopstream.warehouse.dedup import dead_letters_since, events_since
+from shopstream.warehouse.dedup import dead_letters_since, events_since, sources_since
 from shopstream.warehouse.dialect import (
     COLUMN_ADDITIONS,
     COLUMN_RENAMES,
@@ -49,6 +50,7 @@ from shopstream.warehouse.dialect import (
     table_columns_query,
 )
 from shopstream.warehouse.exceptions import CommitFailed, CommitRetryable, WarehouseError
+from shopstream.warehouse.testing import pause_in_commit
 
 # Aggregate tables upserted from each batch's new events (see sql/commit.sql).
 GOLD_TABLES = ("customer_daily_metrics", "hourly_metrics", "product_daily_metrics")
@@ -135,20 +137,28 @@ class Warehouse(ABC):
         """
         t0 = time.perf_counter()
         input_rows = events.num_rows if meta.input_rows is None else meta.input_rows
+        clean = conform(events, EVENTS_SCHEMA, "events")
+        # Each raw record once: copies Silver re-sent in the same batch share a source.
+        sources = first_per_key(clean.select(list(SOURCE_KEY)), SOURCE_KEY)
         # Gold dedups within the batch already; doing it again keeps the PK safe regardless.
-        ev = first_per_key(conform(events, EVENTS_SCHEMA, "events"), ("event_id",))
-        dl = first_per_key(
-            conform(dead_letters, DEAD_LETTERS_SCHEMA, "dead_letters"), DEAD_LETTER_KEY
-        )
+        ev = first_per_key(clean, ("event_id",))
+        dl_read = conform(dead_letters, DEAD_LETTERS_SCHEMA, "dead_letters")
+        dl = first_per_key(dl_read, DEAD_LETTER_KEY)
         sql = commit_statements(self.kind)
         with self._write_lock, self._writer() as cur:
             in_txn = False
             try:
-                self._stage(cur, sql, ev, dl)
+                self._stage(cur, sql, ev, dl, sources)
                 cur.execute("BEGIN")
                 in_txn = True
                 replay = _scalar(cur, sql["find_batch"], [meta.query_id, meta.batch_id]) > 0
                 now = utcnow()
+                new_sources = 0
+                if sources.num_rows:
+                    cur.execute(sql["mark_existing_sources"], [sources_since(sources)])
+                    new_sources = _scalar(cur, sql["count_new_sources"])
+                if new_sources:
+                    cur.execute(sql["insert_clean_sources"], [meta.batch_id])
                 new_events = 0
                 if ev.num_rows:
                     cur.execute(sql["mark_existing_events"], [events_since(ev, horizon)])
@@ -170,6 +180,7 @@ class Warehouse(ABC):
                 # records them is part of the transaction, so the COMMIT itself is never in it).
                 commit_ms = (time.perf_counter() - t0) * 1000.0
                 written = utcnow()
+                pause_in_commit()
                 if replay:
                     cur.execute(
                         sql["mark_replay"],
@@ -189,7 +200,7 @@ class Warehouse(ABC):
                             ev.num_rows,
                             new_events,
                             input_rows - new_events,
-                            dl.num_rows,
+                            dl_read.num_rows,
                             new_dl,
                             started,
                             now,
@@ -219,9 +230,10 @@ class Warehouse(ABC):
             input_rows=input_rows,
             staged_rows=ev.num_rows,
             new_events=new_events,
-            duplicates=input_rows - new_events,
-            dead_letters=dl.num_rows,
+            duplicates=new_sources - new_events,
+            dead_letters=dl_read.num_rows,
             new_dead_letters=new_dl,
+            redelivered=(input_rows - new_sources) + (dl_read.num_rows - new_dl),
             replay=replay,
             commit_ms=(time.perf_counter() - t0) * 1000.0,
         )
@@ -314,18 +326,19 @@ class Warehouse(ABC):
 
     # ---- helpers ------------------------------------------------------------------------
 
-    def _stage(self, cur: Cursor, sql: dict[str, str], ev: pa.Table, dl: pa.Table) -> None:
+    def _stage(
+        self, cur: Cursor, sql: dict[str, str], ev: pa.Table, dl: pa.Table, sources: pa.Table
+    ) -> None:
         """Load the batch into the session's temp stage tables, every row flagged new."""
+        stages = {"events": ev, "sources": sources, "dead_letters": dl}
         if not self._stage_ready:  # temp tables live as long as the writer session
-            for create in ("create_stage_events", "create_stage_dead_letters"):
-                cur.execute(sql[create])
+            for name in stages:
+                cur.execute(sql[f"create_stage_{name}"])
             self._stage_ready = True
-        cur.execute(sql["clear_stage_events"])
-        cur.execute(sql["clear_stage_dead_letters"])
-        if ev.num_rows:
-            self._load_stage(cur, "stage_events", _with_is_new(ev))
-        if dl.num_rows:
-            self._load_stage(cur, "stage_dead_letters", _with_is_new(dl))
+        for name, table in stages.items():
+            cur.execute(sql[f"clear_stage_{name}"])
+            if table.num_rows:
+                self._load_stage(cur, f"stage_{name}", _with_is_new(table))
 
     def _rename_columns(self, cur: Cursor) -> list[str]:
         """Apply the COLUMN_RENAMES whose old column still exists (see dialect.py).

@@ -48,6 +48,8 @@ def arrow_schema(fields: tuple[Field, ...]) -> pa.Schema:
 EVENTS_SCHEMA = arrow_schema(CLEAN_FIELDS)
 DEAD_LETTERS_SCHEMA = arrow_schema(DEAD_LETTER_FIELDS)
 DEAD_LETTER_KEY = ("source_topic", "source_partition", "source_offset")
+# A clean record's raw source (the raw topic is implied): its identity across re-sends.
+SOURCE_KEY = ("source_partition", "source_offset")
 
 
 def utcnow() -> datetime:
@@ -88,7 +90,12 @@ class BatchMeta:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What one commit_batch call did. `duplicates = input_rows - new_events`."""
+    """What one commit_batch call did.
+
+    `input_rows = new_events + duplicates + redelivered clean records`: `duplicates` are
+    records of an event_id seen before, `redelivered` are copies of records already counted
+    (clean and dead letters), which Silver re-sends after a crash.
+    """
 
     query_id: str
     batch_id: int
@@ -100,6 +107,7 @@ class BatchResult:
     new_dead_letters: int
     replay: bool
     commit_ms: float
+    redelivered: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict, for logs and JSON output."""

@@ -38,6 +38,16 @@ Dead letters are keyed by (source_topic, source_partition, source_offset); a re-
 dead letter keeps its offset, so stored ones with a smaller offset than the batch's
 smallest are skipped the same way (offsets grow with time).
 
+Clean records are counted once by their source (source_partition, source_offset) in
+`clean_sources`, bounded the same way, and exact for the same reason: a copy Silver
+re-sent after a crash is the output of the same raw record, so its stored original has
+the very same offset, which is >= the batch's smallest. No window can be too short: the
+bound comes from the batch itself, not from a clock. What it costs: Silver re-sends only
+its last, uncommitted batch, so a batch's smallest source offset is recent and the scan
+reads the newest rows of `clean_sources` (one raw partition lagging far behind the others
+widens it, never makes it wrong). A replayed Gold batch is the case where the bound reaches
+furthest back, and then only as far as that batch's own records.
+
 Examples:
     >>> from datetime import datetime, timedelta
     >>> import pyarrow as pa
@@ -77,4 +87,10 @@ def events_since(events: pa.Table, horizon: timedelta) -> datetime:
 def dead_letters_since(dead_letters: pa.Table) -> int:
     """Smallest `source_offset` a stored copy of any of `dead_letters` can have (pure)."""
     first = pc.min(dead_letters["source_offset"]).as_py()
+    return 0 if first is None else int(first)
+
+
+def sources_since(sources: pa.Table) -> int:
+    """Smallest `source_offset` a stored copy of any of `sources` can have (pure)."""
+    first = pc.min(sources["source_offset"]).as_py()
     return 0 if first is None else int(first)

@@ -31,6 +31,7 @@ Dialect = Literal["duckdb", "snowflake"]
 
 TABLES = (
     "silver_events",
+    "clean_sources",
     "customer_daily_metrics",
     "hourly_metrics",
     "product_daily_metrics",
@@ -46,6 +47,7 @@ VIEWS = (
     "kpis",
     "revenue_by_category",
     "dead_letter_counts",
+    "pipeline_counts",
 )
 
 # Columns renamed since a schema was released: (table, old name, new name), applied in order

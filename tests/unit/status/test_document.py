@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from checkpoint_files import write_checkpoint
-from dash_data import EXPECTED
+from dash_data import EXPECTED, resend_everything
 
 from shopstream.config import Settings
 from shopstream.infra.checkpoints import checkpoint
@@ -53,9 +53,11 @@ def test_caught_up_pipeline_is_healthy_and_reconciles(
         "clean": 14,
         "unique": EXPECTED["unique"],
         "duplicates": EXPECTED["duplicates"],
+        "redelivered": 0,
         "pending": 0,
         "holds": True,
     }
+    assert doc["redelivered"] == 0
     assert doc["lag"]["silver"]["topics"][s.kafka.raw_topic]["1"] == {
         "end": 8,
         "committed": 8,
@@ -90,6 +92,25 @@ def test_gold_behind_is_stalled_when_the_warehouse_stops_committing(
     assert "2 records waiting" in doc["stages"]["gold"]["reason"]
     assert doc["reconciliation"]["gold"]["pending"] == 2
     assert doc["reconciliation"]["gold"]["holds"] is False
+
+
+def test_records_silver_resent_after_a_crash_count_once_and_show_as_redelivered(
+    offline_settings: Settings, filled_wh: Warehouse
+) -> None:
+    s = offline_settings
+    before = build_status(s, warehouse=filled_wh, kafka=kafka(s, {0: 10, 1: 8}, 14, 4))
+    # Silver re-sent every record it wrote (its last batch was never committed): Gold reads
+    # each clean record and dead letter a second time, in a later batch.
+    resend_everything(filled_wh, batch_id=2)
+    silver_done(s, {"0": 10, "1": 8}, age=1.0)
+    doc = build_status(s, warehouse=filled_wh, kafka=kafka(s, {0: 10, 1: 8}, 28, 8))
+    for key in ("raw", "clean", "dead_letter", "duplicates", "unique"):
+        assert doc[key] == before[key], key
+    assert doc["warehouse"]["silver_events"] == before["warehouse"]["silver_events"]
+    assert doc["redelivered"] == 14 + 4
+    assert doc["reconciliation"]["silver"]["holds"] is True
+    assert doc["reconciliation"]["gold"]["holds"] is True
+    assert doc["reconciliation"]["gold"]["redelivered"] == 14
 
 
 class FakeQuery:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dash_data import resend_everything
 from prometheus_client import generate_latest
 from prometheus_text import samples
 
@@ -37,3 +38,16 @@ def test_lag_and_offsets_per_partition_become_labelled_gauges(
     assert (
         got[("shopstream_stage_events_out_total", (("output", "raw"), ("stage", "producer")))] == 10
     )
+
+
+def test_redelivered_copies_are_a_metric_of_their_own(
+    offline_settings: Settings, filled_wh: Warehouse
+) -> None:
+    k = offline_settings.kafka
+    snap = KafkaSnapshot(True, "127.0.0.1:9", topics={k.raw_topic: {0: (0, 18)}})
+    resend_everything(filled_wh, batch_id=2)
+    doc = build_status(offline_settings, warehouse=filled_wh, kafka=snap)
+    got = samples(generate_latest(make_registry(lambda: doc)).decode())
+    assert got[("shopstream_redelivered_total", ())] == doc["redelivered"] > 0
+    clean = ("shopstream_stage_events_out_total", (("output", "clean"), ("stage", "silver")))
+    assert got[clean] == doc["clean"] == doc["unique"] + doc["duplicates"]

@@ -167,7 +167,8 @@ def test_replaying_a_batch_changes_nothing(any_wh: Warehouse, snapshot: Any) -> 
     before = snapshot(any_wh)
     again = any_wh.commit_batch(events_table(rows), dls, meta(3))
     assert again.replay is True
-    assert (again.new_events, again.duplicates, again.new_dead_letters) == (0, 80, 0)
+    assert (again.new_events, again.duplicates, again.new_dead_letters) == (0, 0, 0)
+    assert again.redelivered == 80 + 2
     assert snapshot(any_wh) == before
     (batch,) = any_wh.query("SELECT * FROM pipeline_batches")
     assert (batch["replays"], batch["new_events"], batch["duplicates"]) == (1, 80, 0)
@@ -177,9 +178,10 @@ def test_replaying_a_batch_changes_nothing(any_wh: Warehouse, snapshot: Any) -> 
 def test_overlapping_batch_adds_only_the_new_events(any_wh: Warehouse) -> None:
     rows = random_events(40, seed=3)
     any_wh.commit_batch(events_table(rows[:25]), None, meta(0))
-    # A re-sent duplicate: same event_ids as already committed, now mixed with new ones.
+    # Records Silver re-sent (same sources, same event_ids), now mixed with new ones.
     result = any_wh.commit_batch(events_table(rows[15:]), None, meta(1))
-    assert (result.new_events, result.duplicates, result.replay) == (15, 10, False)
+    assert (result.new_events, result.duplicates, result.redelivered) == (15, 0, 10)
+    assert result.replay is False
     assert actual(any_wh) == expected(rows)
     batches = any_wh.query("SELECT input_rows, new_events, duplicates FROM pipeline_batches")
     assert sum(b["input_rows"] for b in batches) == 25 + 25
@@ -188,12 +190,35 @@ def test_overlapping_batch_adds_only_the_new_events(any_wh: Warehouse) -> None:
 
 def test_in_batch_duplicates_are_dropped_and_counted(any_wh: Warehouse) -> None:
     rows = [make_event("a", "PURCHASE", amount="10.00"), make_event("b")]
-    dup = dict(rows[0], amount=Decimal("99.00"), reporting_amount=Decimal("99.00"))
+    # A producer re-send: the same event_id in another raw record (its own source offset).
+    dup = make_event("a", "PURCHASE", amount="99.00")
     result = any_wh.commit_batch(events_table([*rows, dup]), None, meta(0))
     assert (result.input_rows, result.staged_rows, result.new_events) == (3, 2, 2)
-    assert result.duplicates == 1
+    assert (result.duplicates, result.redelivered) == (1, 0)
     (row,) = any_wh.query("SELECT total_revenue FROM customer_daily_metrics")
     assert row["total_revenue"] == Decimal("10.00")
+
+
+def test_counts_each_raw_record_once_whatever_silver_resent(any_wh: Warehouse) -> None:
+    rows = random_events(30, seed=5)
+    # Two producer re-sends (new raw records of seen event_ids) and a dead letter.
+    producer_dups = [dict(rows[0], source_offset=10_000), dict(rows[1], source_offset=10_001)]
+    dls = [make_dead_letter(20_000), make_dead_letter(20_001, "too_late")]
+    any_wh.commit_batch(events_table(rows[:20]), dead_letters_table(dls[:1]), meta(0))
+    # Silver crashed and re-sent its last batch: rows 10..19 and the dead letter again, in
+    # a later batch of Gold beside new records (an in-batch copy of row 25 too).
+    resent = [*rows[10:], rows[25], *producer_dups]
+    result = any_wh.commit_batch(events_table(resent), dead_letters_table(dls), meta(1))
+    assert (result.new_events, result.duplicates, result.redelivered) == (10, 2, 10 + 1 + 1)
+    (counts,) = any_wh.query("SELECT * FROM pipeline_counts")
+    assert counts == {
+        "clean": 32,
+        "unique_events": 30,
+        "duplicates": 2,
+        "dead_letter": 2,
+        "redelivered_clean": 11,
+        "redelivered_dead_letter": 1,
+    }
 
 
 def test_late_event_lands_in_its_own_date(any_wh: Warehouse) -> None:

@@ -209,7 +209,8 @@ function renderPipeline(st) {
   const mark = (h, pending) => (h == null ? "<span class='bad-mark'>?</span>" : h ? "<span class='ok-mark'>✓</span>" : `<span class='bad-mark'>≠</span> <span class="hint">${pending ? int(pending) + " pending" : ""}</span>`);
   $("reconciliation").innerHTML = `
     <div>${mark(r.silver.holds, r.silver.pending)} raw ${int(r.silver.raw)} = clean ${int(r.silver.clean)} + dead letter ${int(r.silver.dead_letter)}</div>
-    <div>${mark(r.gold.holds, r.gold.pending)} clean ${int(r.gold.clean)} = unique ${int(r.gold.unique)} + duplicates ${int(r.gold.duplicates)}</div>`;
+    <div>${mark(r.gold.holds, r.gold.pending)} clean ${int(r.gold.clean)} = unique ${int(r.gold.unique)} + duplicates ${int(r.gold.duplicates)}</div>
+    ${st.redelivered ? `<div class="hint" title="copies Silver re-sent after a crash; each record is counted once above">${int(st.redelivered)} redelivered after a crash (counted once)</div>` : ""}`;
 }
 
 function renderDeadLetters(rows) {

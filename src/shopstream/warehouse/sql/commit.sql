@@ -7,17 +7,42 @@
 -- name: create_stage_events
 CREATE TEMPORARY TABLE IF NOT EXISTS stage_events ($stage_event_columns, is_new BOOLEAN);
 
+-- name: create_stage_sources
+CREATE TEMPORARY TABLE IF NOT EXISTS stage_sources (
+    source_partition INTEGER, source_offset BIGINT, is_new BOOLEAN
+);
+
 -- name: create_stage_dead_letters
 CREATE TEMPORARY TABLE IF NOT EXISTS stage_dead_letters ($stage_dead_letter_columns, is_new BOOLEAN);
 
 -- name: clear_stage_events
 DELETE FROM stage_events;
 
+-- name: clear_stage_sources
+DELETE FROM stage_sources;
+
 -- name: clear_stage_dead_letters
 DELETE FROM stage_dead_letters;
 
 -- name: find_batch
 SELECT COUNT(*) FROM pipeline_batches WHERE query_id = ? AND batch_id = ?;
+
+-- The batch's clean records by source (partition, offset), each once: a source already stored
+-- is a copy Silver re-sent after a crash, so it is counted as redelivered, never as clean.
+-- Bounded like mark_existing_dead_letters (a re-sent copy keeps its offset).
+-- name: mark_existing_sources
+UPDATE stage_sources SET is_new = FALSE
+FROM clean_sources AS c
+WHERE stage_sources.source_partition = c.source_partition
+  AND stage_sources.source_offset = c.source_offset
+  AND c.source_offset >= ?;
+
+-- name: count_new_sources
+SELECT COUNT(*) FROM stage_sources WHERE is_new;
+
+-- name: insert_clean_sources
+INSERT INTO clean_sources (source_partition, source_offset, batch_id)
+SELECT source_partition, source_offset, ? FROM stage_sources WHERE is_new;
 
 -- Rows arrive with is_new = TRUE; clear it for event_ids committed by earlier batches.
 -- Only stored rows from the batch's dedup bound on can hold them (see warehouse/dedup.py):

@@ -12,6 +12,22 @@ CREATE TABLE IF NOT EXISTS silver_events (
     batch_id BIGINT NOT NULL
 );
 
+-- Every raw record Silver accepted, once, by its source partition and offset. Silver's Kafka
+-- sink is at-least-once: after a crash clean_events holds some records twice, and counting
+-- this table instead of the topic counts each raw record once (see warehouse/dedup.py).
+-- No key, as silver_events: the commit inserts only sources not stored yet.
+CREATE TABLE IF NOT EXISTS clean_sources (
+    source_partition INTEGER NOT NULL,
+    source_offset BIGINT NOT NULL,
+    batch_id BIGINT NOT NULL
+);
+
+-- A warehouse from before clean_sources: its stored events are its known clean sources
+-- (the duplicates it dropped then left no trace, so its history counts none).
+INSERT INTO clean_sources (source_partition, source_offset, batch_id)
+SELECT source_partition, source_offset, batch_id FROM silver_events
+WHERE NOT EXISTS (SELECT 1 FROM clean_sources);
+
 CREATE TABLE IF NOT EXISTS customer_daily_metrics (
     customer_id VARCHAR NOT NULL,
     event_date DATE NOT NULL,

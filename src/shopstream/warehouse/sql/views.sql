@@ -141,3 +141,29 @@ SELECT
     MAX(processed_at) AS last_processed_at
 FROM dead_letter_events
 GROUP BY reason;
+
+-- The pipeline's counts, each raw record once whatever Silver re-sent after a crash:
+-- clean = unique + duplicates (Gold), dead letters by source offset, and `redelivered`, the
+-- copies Gold read beyond those (pipeline_batches counts every record a batch read; a
+-- replayed batch is logged once, so Gold's own replays are not in it).
+CREATE OR REPLACE VIEW pipeline_counts AS
+WITH read_counts AS (
+    SELECT
+        CAST(COALESCE(SUM(input_rows), 0) AS BIGINT) AS clean_read,
+        CAST(COALESCE(SUM(dead_letters), 0) AS BIGINT) AS dead_letters_read
+    FROM pipeline_batches
+),
+stored AS (
+    SELECT
+        (SELECT COUNT(*) FROM clean_sources) AS clean,
+        (SELECT COUNT(*) FROM silver_events) AS unique_events,
+        (SELECT COUNT(*) FROM dead_letter_events) AS dead_letter
+)
+SELECT
+    s.clean,
+    s.unique_events,
+    s.clean - s.unique_events AS duplicates,
+    s.dead_letter,
+    GREATEST(r.clean_read - s.clean, 0) AS redelivered_clean,
+    GREATEST(r.dead_letters_read - s.dead_letter, 0) AS redelivered_dead_letter
+FROM stored AS s CROSS JOIN read_counts AS r;
