@@ -72,6 +72,13 @@ class DuckDBWarehouse(Warehouse):
                 self._wcur = self._conn.cursor()
         yield self._wcur
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to this database for one reader thread (the SQL endpoint's)."""
+        if self._closed:
+            raise WarehouseError(f"warehouse {self.path} is closed.")
+        with self._cursor_lock:
+            return self._conn.cursor()
+
     @contextmanager
     def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._cursor_lock:

@@ -1,0 +1,599 @@
+"""The read-only PostgreSQL-protocol server over the writer's DuckDB connection.
+
+One thread per client connection (`socketserver.ThreadingTCPServer`; DuckDB releases the
+GIL while it works). Each client gets its own `cursor()` of the one connection the writing
+process holds: DuckDB serves concurrent in-process readers that way, and each statement runs
+in a READ ONLY transaction, so it sees committed data only (never half a Gold batch) and
+cannot write even if the allow-list in `guard` missed something.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import socket
+import socketserver
+import ssl
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import duckdb
+
+from shopstream.warehouse.pgwire import compat, guard, messages, types
+from shopstream.warehouse.pgwire.scram import MECHANISM, ScramError, ScramExchange, Verifier
+
+log = logging.getLogger(__name__)
+
+_FETCH = 1000
+_FLUSH_BYTES = 1 << 16
+
+
+class CursorSource(Protocol):
+    """Anything with DuckDB's `cursor()`: a DuckDBWarehouse or a duckdb connection."""
+
+    def cursor(self) -> duckdb.DuckDBPyConnection: ...
+
+
+@dataclass
+class ServerConfig:
+    """What every session needs; built once by `SqlEndpoint`."""
+
+    source: CursorSource
+    user: str
+    verifier: Verifier
+    statement_timeout: float = 0.0
+    max_connections: int = 32
+    ssl_context: ssl.SSLContext | None = None
+    sessions: dict[tuple[int, int], Session] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def new_cursor(self) -> duckdb.DuckDBPyConnection:
+        with self.lock:
+            return self.source.cursor()
+
+
+class ClientGone(Exception):
+    """The client closed the connection (or sent Terminate)."""
+
+
+class PgError(Exception):
+    """An error to send as ErrorResponse with a SQLSTATE."""
+
+    def __init__(self, code: str, text: str, *, fatal: bool = False, hint: str | None = None):
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.fatal = fatal
+        self.hint = hint
+
+
+@dataclass
+class Result:
+    """A statement's outcome: columns (None = no rows) and rows to stream, or a tag."""
+
+    tag: str
+    columns: list[tuple[str, types.PgType]] | None = None
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    statement: guard.Statement
+    param_oids: list[int]
+
+
+@dataclass
+class Portal:
+    prepared: Prepared
+    params: list[Any]
+    result: Result | None = None
+    sent: int = 0
+
+
+def _error_of(err: Exception) -> PgError:
+    """A DuckDB exception as a PostgreSQL error (SQLSTATE by kind; first line of text)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, duckdb.InterruptException):
+        return PgError("57014", "canceling statement due to statement timeout or user request")
+    if isinstance(err, duckdb.ParserException):
+        return PgError("42601", text)
+    if isinstance(err, duckdb.CatalogException):
+        code = "42883" if "Function" in text or "Macro" in text else "42P01"
+        return PgError(code, text)
+    if isinstance(err, duckdb.BinderException):
+        return PgError("42703", text)
+    if isinstance(err, duckdb.ConversionException | duckdb.InvalidInputException):
+        return PgError("22P02", text)
+    if isinstance(err, duckdb.PermissionException):
+        return PgError("42501", text)
+    if isinstance(err, duckdb.TransactionException) and "read-only" in text:
+        return PgError(guard.READ_ONLY, text)
+    if isinstance(err, duckdb.OutOfMemoryException):
+        return PgError("53200", text)
+    return PgError("XX000", text)
+
+
+def _parse_timeout(value: str) -> float:
+    """PostgreSQL's statement_timeout value (ms when unitless) in seconds; 0 = none."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*", value.lower())
+    if not m:
+        raise PgError("22023", f'invalid value for parameter "statement_timeout": "{value}"')
+    scale = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}[m[2] or "ms"]
+    return float(m[1]) * scale
+
+
+class Session(socketserver.BaseRequestHandler):
+    """One client connection: startup, authentication, then queries until Terminate."""
+
+    server: _Server
+    sock: socket.socket
+
+    def setup(self) -> None:
+        self.cfg = self.server.cfg
+        self.sock = self.request
+        self.out: list[bytes] = []
+        self.out_size = 0
+        self.txn = "I"
+        self.params: dict[str, str] = {}
+        self.prepared: dict[str, Prepared] = {}
+        self.portals: dict[str, Portal] = {}
+        self.cursor: duckdb.DuckDBPyConnection | None = None
+        self.key = (os.getpid() & 0x7FFFFFFF, secrets.randbits(31))
+        self.timeout = self.cfg.statement_timeout
+        self.canceled = False
+
+    # ---- I/O --------------------------------------------------------------------------
+
+    def _recv(self, n: int) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            chunk = self.sock.recv(n - got)
+            if not chunk:
+                raise ClientGone
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def _read_message(self) -> tuple[bytes, bytes]:
+        tag = self._recv(1)
+        (length,) = struct.unpack("!I", self._recv(4))
+        return tag, self._recv(length - 4)
+
+    def send(self, data: bytes) -> None:
+        self.out.append(data)
+        self.out_size += len(data)
+        if self.out_size >= _FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.out:
+            self.sock.sendall(b"".join(self.out))
+            self.out.clear()
+            self.out_size = 0
+
+    def _send_error(self, err: PgError) -> None:
+        severity = "FATAL" if err.fatal else "ERROR"
+        self.send(messages.error(err.code, err.text, severity, err.hint))
+        self.flush()
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    def handle(self) -> None:
+        try:
+            if not self._startup():
+                return
+            self._loop()
+        except PgError as err:
+            with contextlib.suppress(OSError):
+                self._send_error(err)
+        except (ClientGone, ConnectionError, ssl.SSLError, OSError):
+            pass
+        except Exception:  # a bug must not take the writer process down: log, drop client
+            log.exception("SQL endpoint session failed")
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        with self.cfg.lock:
+            self.cfg.sessions.pop(self.key, None)
+        if self.cursor is not None:
+            with contextlib.suppress(duckdb.Error):
+                if self.txn != "I":
+                    self.cursor.execute("ROLLBACK")
+            self.cursor.close()
+            self.cursor = None
+
+    def _startup(self) -> bool:
+        """SSL negotiation, startup parameters, SCRAM; False for a CancelRequest."""
+        while True:
+            (length,) = struct.unpack("!I", self._recv(4))
+            if not 8 <= length <= 10_000:
+                raise ClientGone
+            body = self._recv(length - 4)
+            (code,) = struct.unpack("!I", body[:4])
+            if code == messages.SSL_REQUEST:
+                if self.cfg.ssl_context is None:
+                    self.sock.sendall(b"N")
+                    continue
+                self.sock.sendall(b"S")
+                self.sock = self.cfg.ssl_context.wrap_socket(self.sock, server_side=True)
+                continue
+            if code == messages.GSSENC_REQUEST:
+                self.sock.sendall(b"N")
+                continue
+            if code == messages.CANCEL_REQUEST:
+                pid, secret = struct.unpack("!II", body[4:12])
+                with self.cfg.lock:
+                    target = self.cfg.sessions.get((pid, secret))
+                if target is not None:
+                    target.cancel()
+                return False
+            if code >> 16 != 3:
+                version = f"{code >> 16}.{code & 0xFFFF}"
+                raise PgError("0A000", f"unsupported frontend protocol {version}", fatal=True)
+            if code & 0xFFFF:
+                # 3.2+ asked: answer NegotiateProtocolVersion, speak 3.0.
+                self.sock.sendall(messages.message(b"v", struct.pack("!II", 0, 0)))
+            self.params = messages.startup_parameters(body[4:])
+            break
+        self._authenticate(self.params.get("user", ""))
+        with self.cfg.lock:
+            if len(self.cfg.sessions) >= self.cfg.max_connections:
+                raise PgError("53300", "sorry, too many clients already", fatal=True)
+            self.cfg.sessions[self.key] = self
+        self.cursor = self.cfg.new_cursor()
+        for stmt in compat.session_setup(self.cfg.user, duckdb.__version__, self.key[0]):
+            self.cursor.execute(stmt)
+        self.send(messages.auth(0))
+        status = compat.parameters(self.cfg.user, self.params.get("application_name", ""))
+        self.status = status
+        for name, value in status.items():
+            self.send(messages.parameter_status(name, value))
+        self.send(messages.backend_key(*self.key))
+        self.send(messages.ready(self.txn))
+        self.flush()
+        return True
+
+    def _authenticate(self, user: str) -> None:
+        failed = PgError("28P01", f'password authentication failed for user "{user}"', fatal=True)
+        self.sock.sendall(messages.auth(10, messages.cstr(MECHANISM) + b"\x00"))
+        tag, body = self._read_message()
+        if tag != b"p":
+            raise failed
+        r = messages.Reader(body)
+        if r.cstr() != MECHANISM:
+            raise PgError("28000", f"only {MECHANISM} authentication is supported", fatal=True)
+        exchange = ScramExchange(self.cfg.verifier)
+        try:
+            first = exchange.server_first(r.take(r.int32()).decode())
+            self.sock.sendall(messages.auth(11, first.encode()))
+            tag, body = self._read_message()
+            if tag != b"p":
+                raise failed
+            final = exchange.server_final(body.decode())
+        except (ScramError, UnicodeDecodeError, ValueError):
+            raise failed from None
+        if user != self.cfg.user:
+            raise failed
+        self.send(messages.auth(12, final.encode()))
+
+    def cancel(self) -> None:
+        """Interrupt what this session runs (CancelRequest from another connection)."""
+        if self.cursor is not None:
+            self.canceled = True
+            self.cursor.interrupt()
+
+    # ---- the message loop -------------------------------------------------------------
+
+    def _loop(self) -> None:
+        skipping = False  # after an error in the extended protocol, until Sync
+        while True:
+            tag, body = self._read_message()
+            if tag == b"X":
+                return
+            if tag == b"Q":
+                self._simple(body[:-1].decode())
+                continue
+            if tag == b"S":
+                skipping = False
+                self._end_implicit()
+                self.send(messages.ready(self.txn))
+                self.flush()
+                continue
+            if tag == b"H":
+                self.flush()
+                continue
+            if skipping:
+                continue
+            try:
+                self._extended(tag, body)
+            except PgError as err:
+                self._fail(err)
+                skipping = True
+
+    def _fail(self, err: PgError) -> None:
+        log.debug("SQL endpoint error %s: %s", err.code, err.text)
+        if self.txn == "T":
+            self.txn = "E"
+        self._send_error(err)
+
+    def _simple(self, sql: str) -> None:
+        statements = guard.split(sql)
+        if not statements:
+            self.send(messages.EMPTY_QUERY)
+        for text in statements:
+            try:
+                stmt = guard.classify(text)
+                result = self._execute(stmt, [])
+            except PgError as err:
+                self._fail(err)
+                break
+            if result.columns is not None:
+                self.send(messages.row_description(result.columns))
+            self._send_rows(result, 0, 0)
+        self.send(messages.ready(self.txn))
+        self.flush()
+
+    def _send_rows(self, result: Result, start: int, limit: int) -> int:
+        """DataRows from `start`; CommandComplete when done. Returns the next row index."""
+        if result.columns is None:
+            self.send(
+                messages.EMPTY_QUERY if result.tag == "" else messages.command_complete(result.tag)
+            )
+            return start
+        end = len(result.rows) if limit <= 0 else min(len(result.rows), start + limit)
+        for row in result.rows[start:end]:
+            self.send(messages.data_row(None if v is None else types.to_text(v) for v in row))
+        if end < len(result.rows):
+            self.send(messages.PORTAL_SUSPENDED)
+        else:
+            self.send(messages.command_complete(result.tag or f"SELECT {len(result.rows)}"))
+        return end
+
+    def _extended(self, tag: bytes, body: bytes) -> None:
+        if tag == b"P":
+            name, query, oids = messages.parse_parse(body)
+            parts = guard.split(query)
+            if len(parts) > 1:
+                raise PgError("42601", "cannot insert multiple commands into a prepared statement")
+            stmt = guard.classify(parts[0] if parts else "")
+            self.prepared[name] = Prepared(stmt, oids)
+            self.send(messages.PARSE_COMPLETE)
+        elif tag == b"B":
+            bind = messages.parse_bind(body)
+            prepared = self._get(self.prepared, bind.statement, "prepared statement")
+            if any(f == 1 for f in bind.result_formats):
+                raise PgError("0A000", "binary result format is not supported; use text")
+            params = self._decode_params(prepared, bind)
+            self.portals[bind.portal] = Portal(prepared, params)
+            self.send(messages.BIND_COMPLETE)
+        elif tag == b"D":
+            kind, name = body[:1], body[1:-1].decode()
+            if kind == b"S":
+                prepared = self._get(self.prepared, name, "prepared statement")
+                self._describe_statement(prepared)
+            else:
+                portal = self._get(self.portals, name, "portal")
+                if portal.result is None:
+                    portal.result = self._execute(portal.prepared.statement, portal.params)
+                cols = portal.result.columns
+                self.send(messages.NO_DATA if cols is None else messages.row_description(cols))
+        elif tag == b"E":
+            r = messages.Reader(body)
+            name, limit = r.cstr(), r.int32()
+            portal = self._get(self.portals, name, "portal")
+            if portal.result is None:
+                portal.result = self._execute(portal.prepared.statement, portal.params)
+            portal.sent = self._send_rows(portal.result, portal.sent, limit)
+        elif tag == b"C":
+            kind, name = body[:1], body[1:-1].decode()
+            (self.prepared if kind == b"S" else self.portals).pop(name, None)
+            self.send(messages.CLOSE_COMPLETE)
+        else:
+            raise PgError("08P01", f"unexpected message type {tag!r}")
+
+    @staticmethod
+    def _get(store: dict[str, Any], name: str, what: str) -> Any:
+        if name not in store:
+            raise PgError(
+                "26000" if what != "portal" else "34000", f'{what} "{name}" does not exist'
+            )
+        return store[name]
+
+    def _decode_params(self, prepared: Prepared, bind: messages.Bind) -> list[Any]:
+        out = []
+        for i, raw in enumerate(bind.params):
+            oid = prepared.param_oids[i] if i < len(prepared.param_oids) else 0
+            fmt = (
+                bind.param_formats[0 if len(bind.param_formats) == 1 else i]
+                if bind.param_formats
+                else 0
+            )
+            try:
+                if raw is None:
+                    out.append(None)
+                elif fmt == 1:
+                    out.append(types.from_binary(raw, oid))
+                else:
+                    out.append(types.from_text(raw.decode(), oid))
+            except ValueError as err:
+                raise PgError("22P02", f"parameter ${i + 1}: {err}") from None
+        return out
+
+    def _describe_statement(self, prepared: Prepared) -> None:
+        stmt = prepared.statement
+        n = _param_count(stmt.sql)
+        oids = [*prepared.param_oids[:n], *[types.TEXT] * (n - len(prepared.param_oids))]
+        self.send(messages.parameter_description([o or types.TEXT for o in oids]))
+        if stmt.kind == "show" and stmt.name in self._show_values():
+            self.send(
+                messages.row_description([(_show_column(stmt.name), types.PgType(types.TEXT))])
+            )
+        elif stmt.kind in ("read", "show"):
+            columns = self._columns_of(stmt, [None] * n)
+            self.send(messages.NO_DATA if columns is None else messages.row_description(columns))
+        else:
+            self.send(messages.NO_DATA)
+
+    # ---- running statements ----------------------------------------------------------
+
+    def _end_implicit(self) -> None:
+        """Extended-protocol portals end at Sync (their implicit transaction ends there)."""
+        self.portals.pop("", None)
+
+    def _show_values(self) -> dict[str, str]:
+        values = {k.lower(): v for k, v in self.status.items()}
+        values.update(compat.SHOW_EXTRA)
+        values["statement_timeout"] = f"{round(self.timeout * 1000)}ms" if self.timeout else "0"
+        return values
+
+    def _execute(self, stmt: guard.Statement, params: list[Any]) -> Result:
+        if self.txn == "E" and stmt.kind not in ("commit", "rollback", "rollback_to"):
+            raise PgError(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            )
+        if stmt.kind == "refused":
+            raise PgError(stmt.code, stmt.reason, hint=guard.HINT)
+        if stmt.kind == "empty":
+            return Result("")
+        if stmt.kind == "noop":
+            return Result(stmt.tag)
+        if stmt.kind == "set":
+            return self._set(stmt)
+        if stmt.kind == "begin":
+            if self.txn == "I":
+                self._duck("BEGIN TRANSACTION READ ONLY")
+                self.txn = "T"
+            else:
+                self.send(messages.error("25001", "there is already a transaction in progress",
+                                         "WARNING"))  # fmt: skip
+            return Result("BEGIN")
+        if stmt.kind == "savepoint":
+            if self.txn == "I":
+                raise PgError("25P01", f"{stmt.tag} can only be used in transaction blocks")
+            return Result(stmt.tag)
+        if stmt.kind == "rollback_to":
+            if self.txn == "I":
+                raise PgError(
+                    "25P01", "ROLLBACK TO SAVEPOINT can only be used in transaction blocks"
+                )
+            if self.txn == "E":
+                # DuckDB aborted the whole transaction; a fresh read-only one takes its place.
+                self._duck("ROLLBACK")
+                self._duck("BEGIN TRANSACTION READ ONLY")
+                self.txn = "T"
+            return Result("ROLLBACK")
+        if stmt.kind in ("commit", "rollback"):
+            tag = "ROLLBACK" if stmt.kind == "rollback" or self.txn == "E" else "COMMIT"
+            if self.txn != "I":
+                self._duck("ROLLBACK")  # nothing to commit: every transaction here is READ ONLY
+                self.txn = "I"
+            return Result(tag)
+        if stmt.kind == "show":
+            values = self._show_values()
+            if stmt.name in values:
+                column = (_show_column(stmt.name), types.PgType(types.TEXT))
+                return Result("SHOW", [column], [(values[stmt.name],)])
+        return self._query(stmt.sql, params)
+
+    def _set(self, stmt: guard.Statement) -> Result:
+        if stmt.name == "statement_timeout":
+            asked = _parse_timeout(stmt.value) if stmt.value and stmt.tag == "SET" else 0.0
+            limit = self.cfg.statement_timeout
+            # A client may shorten the configured timeout, never lift it.
+            self.timeout = min(t for t in (asked, limit) if t) if (asked or limit) else 0.0
+        elif stmt.name == "application_name":
+            self.status["application_name"] = stmt.value
+            self.send(messages.parameter_status("application_name", stmt.value))
+        return Result(stmt.tag)
+
+    def _duck(self, sql: str) -> None:
+        assert self.cursor is not None
+        try:
+            self.cursor.execute(sql)
+        except duckdb.Error as err:
+            raise _error_of(err) from None
+
+    @contextlib.contextmanager
+    def _statement(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A READ ONLY transaction (unless the client opened one) and the statement timeout."""
+        assert self.cursor is not None
+        cur = self.cursor
+        own = self.txn == "I"
+        timer = threading.Timer(self.timeout, cur.interrupt) if self.timeout > 0 else None
+        self.canceled = False
+        try:
+            if own:
+                cur.execute("BEGIN TRANSACTION READ ONLY")
+            if timer is not None:
+                timer.daemon = True
+                timer.start()
+            yield cur
+        except duckdb.Error as err:
+            error = _error_of(err)
+            if error.code == "57014":
+                error.text = (
+                    "canceling statement due to user request"
+                    if self.canceled
+                    else f"canceling statement due to statement timeout ({self.timeout:g} s)"
+                )
+            raise error from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if own:
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("ROLLBACK")
+
+    def _query(self, sql: str, params: list[Any]) -> Result:
+        text = compat.rewrite(sql) if compat.needs_rewrite(sql) else sql
+        log.debug("SQL endpoint runs %r", text)
+        with self._statement() as cur:
+            cur.execute(text, params or None)
+            if cur.description is None:
+                return Result("SELECT 0")
+            columns = [(d[0], types.pg_type(d[1])) for d in cur.description]
+            rows: list[tuple[Any, ...]] = []
+            while batch := cur.fetchmany(_FETCH):
+                rows.extend(batch)
+        return Result(f"SELECT {len(rows)}", columns, rows)
+
+    def _columns_of(
+        self, stmt: guard.Statement, params: list[Any]
+    ) -> list[tuple[str, types.PgType]] | None:
+        """Result columns of a statement without reading its rows (Describe of a statement)."""
+        sql = compat.rewrite(stmt.sql) if compat.needs_rewrite(stmt.sql) else stmt.sql
+        first = sql.lstrip(" \t\r\n(").split(None, 1)[0].upper() if sql.strip() else ""
+        with self._statement() as cur:
+            if first in ("SELECT", "WITH", "VALUES", "FROM"):
+                cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0", params or None)
+            else:
+                cur.execute(sql, params or None)  # SHOW, DESCRIBE, PIVOT...: run it
+            if cur.description is None:
+                return None
+            return [(d[0], types.pg_type(d[1])) for d in cur.description]
+
+
+def _show_column(name: str) -> str:
+    return "transaction_isolation" if name == "transaction isolation level" else name
+
+
+def _param_count(sql: str) -> int:
+    return max((int(n) for n in re.findall(r"\$(\d+)", sql)), default=0)
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        super().__init__(address, Session)

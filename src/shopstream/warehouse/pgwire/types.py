@@ -1,0 +1,144 @@
+"""DuckDB column types as PostgreSQL type OIDs, and values in PostgreSQL's text format."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+# PostgreSQL's fixed OIDs (src/include/catalog/pg_type.dat).
+BOOL, BYTEA, INT8, INT2, INT4, TEXT, OID = 16, 17, 20, 21, 23, 25, 26
+FLOAT4, FLOAT8, VARCHAR, DATE, TIME = 700, 701, 1043, 1082, 1083
+TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC, UUID_OID, JSON = 1114, 1184, 1186, 1700, 2950, 114
+UNKNOWN = 705
+
+
+@dataclass(frozen=True)
+class PgType:
+    """What a RowDescription says about a column: type OID, size and modifier."""
+
+    oid: int
+    size: int = -1
+    typmod: int = -1
+
+
+_SIMPLE: dict[str, PgType] = {
+    "BOOLEAN": PgType(BOOL, 1),
+    "TINYINT": PgType(INT2, 2),
+    "SMALLINT": PgType(INT2, 2),
+    "UTINYINT": PgType(INT2, 2),
+    "INTEGER": PgType(INT4, 4),
+    "USMALLINT": PgType(INT4, 4),
+    "BIGINT": PgType(INT8, 8),
+    "UINTEGER": PgType(INT8, 8),
+    # Wider than int8: numeric without a modifier, as PostgreSQL's sum(bigint) is.
+    "HUGEINT": PgType(NUMERIC),
+    "UBIGINT": PgType(NUMERIC),
+    "UHUGEINT": PgType(NUMERIC),
+    "FLOAT": PgType(FLOAT4, 4),
+    "DOUBLE": PgType(FLOAT8, 8),
+    "VARCHAR": PgType(VARCHAR),
+    "BLOB": PgType(BYTEA),
+    "DATE": PgType(DATE, 4),
+    "TIME": PgType(TIME, 8),
+    "TIMESTAMP": PgType(TIMESTAMP, 8),
+    "TIMESTAMP_NS": PgType(TIMESTAMP, 8),
+    "TIMESTAMP_MS": PgType(TIMESTAMP, 8),
+    "TIMESTAMP_S": PgType(TIMESTAMP, 8),
+    "TIMESTAMP WITH TIME ZONE": PgType(TIMESTAMPTZ, 8),
+    "INTERVAL": PgType(INTERVAL, 16),
+    "UUID": PgType(UUID_OID, 16),
+    "JSON": PgType(JSON),
+}
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def pg_type(duckdb_type: object) -> PgType:
+    """The PostgreSQL type for a DuckDB type (as `cursor.description` gives it); else text."""
+    name = str(duckdb_type).upper()
+    if m := _DECIMAL.fullmatch(name):
+        precision, scale = int(m[1]), int(m[2])
+        # PostgreSQL packs numeric(p,s) as ((p << 16) | s) + VARHDRSZ.
+        return PgType(NUMERIC, -1, ((precision << 16) | scale) + 4)
+    # Lists, structs, maps, enums...: their DuckDB text form, typed as text.
+    return _SIMPLE.get(name, PgType(TEXT))
+
+
+def to_text(value: Any) -> str:
+    """A Python value from DuckDB in PostgreSQL's text output format (DateStyle ISO)."""
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return repr(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(UTC).isoformat(sep=" ").replace("+00:00", "+00")
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return _interval(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
+    if isinstance(value, UUID):
+        return str(value)
+    return str(value)
+
+
+def _interval(td: timedelta) -> str:
+    """PostgreSQL's `postgres` IntervalStyle, e.g. `1 day 02:03:04`."""
+    days, seconds = td.days, td.seconds
+    clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    if td.microseconds:
+        clock += f".{td.microseconds:06d}"
+    return f"{days} day{'s' if abs(days) != 1 else ''} {clock}" if days else clock
+
+
+def from_text(text: str, oid: int) -> Any:
+    """A bind parameter sent as text, converted by its declared type (unknown = text)."""
+    if oid in (INT2, INT4, INT8, OID):
+        return int(text)
+    if oid in (FLOAT4, FLOAT8):
+        return float(text)
+    if oid == NUMERIC:
+        return Decimal(text)
+    if oid == BOOL:
+        return text.strip().lower() in ("t", "true", "1", "yes", "on", "y")
+    if oid == DATE:
+        return date.fromisoformat(text)
+    if oid in (TIMESTAMP, TIMESTAMPTZ):
+        return datetime.fromisoformat(text)
+    return text
+
+
+def from_binary(data: bytes, oid: int) -> Any:
+    """A bind parameter sent in binary format (the common scalar types only)."""
+    import struct
+
+    if oid == INT2:
+        return struct.unpack("!h", data)[0]
+    if oid in (INT4, OID):
+        return struct.unpack("!i", data)[0]
+    if oid == INT8:
+        return struct.unpack("!q", data)[0]
+    if oid == FLOAT4:
+        return struct.unpack("!f", data)[0]
+    if oid == FLOAT8:
+        return struct.unpack("!d", data)[0]
+    if oid == BOOL:
+        return data != b"\x00"
+    if oid == BYTEA:
+        return data
+    if oid in (TEXT, VARCHAR, UNKNOWN, 0):
+        return data.decode()
+    raise ValueError(f"binary parameters of type OID {oid} are not supported; send them as text")
