@@ -51,8 +51,9 @@ java-deps:
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q openjdk-17-jdk-headless maven
 
-system-deps:  ## Debian chromium for the browser tests (Playwright drives it; no browser download)
+system-deps:  ## Debian chromium (browser tests) and psql (SQL endpoint tests)
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+	@command -v psql >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql-client; }
 
 reset: install  ## stop the local broker and delete all local state (.shopstream/)
 	$(BIN)/shopstream reset --yes
