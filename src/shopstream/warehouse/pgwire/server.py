@@ -10,6 +10,7 @@ cannot write even if the allow-list in `guard` missed something.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ import socketserver
 import ssl
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -79,7 +80,17 @@ class Result:
 
     tag: str
     columns: list[tuple[str, types.PgType]] | None = None
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rows: Iterator[tuple[Any, ...]] = field(default_factory=lambda: iter(()))
+    sent: int = 0
+    _peeked: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def take(self, limit: int) -> tuple[Iterator[tuple[Any, ...]], bool]:
+        """Up to `limit` rows (all if limit <= 0) and whether that is the last of them."""
+        if limit <= 0:
+            return itertools.chain(self._peeked, self.rows), True
+        batch = [*self._peeked, *itertools.islice(self.rows, limit - len(self._peeked))]
+        self._peeked = list(itertools.islice(self.rows, 1))
+        return iter(batch), not self._peeked
 
 
 @dataclass
@@ -93,7 +104,6 @@ class Portal:
     prepared: Prepared
     params: list[Any]
     result: Result | None = None
-    sent: int = 0
 
 
 def _error_of(err: Exception) -> PgError:
@@ -147,6 +157,7 @@ class Session(socketserver.BaseRequestHandler):
         self.key = (os.getpid() & 0x7FFFFFFF, secrets.randbits(31))
         self.timeout = self.cfg.statement_timeout
         self.canceled = False
+        self._stream: Generator[tuple[Any, ...], None, None] | None = None
 
     # ---- I/O --------------------------------------------------------------------------
 
@@ -200,6 +211,7 @@ class Session(socketserver.BaseRequestHandler):
             self._close()
 
     def _close(self) -> None:
+        self._close_stream()
         with self.cfg.lock:
             self.cfg.sessions.pop(self.key, None)
         if self.cursor is not None:
@@ -336,25 +348,30 @@ class Session(socketserver.BaseRequestHandler):
                 break
             if result.columns is not None:
                 self.send(messages.row_description(result.columns))
-            self._send_rows(result, 0, 0)
+            try:
+                self._send_rows(result, 0)
+            except PgError as err:
+                self._fail(err)
+                break
+        self._close_stream()
         self.send(messages.ready(self.txn))
         self.flush()
 
-    def _send_rows(self, result: Result, start: int, limit: int) -> int:
-        """DataRows from `start`; CommandComplete when done. Returns the next row index."""
+    def _send_rows(self, result: Result, limit: int) -> None:
+        """DataRows (up to `limit` if > 0), then CommandComplete or PortalSuspended."""
         if result.columns is None:
             self.send(
                 messages.EMPTY_QUERY if result.tag == "" else messages.command_complete(result.tag)
             )
-            return start
-        end = len(result.rows) if limit <= 0 else min(len(result.rows), start + limit)
-        for row in result.rows[start:end]:
+            return
+        rows, last = result.take(limit)
+        for row in rows:
             self.send(messages.data_row(None if v is None else types.to_text(v) for v in row))
-        if end < len(result.rows):
-            self.send(messages.PORTAL_SUSPENDED)
+            result.sent += 1
+        if last:
+            self.send(messages.command_complete(result.tag or f"SELECT {result.sent}"))
         else:
-            self.send(messages.command_complete(result.tag or f"SELECT {len(result.rows)}"))
-        return end
+            self.send(messages.PORTAL_SUSPENDED)
 
     def _extended(self, tag: bytes, body: bytes) -> None:
         if tag == b"P":
@@ -390,7 +407,7 @@ class Session(socketserver.BaseRequestHandler):
             portal = self._get(self.portals, name, "portal")
             if portal.result is None:
                 portal.result = self._execute(portal.prepared.statement, portal.params)
-            portal.sent = self._send_rows(portal.result, portal.sent, limit)
+            self._send_rows(portal.result, limit)
         elif tag == b"C":
             kind, name = body[:1], body[1:-1].decode()
             (self.prepared if kind == b"S" else self.portals).pop(name, None)
@@ -444,8 +461,16 @@ class Session(socketserver.BaseRequestHandler):
     # ---- running statements ----------------------------------------------------------
 
     def _end_implicit(self) -> None:
-        """Extended-protocol portals end at Sync (their implicit transaction ends there)."""
-        self.portals.pop("", None)
+        """Outside a transaction block, portals end at Sync (their implicit transaction does)."""
+        if self.txn == "I":
+            self.portals.clear()
+            self._close_stream()
+
+    def _close_stream(self) -> None:
+        """Abandon the rows of a statement still open on the cursor (ends its transaction)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
 
     def _show_values(self) -> dict[str, str]:
         values = {k.lower(): v for k, v in self.status.items()}
@@ -467,6 +492,8 @@ class Session(socketserver.BaseRequestHandler):
             return Result(stmt.tag)
         if stmt.kind == "set":
             return self._set(stmt)
+        if stmt.kind in ("begin", "commit", "rollback", "rollback_to"):
+            self._close_stream()  # a transaction's end closes its portals
         if stmt.kind == "begin":
             if self.txn == "I":
                 self._duck("BEGIN TRANSACTION READ ONLY")
@@ -500,7 +527,7 @@ class Session(socketserver.BaseRequestHandler):
             values = self._show_values()
             if stmt.name in values:
                 column = (_show_column(stmt.name), types.PgType(types.TEXT))
-                return Result("SHOW", [column], [(values[stmt.name],)])
+                return Result("SHOW", [column], iter([(values[stmt.name],)]))
         return self._query(stmt.sql, params)
 
     def _set(self, stmt: guard.Statement) -> Result:
@@ -521,49 +548,68 @@ class Session(socketserver.BaseRequestHandler):
         except duckdb.Error as err:
             raise _error_of(err) from None
 
-    @contextlib.contextmanager
-    def _statement(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A READ ONLY transaction (unless the client opened one) and the statement timeout."""
+    def _begin(self) -> tuple[duckdb.DuckDBPyConnection, bool, threading.Timer | None]:
+        """A READ ONLY transaction (unless the client opened one) and the statement timer."""
+        self._close_stream()  # one statement at a time on the session's cursor
         assert self.cursor is not None
         cur = self.cursor
         own = self.txn == "I"
-        timer = threading.Timer(self.timeout, cur.interrupt) if self.timeout > 0 else None
         self.canceled = False
-        try:
-            if own:
-                cur.execute("BEGIN TRANSACTION READ ONLY")
-            if timer is not None:
-                timer.daemon = True
-                timer.start()
-            yield cur
-        except duckdb.Error as err:
-            error = _error_of(err)
-            if error.code == "57014":
-                error.text = (
-                    "canceling statement due to user request"
-                    if self.canceled
-                    else f"canceling statement due to statement timeout ({self.timeout:g} s)"
-                )
-            raise error from None
-        finally:
-            if timer is not None:
-                timer.cancel()
-            if own:
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK")
+        if own:
+            self._duck("BEGIN TRANSACTION READ ONLY")
+        timer = None
+        if self.timeout > 0:
+            timer = threading.Timer(self.timeout, cur.interrupt)
+            timer.daemon = True
+            timer.start()
+        return cur, own, timer
+
+    def _end(self, own: bool, timer: threading.Timer | None) -> None:
+        if timer is not None:
+            timer.cancel()
+        if own and self.cursor is not None:
+            with contextlib.suppress(duckdb.Error):
+                self.cursor.execute("ROLLBACK")  # read-only: nothing to commit
+
+    def _error(self, err: duckdb.Error) -> PgError:
+        error = _error_of(err)
+        if error.code == "57014":
+            error.text = (
+                "canceling statement due to user request"
+                if self.canceled
+                else f"canceling statement due to statement timeout ({self.timeout:g} s)"
+            )
+        return error
 
     def _query(self, sql: str, params: list[Any]) -> Result:
+        """Run a read; its rows stream from DuckDB as the client reads them."""
         text = compat.rewrite(sql) if compat.needs_rewrite(sql) else sql
         log.debug("SQL endpoint runs %r", text)
-        with self._statement() as cur:
+        cur, own, timer = self._begin()
+        try:
             cur.execute(text, params or None)
-            if cur.description is None:
-                return Result("SELECT 0")
-            columns = [(d[0], types.pg_type(d[1])) for d in cur.description]
-            rows: list[tuple[Any, ...]] = []
-            while batch := cur.fetchmany(_FETCH):
-                rows.extend(batch)
-        return Result(f"SELECT {len(rows)}", columns, rows)
+        except duckdb.Error as err:
+            self._end(own, timer)
+            raise self._error(err) from None
+        if cur.description is None:
+            self._end(own, timer)
+            return Result("SELECT 0")
+        columns = [(d[0], types.pg_type(d[1])) for d in cur.description]
+
+        def rows() -> Generator[tuple[Any, ...], None, None]:
+            try:
+                while batch := cur.fetchmany(_FETCH):
+                    yield from batch
+            except duckdb.Error as err:
+                raise self._error(err) from None
+            finally:
+                self._end(own, timer)
+                if self._stream is stream:
+                    self._stream = None
+
+        stream = rows()
+        self._stream = stream
+        return Result("", columns, stream)
 
     def _columns_of(
         self, stmt: guard.Statement, params: list[Any]
@@ -571,14 +617,19 @@ class Session(socketserver.BaseRequestHandler):
         """Result columns of a statement without reading its rows (Describe of a statement)."""
         sql = compat.rewrite(stmt.sql) if compat.needs_rewrite(stmt.sql) else stmt.sql
         first = sql.lstrip(" \t\r\n(").split(None, 1)[0].upper() if sql.strip() else ""
-        with self._statement() as cur:
+        cur, own, timer = self._begin()
+        try:
             if first in ("SELECT", "WITH", "VALUES", "FROM"):
                 cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0", params or None)
             else:
                 cur.execute(sql, params or None)  # SHOW, DESCRIBE, PIVOT...: run it
-            if cur.description is None:
-                return None
-            return [(d[0], types.pg_type(d[1])) for d in cur.description]
+        except duckdb.Error as err:
+            raise self._error(err) from None
+        finally:
+            self._end(own, timer)
+        if cur.description is None:
+            return None
+        return [(d[0], types.pg_type(d[1])) for d in cur.description]
 
 
 def _show_column(name: str) -> str:

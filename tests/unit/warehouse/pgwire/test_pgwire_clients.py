@@ -224,3 +224,12 @@ def test_forwarded_sums_and_statements_match_duckdb(served: Served) -> None:
     assert all(isinstance(r["views"], int) for r in want)
     # Several statements: the last one's rows, as DuckDB gives.
     assert sql_json(served.home, "SELECT 1 AS a; SELECT 2 AS b") == [{"b": 2}]
+
+
+def test_large_results_stream_across_fetch_batches(served: Served) -> None:
+    with psycopg.connect(**served.conninfo, autocommit=True) as conn:
+        rows = conn.execute("SELECT range AS n FROM range(25000) ORDER BY n").fetchall()
+        assert [n for (n,) in rows] == list(range(25000))
+        # The session is ready for the next statement after a fully read stream.
+        count = conn.execute("SELECT count(*) FROM silver_events").fetchone()
+        assert count == (len(served.expected["silver_events"]),)

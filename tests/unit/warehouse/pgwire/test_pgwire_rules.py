@@ -171,3 +171,16 @@ def test_view_definition_and_visible_relations(session: duckdb.DuckDBPyConnectio
 
 def test_ordinary_queries_are_not_rewritten() -> None:
     assert not compat.needs_rewrite("SELECT customer_id, sum(total_revenue) FROM top_customers")
+
+
+def test_result_hands_out_rows_in_portal_sized_pieces() -> None:
+    from shopstream.warehouse.pgwire.server import Result
+
+    result = Result("", [("n", types.PgType(types.INT8))], iter([(1,), (2,), (3,)]))
+    first, last = result.take(2)
+    assert (list(first), last) == ([(1,), (2,)], False)
+    rest, last = result.take(2)
+    assert (list(rest), last) == ([(3,)], True)
+    exact = Result("", [], iter([(1,), (2,)]))
+    rows, last = exact.take(2)
+    assert (list(rows), last) == ([(1,), (2,)], True)
