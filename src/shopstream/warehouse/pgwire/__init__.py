@@ -14,6 +14,7 @@ from shopstream.warehouse.pgwire.endpoint import (
     endpoint_password,
     password_file,
     running_endpoint,
+    serving,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "endpoint_password",
     "password_file",
     "running_endpoint",
+    "serving",
 ]

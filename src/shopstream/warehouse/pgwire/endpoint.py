@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import ssl
@@ -20,13 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopstream.errors import ConfigError, ShopstreamError
+from shopstream.warehouse.pgwire.compat import DATABASE
 from shopstream.warehouse.pgwire.scram import Verifier
 from shopstream.warehouse.pgwire.server import CursorSource, ServerConfig, _Server
 
 if TYPE_CHECKING:
-    from shopstream.config import Settings
+    from collections.abc import Iterator
 
-from shopstream.warehouse.pgwire.compat import DATABASE
+    from shopstream.config import Settings
+    from shopstream.warehouse.base import Warehouse
+
+log = logging.getLogger(__name__)
 
 
 def endpoint_file(settings: Settings) -> Path:
@@ -144,10 +149,21 @@ class SqlEndpoint:
         tls = self._config.ssl_context is not None
         return EndpointInfo(host, self.port, self.settings.sql.user, DATABASE, os.getpid(), tls)
 
+    @property
+    def password_source(self) -> str:
+        """Where a user finds the password (never the password itself)."""
+        if self.settings.sql.password is not None:
+            return "SHOPSTREAM_SQL__PASSWORD"
+        return str(password_file(self.settings))
+
     def start(self) -> SqlEndpoint:
-        """Listen and serve in a daemon thread; record the endpoint in the home."""
+        """Listen and serve in a daemon thread; record the endpoint in the home.
+
+        The default port taken (another home's pipeline, a PostgreSQL server) falls back to
+        a free port, recorded in the home; a port the user chose must be free.
+        """
         try:
-            self._server = _Server((self.host, self._port), self._config)
+            self._server = self._listen()
         except OSError as err:
             raise ShopstreamError(
                 f"the SQL endpoint cannot listen on {self.host}:{self._port}: {err.strerror}. "
@@ -164,6 +180,15 @@ class SqlEndpoint:
         info = self.info
         path.write_text(json.dumps(info.__dict__))
         return self
+
+    def _listen(self) -> _Server:
+        try:
+            return _Server((self.host, self._port), self._config)
+        except OSError:
+            if self._port == 0 or "port" in self.settings.sql.model_fields_set:
+                raise
+            log.warning("port %s is taken; the SQL endpoint listens on a free port", self._port)
+            return _Server((self.host, 0), self._config)
 
     def stop(self) -> None:
         """Stop listening, end client sessions, forget the recorded endpoint; idempotent."""
@@ -195,3 +220,26 @@ class SqlEndpoint:
 
     def __repr__(self) -> str:
         return f"SqlEndpoint({self.host}:{self.port}, user={self.settings.sql.user!r})"
+
+
+@contextlib.contextmanager
+def serving(warehouse: Warehouse, settings: Settings) -> Iterator[SqlEndpoint | None]:
+    """The SQL endpoint of the process that writes DuckDB, for the time of the block.
+
+    None when disabled (`sql.enabled = false`) or when nobody needs it: Snowflake serves
+    any number of clients itself, and a read-only DuckDB process is not the writer.
+    """
+    from shopstream.warehouse.duckdb import DuckDBWarehouse
+
+    if (
+        not settings.sql.enabled
+        or not isinstance(warehouse, DuckDBWarehouse)
+        or warehouse.read_only
+    ):
+        yield None
+        return
+    endpoint = SqlEndpoint(warehouse, settings).start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()

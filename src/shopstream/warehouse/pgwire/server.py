@@ -587,10 +587,14 @@ class Session(socketserver.BaseRequestHandler):
         log.debug("SQL endpoint runs %r", text)
         cur, own, timer = self._begin()
         try:
+            _check_with_duckdb(cur, text)
             cur.execute(text, params or None)
         except duckdb.Error as err:
             self._end(own, timer)
             raise self._error(err) from None
+        except PgError:
+            self._end(own, timer)
+            raise
         if cur.description is None:
             self._end(own, timer)
             return Result("SELECT 0")
@@ -630,6 +634,21 @@ class Session(socketserver.BaseRequestHandler):
         if cur.description is None:
             return None
         return [(d[0], types.pg_type(d[1])) for d in cur.description]
+
+
+_READ_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+def _check_with_duckdb(cur: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Defence in depth: DuckDB's own parser must see exactly one read statement."""
+    statements = cur.extract_statements(sql)
+    if len(statements) != 1 or statements[0].type not in _READ_TYPES:
+        kinds = ", ".join(s.type.name for s in statements) or "nothing"
+        raise PgError(
+            guard.READ_ONLY,
+            f"DuckDB reads this as {kinds}: only one read statement is allowed here.",
+            hint=guard.HINT,
+        )
 
 
 def _show_column(name: str) -> str:

@@ -184,3 +184,14 @@ def test_result_hands_out_rows_in_portal_sized_pieces() -> None:
     exact = Result("", [], iter([(1,), (2,)]))
     rows, last = exact.take(2)
     assert (list(rows), last) == ([(1,), (2,)], True)
+
+
+@pytest.mark.parametrize(
+    "sql", ["SELECT 1; DELETE FROM t", "INSERT INTO t VALUES (1, 2)", "SET threads = 1", ""]
+)
+def test_duckdb_parser_must_see_one_read_statement(sql: str) -> None:
+    from shopstream.warehouse.pgwire.server import PgError, _check_with_duckdb
+
+    with pytest.raises(PgError) as caught:
+        _check_with_duckdb(duckdb.connect(), sql)
+    assert caught.value.code == guard.READ_ONLY

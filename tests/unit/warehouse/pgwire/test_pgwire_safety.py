@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import stat
@@ -13,6 +14,7 @@ from conftest import Served
 from psycopg import errors
 
 from shopstream.config import load_settings
+from shopstream.errors import ShopstreamError
 from shopstream.warehouse import open_warehouse
 from shopstream.warehouse.duckdb import DuckDBWarehouse
 from shopstream.warehouse.pgwire import SqlEndpoint, endpoint_file, password_file
@@ -233,3 +235,27 @@ def _self_signed(directory: Path) -> tuple[str, str]:
         )
     )
     return str(cert_path), str(key_path)
+
+
+def test_serving_starts_only_for_the_duckdb_writer(tmp_path: Path) -> None:
+    import socket
+
+    from shopstream.warehouse.pgwire import running_endpoint, serving
+
+    settings = load_settings(home=tmp_path)  # the default port, 5433
+    with socket.socket() as taken:
+        # Whatever holds 5433 here (another home's pipeline, or this socket), the default
+        # port falls back to a free one; a port the user chose would have to be free.
+        with contextlib.suppress(OSError):
+            taken.bind(("127.0.0.1", settings.sql.port))
+            taken.listen()
+        with open_warehouse(settings) as wh, serving(wh, settings) as endpoint:
+            assert endpoint is not None and endpoint.port != settings.sql.port
+            assert running_endpoint(settings) == endpoint.info
+        assert running_endpoint(settings) is None
+        chosen = load_settings(home=tmp_path, sql={"port": settings.sql.port})
+        with open_warehouse(chosen) as wh, pytest.raises(ShopstreamError, match="SQL__PORT"):
+            SqlEndpoint(wh, chosen).start()
+    off = load_settings(home=tmp_path, sql={"enabled": False})
+    with open_warehouse(off) as wh, serving(wh, off) as endpoint:
+        assert endpoint is None
