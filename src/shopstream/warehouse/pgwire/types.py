@@ -141,4 +141,29 @@ def from_binary(data: bytes, oid: int) -> Any:
         return data
     if oid in (TEXT, VARCHAR, UNKNOWN, 0):
         return data.decode()
+    if oid == NUMERIC:
+        return _binary_numeric(data)
+    if oid == DATE:
+        return _PG_EPOCH.date() + timedelta(days=struct.unpack("!i", data)[0])
+    if oid in (TIMESTAMP, TIMESTAMPTZ):
+        stamp = _PG_EPOCH + timedelta(microseconds=struct.unpack("!q", data)[0])
+        return stamp.replace(tzinfo=UTC) if oid == TIMESTAMPTZ else stamp
     raise ValueError(f"binary parameters of type OID {oid} are not supported; send them as text")
+
+
+_PG_EPOCH = datetime(2000, 1, 1)
+
+
+def _binary_numeric(data: bytes) -> Decimal:
+    """PostgreSQL's binary numeric: base-10000 digits, a weight, a sign and a scale."""
+    import struct
+
+    ndigits, weight, sign, dscale = struct.unpack_from("!hhHh", data)
+    if sign == 0xC000:
+        return Decimal("NaN")
+    digits = struct.unpack_from(f"!{ndigits}h", data, 8)
+    value = sum(
+        (Decimal(d) * Decimal(10000) ** (weight - i) for i, d in enumerate(digits)), Decimal(0)
+    )
+    value = value.quantize(Decimal(1).scaleb(-dscale)) if dscale >= 0 else value
+    return -value if sign == 0x4000 else value

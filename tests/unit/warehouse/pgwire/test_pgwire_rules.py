@@ -195,3 +195,17 @@ def test_duckdb_parser_must_see_one_read_statement(sql: str) -> None:
     with pytest.raises(PgError) as caught:
         _check_with_duckdb(duckdb.connect(), sql)
     assert caught.value.code == guard.READ_ONLY
+
+
+def test_binary_parameters_as_jdbc_sends_them() -> None:
+    import struct
+
+    numeric = struct.pack("!hhHhhhh", 3, 1, 0x4000, 3, 12, 3456, 7890)  # -123456.789
+    assert types.from_binary(numeric, types.NUMERIC) == Decimal("-123456.789")
+    assert types.from_binary(struct.pack("!hhHhh", 1, 0, 0, 2, 1), types.NUMERIC) == Decimal("1.00")
+    assert types.from_binary(struct.pack("!i", 9820), types.DATE) == date(2026, 11, 20)
+    micros = struct.pack("!q", 848484900_500000)
+    assert types.from_binary(micros, types.TIMESTAMP) == datetime(2026, 11, 20, 10, 15, 0, 500000)
+    assert types.from_binary(struct.pack("!q", -5), types.INT8) == -5
+    with pytest.raises(ValueError, match="as text"):
+        types.from_binary(b"\x00", types.INTERVAL)
