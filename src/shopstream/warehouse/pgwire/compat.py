@@ -205,11 +205,10 @@ def session_setup(user: str, duckdb_version: str, pid: int) -> list[str]:
         f"FROM pg_catalog.{name}"
         for name, extra in _EXTENDED_VIEWS.items()
     ]
-    # information_schema without this session's temp objects, the catalog named as connected.
+    # information_schema without this session's temp objects (the rest as DuckDB has it).
     stmts += [
-        f"CREATE OR REPLACE TEMP VIEW information_schema_{name} AS SELECT * REPLACE "
-        f"('{DATABASE}' AS {catalog}) FROM information_schema.{name} "
-        f"WHERE {catalog} = current_database()"
+        f"CREATE OR REPLACE TEMP VIEW information_schema_{name} AS SELECT * "
+        f"FROM information_schema.{name} WHERE {catalog} = current_database()"
         for name, catalog in _INFORMATION_SCHEMA.items()
     ]
     # One database, named as clients connect to it (DuckDB lists system and temp too).
