@@ -215,9 +215,6 @@ class Session(socketserver.BaseRequestHandler):
         with self.cfg.lock:
             self.cfg.sessions.pop(self.key, None)
         if self.cursor is not None:
-            with contextlib.suppress(duckdb.Error):
-                if self.txn != "I":
-                    self.cursor.execute("ROLLBACK")
             self.cursor.close()
             self.cursor = None
 
@@ -494,34 +491,25 @@ class Session(socketserver.BaseRequestHandler):
             return self._set(stmt)
         if stmt.kind in ("begin", "commit", "rollback", "rollback_to"):
             self._close_stream()  # a transaction's end closes its portals
+        # A transaction block is the client's bookkeeping only: like PostgreSQL's default READ
+        # COMMITTED, each statement reads its own snapshot (its own READ ONLY transaction),
+        # so an idle client in BEGIN holds no DuckDB transaction and no checkpoint waits.
         if stmt.kind == "begin":
             if self.txn == "I":
-                self._duck("BEGIN TRANSACTION READ ONLY")
                 self.txn = "T"
             else:
                 self.send(messages.error("25001", "there is already a transaction in progress",
                                          "WARNING"))  # fmt: skip
             return Result("BEGIN")
-        if stmt.kind == "savepoint":
+        if stmt.kind in ("savepoint", "rollback_to"):
             if self.txn == "I":
                 raise PgError("25P01", f"{stmt.tag} can only be used in transaction blocks")
-            return Result(stmt.tag)
-        if stmt.kind == "rollback_to":
-            if self.txn == "I":
-                raise PgError(
-                    "25P01", "ROLLBACK TO SAVEPOINT can only be used in transaction blocks"
-                )
-            if self.txn == "E":
-                # DuckDB aborted the whole transaction; a fresh read-only one takes its place.
-                self._duck("ROLLBACK")
-                self._duck("BEGIN TRANSACTION READ ONLY")
+            if stmt.kind == "rollback_to":
                 self.txn = "T"
-            return Result("ROLLBACK")
+            return Result(stmt.tag)
         if stmt.kind in ("commit", "rollback"):
             tag = "ROLLBACK" if stmt.kind == "rollback" or self.txn == "E" else "COMMIT"
-            if self.txn != "I":
-                self._duck("ROLLBACK")  # nothing to commit: every transaction here is READ ONLY
-                self.txn = "I"
+            self.txn = "I"
             return Result(tag)
         if stmt.kind == "show":
             values = self._show_values()
@@ -548,26 +536,24 @@ class Session(socketserver.BaseRequestHandler):
         except duckdb.Error as err:
             raise _error_of(err) from None
 
-    def _begin(self) -> tuple[duckdb.DuckDBPyConnection, bool, threading.Timer | None]:
-        """A READ ONLY transaction (unless the client opened one) and the statement timer."""
+    def _begin(self) -> tuple[duckdb.DuckDBPyConnection, threading.Timer | None]:
+        """The statement's READ ONLY transaction and its timer."""
         self._close_stream()  # one statement at a time on the session's cursor
         assert self.cursor is not None
         cur = self.cursor
-        own = self.txn == "I"
         self.canceled = False
-        if own:
-            self._duck("BEGIN TRANSACTION READ ONLY")
+        self._duck("BEGIN TRANSACTION READ ONLY")
         timer = None
         if self.timeout > 0:
             timer = threading.Timer(self.timeout, cur.interrupt)
             timer.daemon = True
             timer.start()
-        return cur, own, timer
+        return cur, timer
 
-    def _end(self, own: bool, timer: threading.Timer | None) -> None:
+    def _end(self, timer: threading.Timer | None) -> None:
         if timer is not None:
             timer.cancel()
-        if own and self.cursor is not None:
+        if self.cursor is not None:
             with contextlib.suppress(duckdb.Error):
                 self.cursor.execute("ROLLBACK")  # read-only: nothing to commit
 
@@ -585,18 +571,18 @@ class Session(socketserver.BaseRequestHandler):
         """Run a read; its rows stream from DuckDB as the client reads them."""
         text = compat.rewrite(sql) if compat.needs_rewrite(sql) else sql
         log.debug("SQL endpoint runs %r", text)
-        cur, own, timer = self._begin()
+        cur, timer = self._begin()
         try:
             _check_with_duckdb(cur, text)
             cur.execute(text, params or None)
         except duckdb.Error as err:
-            self._end(own, timer)
+            self._end(timer)
             raise self._error(err) from None
         except PgError:
-            self._end(own, timer)
+            self._end(timer)
             raise
         if cur.description is None:
-            self._end(own, timer)
+            self._end(timer)
             return Result("SELECT 0")
         columns = [(d[0], types.pg_type(d[1])) for d in cur.description]
 
@@ -607,7 +593,7 @@ class Session(socketserver.BaseRequestHandler):
             except duckdb.Error as err:
                 raise self._error(err) from None
             finally:
-                self._end(own, timer)
+                self._end(timer)
                 if self._stream is stream:
                     self._stream = None
 
@@ -621,7 +607,7 @@ class Session(socketserver.BaseRequestHandler):
         """Result columns of a statement without reading its rows (Describe of a statement)."""
         sql = compat.rewrite(stmt.sql) if compat.needs_rewrite(stmt.sql) else stmt.sql
         first = sql.lstrip(" \t\r\n(").split(None, 1)[0].upper() if sql.strip() else ""
-        cur, own, timer = self._begin()
+        cur, timer = self._begin()
         try:
             if first in ("SELECT", "WITH", "VALUES", "FROM"):
                 cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0", params or None)
@@ -630,7 +616,7 @@ class Session(socketserver.BaseRequestHandler):
         except duckdb.Error as err:
             raise self._error(err) from None
         finally:
-            self._end(own, timer)
+            self._end(timer)
         if cur.description is None:
             return None
         return [(d[0], types.pg_type(d[1])) for d in cur.description]
