@@ -151,8 +151,9 @@ def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBP
                 mode = "read-only" if read_only else "for writing"
                 raise WarehouseLocked(
                     f"cannot open {path} {mode}: another process is writing it{holder}. "
-                    "DuckDB allows one writing process: read through that process (the "
-                    "dashboard of `shopstream up`), stop it, or use Snowflake."
+                    "DuckDB allows one writing process: read through that process (its "
+                    "dashboard, or its SQL endpoint, which `shopstream sql` uses when "
+                    "SHOPSTREAM_SQL__ENABLED is on), stop it, or use Snowflake."
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
