@@ -5,6 +5,12 @@ GIL while it works). Each client gets its own `cursor()` of the one connection t
 process holds: DuckDB serves concurrent in-process readers that way, and each statement runs
 in a READ ONLY transaction, so it sees committed data only (never half a Gold batch) and
 cannot write even if the allow-list in `guard` missed something.
+
+DuckDB settings give no per-cursor sandbox for file reads (checked on 2.0.1):
+`SET enable_external_access = false` issued on a cursor applies to the whole database
+instance, Gold's writer included, and cannot be undone; `lock_configuration` likewise.
+So file and URL reads are stopped by `guard` and by requiring DuckDB's own parser to see
+one SELECT/EXPLAIN (`_check_with_duckdb`), not by a setting.
 """
 
 from __future__ import annotations
