@@ -43,14 +43,18 @@ def ready(status: str) -> bytes:
     return message(b"Z", status.encode())
 
 
-def row_description(columns: Sequence[tuple[str, PgType]]) -> bytes:
+def row_description(
+    columns: Sequence[tuple[str, PgType]], formats: Sequence[int] | None = None
+) -> bytes:
+    """RowDescription; `formats` per column (0 text, 1 binary), default all text."""
     body = struct.pack("!H", len(columns))
-    for name, t in columns:
-        body += cstr(name) + struct.pack("!IHIhih", 0, 0, t.oid, t.size, t.typmod, 0)
+    for i, (name, t) in enumerate(columns):
+        fmt = formats[i] if formats else 0
+        body += cstr(name) + struct.pack("!IHIhih", 0, 0, t.oid, t.size, t.typmod, fmt)
     return message(b"T", body)
 
 
-def data_row(values: Iterable[str | None]) -> bytes:
+def data_row(values: Iterable[bytes | str | None]) -> bytes:
     parts = []
     n = 0
     for v in values:
@@ -58,7 +62,7 @@ def data_row(values: Iterable[str | None]) -> bytes:
         if v is None:
             parts.append(b"\xff\xff\xff\xff")
         else:
-            raw = v.encode()
+            raw = v.encode() if isinstance(v, str) else v
             parts.append(struct.pack("!I", len(raw)) + raw)
     return message(b"D", struct.pack("!H", n) + b"".join(parts))
 

@@ -87,6 +87,7 @@ class Result:
     tag: str
     columns: list[tuple[str, types.PgType]] | None = None
     rows: Iterator[tuple[Any, ...]] = field(default_factory=lambda: iter(()))
+    formats: list[int] | None = None  # per column, 1 = binary (extended protocol only)
     sent: int = 0
     _peeked: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -109,6 +110,7 @@ class Prepared:
 class Portal:
     prepared: Prepared
     params: list[Any]
+    result_formats: list[int] = field(default_factory=list)
     result: Result | None = None
 
 
@@ -368,9 +370,15 @@ class Session(socketserver.BaseRequestHandler):
             )
             return
         rows, last = result.take(limit)
-        for row in rows:
-            self.send(messages.data_row(None if v is None else types.to_text(v) for v in row))
-            result.sent += 1
+        if result.formats and 1 in result.formats:
+            oids = [t.oid for _, t in result.columns]
+            for row in rows:
+                self.send(messages.data_row(_encode_row(row, oids, result.formats)))
+                result.sent += 1
+        else:
+            for row in rows:
+                self.send(messages.data_row(None if v is None else types.to_text(v) for v in row))
+                result.sent += 1
         if last:
             self.send(messages.command_complete(result.tag or f"SELECT {result.sent}"))
         else:
@@ -388,10 +396,10 @@ class Session(socketserver.BaseRequestHandler):
         elif tag == b"B":
             bind = messages.parse_bind(body)
             prepared = self._get(self.prepared, bind.statement, "prepared statement")
-            if any(f == 1 for f in bind.result_formats):
-                raise PgError("0A000", "binary result format is not supported; use text")
+            if any(f not in (0, 1) for f in bind.result_formats):
+                raise PgError("08P01", f"invalid result format codes {bind.result_formats}")
             params = self._decode_params(prepared, bind)
-            self.portals[bind.portal] = Portal(prepared, params)
+            self.portals[bind.portal] = Portal(prepared, params, bind.result_formats)
             self.send(messages.BIND_COMPLETE)
         elif tag == b"D":
             kind, name = body[:1], body[1:-1].decode()
@@ -399,24 +407,35 @@ class Session(socketserver.BaseRequestHandler):
                 prepared = self._get(self.prepared, name, "prepared statement")
                 self._describe_statement(prepared)
             else:
-                portal = self._get(self.portals, name, "portal")
-                if portal.result is None:
-                    portal.result = self._execute(portal.prepared.statement, portal.params)
-                cols = portal.result.columns
-                self.send(messages.NO_DATA if cols is None else messages.row_description(cols))
+                result = self._run_portal(self._get(self.portals, name, "portal"))
+                cols = result.columns
+                self.send(
+                    messages.NO_DATA
+                    if cols is None
+                    else messages.row_description(cols, result.formats)
+                )
         elif tag == b"E":
             r = messages.Reader(body)
             name, limit = r.cstr(), r.int32()
-            portal = self._get(self.portals, name, "portal")
-            if portal.result is None:
-                portal.result = self._execute(portal.prepared.statement, portal.params)
-            self._send_rows(portal.result, limit)
+            self._send_rows(self._run_portal(self._get(self.portals, name, "portal")), limit)
         elif tag == b"C":
             kind, name = body[:1], body[1:-1].decode()
             (self.prepared if kind == b"S" else self.portals).pop(name, None)
             self.send(messages.CLOSE_COMPLETE)
         else:
             raise PgError("08P01", f"unexpected message type {tag!r}")
+
+    def _run_portal(self, portal: Portal) -> Result:
+        """The portal's result, run on first use, with the formats its Bind asked for."""
+        if portal.result is None:
+            result = self._execute(portal.prepared.statement, portal.params)
+            if result.columns is not None and portal.result_formats:
+                n, asked = len(result.columns), portal.result_formats
+                result.formats = asked * n if len(asked) == 1 else asked
+                if len(result.formats) != n:
+                    raise PgError("08P01", f"{len(asked)} result formats for {n} columns")
+            portal.result = result
+        return portal.result
 
     @staticmethod
     def _get(store: dict[str, Any], name: str, what: str) -> Any:
@@ -641,6 +660,23 @@ def _check_with_duckdb(cur: duckdb.DuckDBPyConnection, sql: str) -> None:
             f"DuckDB reads this as {kinds}: only one read statement is allowed here.",
             hint=guard.HINT,
         )
+
+
+def _encode_row(row: tuple[Any, ...], oids: list[int], formats: list[int]) -> list[bytes | None]:
+    out: list[bytes | None] = []
+    for value, oid, fmt in zip(row, oids, formats, strict=True):
+        if value is None:
+            out.append(None)
+        elif fmt == 1:
+            try:
+                out.append(types.to_binary(value, oid))
+            except (TypeError, ValueError, OverflowError, struct.error) as err:
+                raise PgError(
+                    "22P03", f"cannot send {value!r} as binary type {oid}: {err}"
+                ) from None
+        else:
+            out.append(types.to_text(value).encode())
+    return out
 
 
 def _show_column(name: str) -> str:

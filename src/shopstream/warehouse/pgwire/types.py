@@ -167,3 +167,62 @@ def _binary_numeric(data: bytes) -> Decimal:
     )
     value = value.quantize(Decimal(1).scaleb(-dscale)) if dscale >= 0 else value
     return -value if sign == 0x4000 else value
+
+
+def to_binary(value: Any, oid: int) -> bytes:
+    """A value in PostgreSQL's binary format for `oid` (clients such as pgx ask for it)."""
+    import struct
+
+    if oid == BOOL:
+        return b"\x01" if value else b"\x00"
+    if oid == INT2:
+        return struct.pack("!h", value)
+    if oid == INT4:
+        return struct.pack("!i", value)
+    if oid == INT8:
+        return struct.pack("!q", value)
+    if oid == FLOAT4:
+        return struct.pack("!f", value)
+    if oid == FLOAT8:
+        return struct.pack("!d", value)
+    if oid == NUMERIC:
+        return _numeric_to_binary(Decimal(value))
+    if oid == DATE:
+        return struct.pack("!i", (value - _PG_EPOCH.date()).days)
+    if oid in (TIMESTAMP, TIMESTAMPTZ):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return struct.pack("!q", (value - _PG_EPOCH) // timedelta(microseconds=1))
+    if oid == TIME:
+        since_midnight = datetime.combine(_PG_EPOCH.date(), value) - _PG_EPOCH
+        return struct.pack("!q", since_midnight // timedelta(microseconds=1))
+    if oid == INTERVAL:
+        micros = value.seconds * 1_000_000 + value.microseconds
+        return struct.pack("!qii", micros, value.days, 0)
+    if oid == UUID_OID:
+        return bytes(value.bytes)
+    if oid == BYTEA:
+        return bytes(value)
+    return to_text(value).encode()  # text, varchar, json and what we send as text
+
+
+def _numeric_to_binary(value: Decimal) -> bytes:
+    import struct
+
+    if value.is_nan():
+        return struct.pack("!hhHh", 0, 0, 0xC000, 0)
+    exponent = int(value.as_tuple().exponent)
+    dscale = max(0, -exponent)
+    frac_groups = -(-dscale // 4)
+    n = int(abs(value).scaleb(4 * frac_groups))
+    digits: list[int] = []
+    while n:
+        n, d = divmod(n, 10000)
+        digits.insert(0, d)
+    weight = len(digits) - 1 - frac_groups
+    while digits and digits[-1] == 0:
+        digits.pop()
+    if not digits:
+        weight = 0
+    sign = 0x4000 if value.is_signed() and digits else 0
+    return struct.pack(f"!hhHh{len(digits)}h", len(digits), weight, sign, dscale, *digits)

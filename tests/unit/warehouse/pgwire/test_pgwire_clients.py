@@ -233,3 +233,15 @@ def test_large_results_stream_across_fetch_batches(served: Served) -> None:
         # The session is ready for the next statement after a fully read stream.
         count = conn.execute("SELECT count(*) FROM silver_events").fetchone()
         assert count == (len(served.expected["silver_events"]),)
+
+
+@pytest.mark.parametrize("relation", RELATIONS)
+def test_binary_results_as_pgx_and_psycopg_binary_cursors_ask(
+    served: Served, relation: str
+) -> None:
+    names, rows = duck_rows(served, order_by_all(relation))
+    with psycopg.connect(**served.conninfo) as conn:
+        cur = conn.cursor(binary=True)
+        cur.execute(order_by_all(relation))
+        assert [c.name for c in cur.description or []] == names
+        assert cur.fetchall() == rows

@@ -209,3 +209,11 @@ def test_binary_parameters_as_jdbc_sends_them() -> None:
     assert types.from_binary(struct.pack("!q", -5), types.INT8) == -5
     with pytest.raises(ValueError, match="as text"):
         types.from_binary(b"\x00", types.INTERVAL)
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "0.00", "12.50", "-123456.789", "123456789012345.67", "0.0001", "99999999"]
+)
+def test_binary_numeric_round_trips_exactly(text: str) -> None:
+    encoded = types.to_binary(Decimal(text), types.NUMERIC)
+    assert str(types.from_binary(encoded, types.NUMERIC)) == text
