@@ -245,3 +245,20 @@ def test_binary_results_as_pgx_and_psycopg_binary_cursors_ask(
         cur.execute(order_by_all(relation))
         assert [c.name for c in cur.description or []] == names
         assert cur.fetchall() == rows
+
+
+def test_prepared_statements_with_parameters(served: Served) -> None:
+    query = (
+        "SELECT customer_id, total_revenue FROM top_customers WHERE total_revenue > %s ORDER BY 1"
+    )
+    want = [
+        (r["customer_id"], r["total_revenue"])
+        for r in served.wh.query("SELECT * FROM top_customers ORDER BY 1")
+        if r["total_revenue"] > Decimal("100")
+    ]
+    with psycopg.connect(**served.conninfo, autocommit=True) as conn:
+        for _ in range(3):  # named statement: Parse + Describe once, then Bind/Execute
+            got = conn.execute(query, [Decimal("100")], prepare=True).fetchall()
+            assert got == want
+        when = conn.execute("SELECT %s::date + 1 AS d, %s AS s", [date(2026, 11, 20), "x"])
+        assert when.fetchone() == (date(2026, 11, 21), "x")
