@@ -157,6 +157,7 @@ def run_up(
     from shopstream.runner import stop_on_signals
     from shopstream.status import LiveState
     from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.pgwire import serving
 
     cluster = None if settings.kafka.bootstrap_servers else LocalCluster(settings)
     started_broker = cluster is not None and cluster.running() is None
@@ -171,7 +172,7 @@ def run_up(
         server = None
         try:
             ensure_topics(settings)
-            with open_warehouse(settings) as wh:
+            with open_warehouse(settings) as wh, serving(wh, settings) as sql:
                 # Producers and queries stop while the warehouse is still open: Gold may be
                 # in the middle of a commit when the signal arrives.
                 try:
@@ -189,6 +190,8 @@ def run_up(
                         generator = LiveGenerator(settings, rate, seed).start()
                         live.producer = generator.counters
                     _print_urls(console, bootstrap, wh.target(), server.url, ui_url(spark), rate)
+                    if sql is not None:
+                        console.print(f"  SQL         {sql.url}  (password: {sql.password_source})")
 
                     def line() -> str:
                         sent = f"produced {generator.sent:,} | " if generator else ""

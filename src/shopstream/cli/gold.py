@@ -39,9 +39,13 @@ def gold(
             "max_offsets_per_trigger": max_offsets_per_trigger,
         },
     )
+    from shopstream.warehouse.pgwire import serving
+
     ensure_topics(settings)
-    with open_warehouse(settings) as wh:
+    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
         wh.init()
+        if sql is not None:
+            console.print(f"SQL endpoint {sql.url} (password: {sql.password_source})")
         # Caught from before Spark starts: a Ctrl-C during start-up then stops cleanly.
         with stop_on_signals() as stop:
             spark = spark_session(settings, "shopstream-gold")

@@ -48,8 +48,12 @@ def process(
         settings_from(home, spark={"trigger_seconds": trigger_seconds}), real_time
     )
     ensure_topics(settings)
-    with open_warehouse(settings) as wh:
+    from shopstream.warehouse.pgwire import serving
+
+    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
         wh.init()
+        if sql is not None:
+            console.print(f"SQL endpoint {sql.url} (password: {sql.password_source})")
         # Caught from before Spark starts: a Ctrl-C during start-up then stops cleanly.
         with stop_on_signals() as stop:
             spark = spark_session(settings, "shopstream-process")
