@@ -9,17 +9,26 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# The package's docstring examples run as tests too, in their own pytest run: with
+# --doctest-modules over tests/ too, pytest imports every conftest.py as a module named
+# `conftest` and the second one collides.
+DOCTESTS := --doctest-modules src/shopstream
 
-.PHONY: run test test-unit test-integration lint format bench install jars java-deps system-deps reset
+.PHONY: run test test-jvm test-unit test-integration lint format bench install jars java-deps system-deps reset
 
 run: install  ## the whole pipeline on this machine (Kafka, Spark, DuckDB, dashboard)
 	$(BIN)/shopstream up
 
-test: install system-deps  ## unit, then integration (real Kafka + Spark), then browser tests
+test: install system-deps test-jvm  ## Java unit tests, docstring examples, unit, integration (real Kafka + Spark), browser
+	$(BIN)/pytest $(DOCTESTS)
 	$(BIN)/pytest $(wildcard tests/unit tests/integration tests/e2e) $(PYTEST_ARGS)
 
-test-unit: install
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+test-jvm: install  ## Surefire unit tests of Silver's JVM codec (jvm/silver), Maven repository under .cache/
+	mvn -B -q -f jvm/silver/pom.xml -Dmaven.repo.local=$(CURDIR)/.cache/m2 test
+
+test-unit: install  ## docstring examples and unit tests, without Spark (seconds, no JVM)
+	$(BIN)/pytest $(DOCTESTS)
+	$(BIN)/pytest tests/unit -m "not spark" $(PYTEST_ARGS)
 
 test-integration: install
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
@@ -51,9 +60,17 @@ java-deps:
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q openjdk-17-jdk-headless maven
 
-system-deps:  ## Debian chromium (browser tests) and psql (SQL endpoint tests)
-	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
-	@command -v psql >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql-client; }
+# Debian packages the tests use: chromium (Playwright drives it; no browser download),
+# docker-compose (validates deploy/compose.yaml), prometheus (promtool checks the rules),
+# postgresql-client (psql, a real client of the SQL endpoint).
+SYSTEM_TOOLS := /usr/bin/chromium:chromium /usr/bin/docker-compose:docker-compose /usr/bin/promtool:prometheus \
+  /usr/bin/psql:postgresql-client
+
+system-deps:  ## Debian packages for the browser, deploy/ and SQL endpoint tests, installed when missing
+	@missing="$$(for t in $(SYSTEM_TOOLS); do [ -x "$${t%%:*}" ] || echo "$${t#*:}"; done)"; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
+	fi
 
 reset: install  ## stop the local broker and delete all local state (.shopstream/)
 	$(BIN)/shopstream reset --yes

@@ -9,6 +9,7 @@ read here and nowhere else. Secrets are `SecretStr` and never appear in reprs or
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -76,16 +77,56 @@ class KafkaSettings(_Section):
         return self.security_protocol.endswith("SSL")
 
 
+# The master URLs Spark itself accepts (SparkContext.createTaskScheduler and the external
+# cluster managers), checked here so a typo fails at start-up, not deep inside the JVM.
+_LOCAL = r"local(\[(\d+|\*)(\s*,\s*\d+)?\])?"
+_LOCAL_CLUSTER = r"local-cluster\[\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\]"
+_HOST_PORT = r"[A-Za-z0-9.\-]+:\d{1,5}"
+_STANDALONE = rf"spark://{_HOST_PORT}(,{_HOST_PORT})*"
+_K8S = r"k8s://(https?://)?[A-Za-z0-9.\-]+(:\d{1,5})?(/\S*)?"
+MASTER_PATTERN = re.compile(rf"{_LOCAL}|{_LOCAL_CLUSTER}|{_STANDALONE}|yarn|{_K8S}")
+MASTER_FORMS = "local[N], local[*], spark://host:port[,host:port], yarn or k8s://https://host:port"
+# Spark's memory strings: a number with an optional unit (JVM -Xmx style).
+MEMORY_PATTERN = r"^\d+[kKmMgGtT]?[bB]?$"
+
+
 class SparkSettings(_Section):
     """How Spark runs."""
 
     master: str = "local[*]"
     shuffle_partitions: int = Field(4, ge=1)
-    driver_memory: str = "2g"
+    driver_memory: str = Field("2g", pattern=MEMORY_PATTERN)
+    driver_host: str | None = Field(
+        None, description="address executors reach the driver at (cluster masters)"
+    )
+    executor_memory: str = Field("1g", pattern=MEMORY_PATTERN)
+    executor_cores: int | None = Field(None, ge=1, description="unset = Spark's default")
+    cores_max: int | None = Field(
+        None, ge=1, description="standalone: cores this application may take in total"
+    )
+    register_timeout_seconds: float = Field(
+        30.0, gt=0, description="cluster master: time to accept the application"
+    )
+    executor_timeout_seconds: float = Field(
+        60.0, ge=0, description="cluster master: time for a first executor; 0 = do not wait"
+    )
     ui_port: int = Field(0, ge=0, le=65535, description="Spark UI port; 0 = free port")
     trigger_seconds: float = Field(0.5, ge=0, description="micro-batch trigger interval")
     max_offsets_per_trigger: int | None = Field(None, ge=1)
     log_level: str = "WARN"
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, v: str) -> str:
+        v = v.strip()
+        if not MASTER_PATTERN.fullmatch(v):
+            raise ValueError(f"not a Spark master URL; use {MASTER_FORMS}")
+        return v
+
+    @property
+    def local(self) -> bool:
+        """Whether Spark runs inside this process (no cluster manager)."""
+        return self.master.startswith("local")
 
 
 class SnowflakeSettings(_Section):

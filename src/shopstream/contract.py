@@ -6,6 +6,7 @@ all derive from the tables below; change the contract here and nowhere else.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -58,6 +59,21 @@ REASON_DESCRIPTIONS: dict[Reason, str] = {
     Reason.UNSUPPORTED_CURRENCY: "currency is well-formed but missing from the rate table",
 }
 
+# Accepted formats of raw text fields (Python `re` and Spark `rlike` read them alike).
+# ISO-8601 date-time with seconds, optional fraction and offset (none = UTC). Gate before
+# parsing: Spark's cast alone also accepts "2026", "2026-11-25" and "... UTC".
+ISO_TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)?$"
+EPOCH_MILLIS_RE = r"^-?\d{1,15}$"
+# A plain decimal number (what Decimal and Spark's cast both read the same way).
+AMOUNT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$"
+CURRENCY_RE = r"^[A-Z]{3}$"
+QUANTITY_RE = r"^\d{1,9}$"
+
+# A record without event_id gets uuid5(EVENT_ID_NAMESPACE, "topic:partition:offset"): the
+# same Kafka record always gets the same id, so a replay still dedups. Never change it:
+# ids already in a warehouse would stop matching their replays.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c2b8e-5a43-4d0e-9b7a-2c1e5f3d8a90")
+
 # Time rules (defaults; the horizon is configurable, see config.PipelineSettings).
 FUTURE_TOLERANCE = timedelta(minutes=5)
 DEFAULT_LATENESS_HORIZON = timedelta(days=7)
@@ -66,6 +82,25 @@ DEFAULT_LATENESS_HORIZON = timedelta(days=7)
 AMOUNT_PRECISION = 18
 AMOUNT_SCALE = 2
 AMOUNT_SQL_TYPE = f"DECIMAL({AMOUNT_PRECISION},{AMOUNT_SCALE})"
+
+
+class CustomerTier(StrEnum):
+    """Customer tiers by all-time revenue in the reporting currency, highest first."""
+
+    VIP = "VIP"
+    PREMIUM = "Premium"
+    REGULAR = "Regular"
+    NEW = "New"
+
+
+# Lowest all-time revenue of each tier; a customer is in the first tier it reaches. The
+# `top_customers` view's CASE is rendered from this table.
+TIER_MIN_REVENUE: dict[CustomerTier, int] = {
+    CustomerTier.VIP: 1000,
+    CustomerTier.PREMIUM: 500,
+    CustomerTier.REGULAR: 100,
+    CustomerTier.NEW: 0,
+}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from confluent_kafka import Producer
 from shopstream.config import Settings, load_settings
 from shopstream.infra.kafka import (
     LocalCluster,
+    admin,
     client_config,
+    create_topics,
+    delete_topics,
     message_count,
     pid_alive,
     spark_options,
@@ -71,6 +75,23 @@ def test_topics_created_with_partitions(settings: Settings) -> None:
     assert len(watermarks(settings, settings.kafka.raw_topic)) == 3
     assert len(watermarks(settings, settings.kafka.clean_topic)) == 3
     assert len(watermarks(settings, settings.kafka.dead_letter_topic)) == 1
+
+
+def test_topics_created_and_deleted_idempotently(settings: Settings) -> None:
+    tag = uuid.uuid4().hex[:8]
+    wanted = {f"extra_a_{tag}": 2, f"extra_b_{tag}": 1}
+    create_topics(settings, wanted)
+    create_topics(settings, wanted)  # existing topics are left alone
+    listed = admin(settings).list_topics(timeout=10).topics
+    assert {name: len(listed[name].partitions) for name in wanted} == wanted
+
+    delete_topics(settings, list(wanted))
+    delete_topics(settings, list(wanted))  # already gone is fine
+    # The controller has confirmed; the broker's metadata cache follows a moment later.
+    deadline = time.monotonic() + 30
+    while set(wanted) & set(admin(settings).list_topics(timeout=10).topics):
+        assert time.monotonic() < deadline, "deleted topics still listed after 30 s"
+        time.sleep(0.2)
 
 
 def test_confluent_message_read_back_by_spark_stream(settings: Settings, spark: Any) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 from confluent_kafka import Producer
 
 from shopstream.config import Settings
-from shopstream.gold.job import checkpoint, start_gold
+from shopstream.gold.job import start_gold
+from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import client_config
 from shopstream.warehouse import open_warehouse
 
@@ -120,7 +121,7 @@ def test_gold_exact_then_idempotent_after_checkpoint_loss(spark: Any, settings: 
         assert wh.query("SELECT COUNT(*) AS n FROM dead_letter_events")[0]["n"] == 7
 
     # Crash with the checkpoint lost: everything is replayed from the earliest offsets.
-    shutil.rmtree(checkpoint(settings))
+    shutil.rmtree(checkpoint(settings, "gold"))
     _run_gold(spark, settings)
     assert _actual(settings) == expected
     with open_warehouse(settings, read_only=True) as wh:

@@ -21,9 +21,9 @@ from confluent_kafka import Producer
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
-from shopstream.gold.job import checkpoint as gold_checkpoint
+from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import client_config, message_count
-from shopstream.pipeline import process_available_now
+from shopstream.runtime.stages import process_available_now
 from shopstream.warehouse import open_warehouse
 from shopstream.warehouse.keys import generate_keypair
 
@@ -125,12 +125,12 @@ def test_pipeline_equals_ground_truth_through_restarts(
 
         # Silver loses its checkpoint: it re-validates everything and re-sends it all to
         # clean_events / dead_letter. Derived event ids are stable, so Gold adds nothing.
-        shutil.rmtree(settings.checkpoint_dir / "silver")
+        shutil.rmtree(checkpoint(settings, "silver"))
         _process(spark, settings)
         assert message_count(settings, settings.kafka.clean_topic) == 2 * truth["clean"]
         assert _warehouse_figures(settings) == expected
 
         # Gold loses its checkpoint: every batch is replayed into the warehouse.
-        shutil.rmtree(gold_checkpoint(settings))
+        shutil.rmtree(checkpoint(settings, "gold"))
         _process(spark, settings)
         assert _warehouse_figures(settings) == expected

@@ -20,9 +20,10 @@ from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.noise import NoiseRates
 from shopstream.config import Settings
 from shopstream.contract import CLEAN_FIELDS, REASONS, field_names
+from shopstream.infra.checkpoints import progress_log, read_progress
 from shopstream.infra.kafka import client_config, watermarks
 from shopstream.silver.job import query_totals, start_silver
-from shopstream.silver.metrics import read_progress, read_totals
+from shopstream.silver.metrics import read_totals
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "silver"))
 from shopstream_env import cli_env
@@ -152,15 +153,8 @@ def test_mixed_corpus_reconciles_with_exact_reasons_and_resumes(
     assert len(clean_after) == len(clean) + len(more)
     assert len(_consume_all(settings, settings.kafka.dead_letter_topic)) == len(dead)
     assert read_totals(settings).input == len(records) + len(more)
-    assert all(
-        "observedMetrics" in p for p in read_progress(_metrics(settings)) if p["numInputRows"]
-    )
-
-
-def _metrics(settings: Settings) -> Path:
-    from shopstream.silver.metrics import metrics_path
-
-    return metrics_path(settings)
+    progresses = read_progress(progress_log(settings, "silver"))
+    assert all("observedMetrics" in p for p in progresses if p["numInputRows"])
 
 
 def test_cli_silver_then_dlq_show_and_replay_after_a_rate_fix(

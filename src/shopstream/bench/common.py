@@ -100,10 +100,7 @@ def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -
 
 def drop_bench(settings: Settings) -> None:
     """Delete a run's topics and home (a 5M-event run leaves gigabytes)."""
-    from shopstream.infra.kafka import admin, topic_specs
+    from shopstream.infra.kafka import delete_topics, topic_specs
 
-    client = admin(settings)  # must outlive the futures, or they fail with _DESTROY
-    futures = client.delete_topics(list(topic_specs(settings)), operation_timeout=30)
-    for fut in futures.values():
-        fut.result()
+    delete_topics(settings, list(topic_specs(settings)))
     shutil.rmtree(settings.state_dir, ignore_errors=True)

@@ -97,8 +97,9 @@ def run(
     """Run the steady-load latency measurement; write `<name>.json` + `<name>.png`."""
     from shopstream.infra.kafka import LocalCluster
     from shopstream.infra.spark import spark_session
-    from shopstream.pipeline import LiveGenerator, start_streams
     from shopstream.procinfo import PeakRss
+    from shopstream.runtime.stages import start_streams
+    from shopstream.runtime.up import LiveGenerator
     from shopstream.warehouse import open_warehouse
 
     master = "local[4]" if options.real_time else "local[2]"

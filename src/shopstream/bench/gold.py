@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shopstream.bench import gold_history
 from shopstream.bench.common import bench_run, host_info, write_result
 from shopstream.config import Settings
+
+if TYPE_CHECKING:
+    from shopstream.warehouse import Warehouse
 
 TARGET_EVENTS_PER_S = 100_000
 
@@ -26,6 +31,8 @@ class GoldBenchOptions:
     max_offsets_per_trigger: int = 500_000
     master: str = "local[2]"
     keep: bool = False
+    # Stored events under which the same batches' commits are timed again (empty: skip).
+    histories: tuple[int, ...] = (0, 10_000_000, 30_000_000)
 
 
 def preload(settings: Settings, events: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -46,17 +53,31 @@ def warehouse_matches_truth(settings: Settings, truth: dict[str, Any]) -> bool:
     from shopstream.warehouse import open_warehouse
 
     with open_warehouse(settings, read_only=True) as wh:
-        rows = wh.query(
-            "SELECT customer_id, CAST(event_date AS VARCHAR) AS event_date, page_views, "
-            "add_to_cart_count, purchase_count, total_revenue FROM customer_daily_metrics "
-            "ORDER BY customer_id, event_date"
-        )
-        unique = wh.query("SELECT COUNT(*) AS n FROM silver_events")[0]["n"]
+        return matches_truth(wh, truth)
+
+
+def matches_truth(wh: Warehouse, truth: dict[str, Any], after: datetime | None = None) -> bool:
+    """The truth's rows and unique count, for events after `after` (all when None).
+
+    With a history (events up to `after`, committed with negative batch ids), also
+    checks that every history event is still there, once.
+    """
+    since = "1970-01-01" if after is None else after.isoformat()
+    rows = wh.query(
+        "SELECT customer_id, CAST(event_date AS VARCHAR) AS event_date, page_views, "
+        "add_to_cart_count, purchase_count, total_revenue FROM customer_daily_metrics "
+        f"WHERE event_date > CAST('{since}' AS TIMESTAMP) ORDER BY customer_id, event_date"
+    )
+    counts = wh.query(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS ids, "
+        f"SUM(CASE WHEN event_timestamp > CAST('{since}' AS TIMESTAMP) THEN 1 ELSE 0 END) AS new "
+        "FROM silver_events"
+    )[0]
     got = [r | {"total_revenue": Decimal(str(r["total_revenue"]))} for r in rows]
     want = [
         r | {"total_revenue": Decimal(r["total_revenue"])} for r in truth["customer_daily_metrics"]
     ]
-    return unique == truth["unique"] and got == want
+    return counts["new"] == truth["unique"] and counts["ids"] == counts["n"] and got == want
 
 
 def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[str, Any]:
@@ -118,9 +139,31 @@ def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[st
         result["meets_target"] = bool(
             result["exact"] and result["gold_clean_events_per_s"] >= TARGET_EVENTS_PER_S
         )
+        history = None
+        if options.histories:
+            history = _history(spark, s, options, truth)
+            history["host"] = host_info()
         spark.stop()
     write_result("gold", result, out_dir, plot)
+    if history is not None:
+        write_result("gold-history", history, out_dir, gold_history.plot)
+        result["history"] = history
     return result
+
+
+def _history(
+    spark: Any, settings: Settings, options: GoldBenchOptions, truth: dict[str, Any]
+) -> dict[str, Any]:
+    """Gold's batches again, committed on top of each history size (see gold_history)."""
+    from shopstream.warehouse.duckdb import DuckDBWarehouse
+
+    def exact(path: Path, end: datetime) -> bool:
+        with DuckDBWarehouse(path, read_only=True) as wh:
+            return matches_truth(wh, truth, after=end)
+
+    batches = gold_history.capture_batches(spark, settings, settings.state_dir / "gold-batches")
+    out = gold_history.run_histories(settings, batches, options.histories, exact)
+    return {"benchmark": "gold-history", "events": options.events} | out
 
 
 def _plain(v: Any) -> Any:

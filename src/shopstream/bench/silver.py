@@ -32,6 +32,7 @@ class SilverBenchOptions:
 
 def _pass_through(spark: Any, settings: Settings, topic: str, min_partitions: int) -> float:
     """Seconds for an available-now Kafka -> Kafka copy of raw_events (key, value only)."""
+    from shopstream.infra.checkpoints import checkpoint
     from shopstream.silver.job import read_raw, sink_options
 
     # The same producer settings as Silver's sink, so the ratio measures only the transform.
@@ -43,7 +44,7 @@ def _pass_through(spark: Any, settings: Settings, topic: str, min_partitions: in
         .writeStream.format("kafka")
         .options(**opts)
         .option("topic", topic)
-        .option("checkpointLocation", str(settings.checkpoint_dir / "pass-through"))
+        .option("checkpointLocation", str(checkpoint(settings, "pass-through")))
         .trigger(availableNow=True)
         .start()
     )
@@ -54,10 +55,12 @@ def _pass_through(spark: Any, settings: Settings, topic: str, min_partitions: in
 def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[str, Any]:
     """Preload, time the pass-through, time Silver; write silver.json + silver.png."""
     from shopstream.bench.gold import preload
-    from shopstream.infra.kafka import admin, message_count
+    from shopstream.infra.checkpoints import progress_log, read_progress
+    from shopstream.infra.kafka import create_topics, delete_topics, message_count
+    from shopstream.infra.slots import task_slots
     from shopstream.infra.spark import spark_session
-    from shopstream.silver.job import query_totals, start_silver, task_slots
-    from shopstream.silver.metrics import batch_counters, metrics_path, read_progress
+    from shopstream.silver.job import query_totals, start_silver
+    from shopstream.silver.metrics import batch_counters
 
     tag = uuid.uuid4().hex[:8]
     result: dict[str, Any] = {
@@ -74,7 +77,7 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
         max_offsets_per_trigger=options.max_offsets_per_trigger,
     ) as s:
         pass_topic = f"bench_pass_{tag}"
-        _create_topic(s, pass_topic, s.kafka.raw_partitions)
+        create_topics(s, {pass_topic: s.kafka.raw_partitions})
         try:
             t0 = time.perf_counter()
             result["produce"], truth = preload(s, options.events, options.seed)
@@ -97,7 +100,7 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
             result["load_after"] = os.getloadavg()
             clean = message_count(s, s.kafka.clean_topic)
             dead = message_count(s, s.kafka.dead_letter_topic)
-            batches = [batch_counters(p) for p in read_progress(metrics_path(s))]
+            batches = [batch_counters(p) for p in read_progress(progress_log(s, "silver"))]
             result |= {
                 "raw_events": raw,
                 "pass_through": {
@@ -135,19 +138,9 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
             spark.stop()
         finally:
             if not options.keep:
-                admin(s).delete_topics([pass_topic], operation_timeout=30)
+                delete_topics(s, [pass_topic])
     write_result("silver", result, out_dir, plot)
     return result
-
-
-def _create_topic(settings: Settings, topic: str, partitions: int) -> None:
-    from confluent_kafka.admin import NewTopic
-
-    from shopstream.infra.kafka import admin
-
-    client = admin(settings)
-    for fut in client.create_topics([NewTopic(topic, partitions, 1)]).values():
-        fut.result()
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

@@ -17,9 +17,10 @@ def dashboard(
 ) -> None:
     """Serve the live dashboard from the warehouse (read-only); Kafka may be down."""
     from shopstream.dashboard.app import DashboardServer, create_app
+    from shopstream.status.collect import running_dashboard_url
 
     settings = settings_from(home, dashboard={"port": port, "host": host})
-    running = _running_dashboard_url(settings)
+    running = running_dashboard_url(settings)
     if running is not None and settings.warehouse.kind == "duckdb":
         # The pipeline holds the DuckDB file for writing; its own dashboard reads through it.
         console.print(f"the pipeline of this home already serves the dashboard: [bold]{running}[/]")
@@ -35,6 +36,8 @@ def status(
     home: Path = HomeOption,
 ) -> None:
     """Counts, lag, freshness, reconciliation and which stage (if any) is stuck."""
+    from shopstream.status import collect_status
+
     settings = settings_from(home)
     doc = collect_status(settings)
     if as_json:
@@ -45,114 +48,75 @@ def status(
         raise typer.Exit(1)
 
 
-def collect_status(settings: Any) -> dict[str, Any]:
-    """The status document: built here, or asked from the process that holds the warehouse."""
-    from shopstream.errors import WarehouseLocked
-    from shopstream.status import build_status, open_status_warehouse
-
-    wh, error = open_status_warehouse(settings)
-    if wh is None and settings.warehouse.kind == "duckdb":
-        # DuckDB admits one writer: while `up`/`gold` holds the file, its dashboard answers.
-        remote = _from_running_dashboard(settings)
-        if remote is not None:
-            return remote
-    try:
-        return build_status(settings, warehouse=wh, warehouse_error=error)
-    except WarehouseLocked as err:  # the writer took the file between open and read
-        return build_status(settings, warehouse=None, warehouse_error=str(err))
-    finally:
-        if wh is not None:
-            wh.close()
-
-
-def _running_dashboard_url(settings: Any) -> str | None:
-    """URL of a dashboard serving this home right now (recorded by DashboardServer)."""
-    import httpx
-    import orjson
-
-    from shopstream.dashboard.app import endpoint_file
-
-    try:
-        url = str(orjson.loads(endpoint_file(settings).read_bytes())["url"])
-        httpx.get(f"{url}/openapi.json", timeout=3).raise_for_status()
-    except (OSError, ValueError, KeyError, httpx.HTTPError):
-        return None
-    return url
-
-
-def _from_running_dashboard(settings: Any) -> dict[str, Any] | None:
-    import httpx
-
-    url = _running_dashboard_url(settings)
-    if url is None:
-        return None
-    try:
-        doc: dict[str, Any] = httpx.get(f"{url}/api/status", timeout=10).json()
-    except (ValueError, httpx.HTTPError):
-        return None
-    return doc | {"source": f"{url}/api/status"}
-
-
 def print_status(doc: dict[str, Any]) -> None:
     """The status document as a few terminal tables."""
     from rich.table import Table
 
-    def n(v: Any) -> str:
-        return "-" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
+    def shown(value: Any) -> str:
+        return "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
 
     verdict = "[bold green]healthy[/]" if doc["healthy"] else "[bold red]NOT HEALTHY[/]"
     console.print(f"pipeline: {verdict}  (stall limit {doc['stall_seconds']:g}s)")
-    for p in doc["problems"]:
-        console.print(f"  [red]✗[/] {p}", highlight=False)
+    for problem in doc["problems"]:
+        console.print(f"  [red]✗[/] {problem}", highlight=False)
     fresh = doc["freshness_seconds"]
     console.print(f"freshness: {'-' if fresh is None else f'{fresh:,.1f}s'} (now - newest event)")
 
     stages = Table("stage", "state", "reason", "lag", "rate/s", "last batch ms", "last commit")
-    for name, st in doc["stages"].items():
-        color = "green" if st["healthy"] else "red"
-        age = st.get("last_progress_age_seconds")
+    for name, stage in doc["stages"].items():
+        color = "green" if stage["healthy"] else "red"
+        age = stage.get("last_progress_age_seconds")
+        rate, batch_ms = stage.get("input_rate"), stage.get("last_batch_ms")
         stages.add_row(
             name,
-            f"[{color}]{st['state']}[/]",
-            st["reason"],
-            n(st.get("lag")),
-            "-" if st.get("input_rate") is None else f"{st['input_rate']:,.0f}",
-            "-" if st.get("last_batch_ms") is None else f"{st['last_batch_ms']:,.0f}",
+            f"[{color}]{stage['state']}[/]",
+            stage["reason"],
+            shown(stage.get("lag")),
+            "-" if rate is None else f"{rate:,.0f}",
+            "-" if batch_ms is None else f"{batch_ms:,.0f}",
             "never" if age is None else f"{age:,.1f}s ago",
         )
     console.print(stages)
 
-    r = doc["reconciliation"]
     counts = Table("reconciliation", "", "holds")
-    s, g = r["silver"], r["gold"]
+    silver, gold = doc["reconciliation"]["silver"], doc["reconciliation"]["gold"]
     mark = {True: "[green]yes[/]", False: "[yellow]no[/]", None: "-"}
     counts.add_row(
         "raw = clean + dead_letter",
-        f"{n(s['raw'])} = {n(s['clean'])} + {n(s['dead_letter'])}  (pending {n(s['pending'])})",
-        mark[s["holds"]],
+        f"{shown(silver['raw'])} = {shown(silver['clean'])} + {shown(silver['dead_letter'])}"
+        f"  (pending {shown(silver['pending'])})",
+        mark[silver["holds"]],
     )
     counts.add_row(
         "clean = unique + duplicates",
-        f"{n(g['clean'])} = {n(g['unique'])} + {n(g['duplicates'])}  (pending {n(g['pending'])})",
-        mark[g["holds"]],
+        f"{shown(gold['clean'])} = {shown(gold['unique'])} + {shown(gold['duplicates'])}"
+        f"  (pending {shown(gold['pending'])})",
+        mark[gold["holds"]],
     )
     console.print(counts)
 
     lag = Table("stage", "topic", "partition", "end", "committed", "lag")
     for stage, entry in doc["lag"].items():
         for topic, parts in entry["topics"].items():
-            for p, v in parts.items():
-                lag.add_row(stage, topic, p, n(v["end"]), n(v["committed"]), n(v["lag"]))
+            for partition, offsets in parts.items():
+                lag.add_row(
+                    stage,
+                    topic,
+                    partition,
+                    shown(offsets["end"]),
+                    shown(offsets["committed"]),
+                    shown(offsets["lag"]),
+                )
     if lag.rows:
         console.print(lag)
     if doc["dead_letter"]["by_reason"]:
         dlq = Table("dead-letter reason", "records")
         for reason, count in doc["dead_letter"]["by_reason"].items():
-            dlq.add_row(reason, n(count))
+            dlq.add_row(reason, shown(count))
         console.print(dlq)
     tables = Table("warehouse table", "rows")
-    for t, rows in doc["warehouse"].items():
-        tables.add_row(t, n(rows))
+    for table, rows in doc["warehouse"].items():
+        tables.add_row(table, shown(rows))
     if tables.rows:
         console.print(tables)
 

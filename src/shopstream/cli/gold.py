@@ -26,11 +26,7 @@ def gold(
     home: Path = HomeOption,
 ) -> None:
     """Commit clean events and dead letters to the warehouse, exactly once per micro-batch."""
-    from shopstream.gold.job import counters, start_gold
-    from shopstream.infra.kafka import ensure_topics
-    from shopstream.infra.spark import spark_session
-    from shopstream.runner import run_queries, stop_on_signals
-    from shopstream.warehouse import open_warehouse
+    from shopstream.runtime.stages import run_gold
 
     settings = settings_from(
         home,
@@ -39,28 +35,8 @@ def gold(
             "max_offsets_per_trigger": max_offsets_per_trigger,
         },
     )
-    from shopstream.warehouse.pgwire import serving
-
-    ensure_topics(settings)
-    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
-        wh.init()
-        if sql is not None:
-            console.print(f"SQL endpoint {sql.url} (password: {sql.password_source})")
-        # Caught from before Spark starts: a Ctrl-C during start-up then stops cleanly.
-        with stop_on_signals() as stop:
-            spark = spark_session(settings, "shopstream-gold")
-            query, progress = start_gold(spark, settings, wh, available_now=available_now)
-            console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
-
-            def line() -> str:
-                c = counters(progress)
-                return (
-                    f"gold: {c['batches']} batches, {c['new_events']:,} new events, "
-                    f"{c['duplicates']:,} duplicates, {c['dead_letters']:,} dead letters"
-                )
-
-            run_queries({"gold": query}, stop, status=line, console=console)
-        console.print(line(), highlight=False)
+    line = run_gold(settings, available_now=available_now, console=console)
+    console.print(line, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

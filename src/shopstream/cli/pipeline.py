@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from shopstream.cli.common import HomeOption, console, settings_from
 from shopstream.cli.gold import AvailableNowOption, TriggerOption
-from shopstream.config import Settings
 
-
-def real_time_master(settings: Settings, real_time: bool) -> Settings:
-    """Real-time Mode runs a task per input partition at once: give a local master the slots.
-
-    Slots may exceed cores (the tasks mostly wait on Kafka); a cluster master is left as is.
-    """
-    import os
-
-    master = settings.spark.master
-    if not real_time or not master.startswith("local"):
-        return settings
-    slots = max(settings.kafka.raw_partitions + 1, os.cpu_count() or 1)
-    threads = master[6:-1] if master.startswith("local[") else "1"
-    if master in ("local", "local[*]") or (threads.isdigit() and int(threads) < slots):
-        spark = settings.spark.model_copy(update={"master": f"local[{slots}]"})
-        return settings.model_copy(update={"spark": spark})
-    return settings
+if TYPE_CHECKING:
+    from shopstream.dashboard.app import DashboardServer
+    from shopstream.status import LiveState
+    from shopstream.warehouse.base import Warehouse
 
 
 def process(
@@ -38,34 +25,11 @@ def process(
     home: Path = HomeOption,
 ) -> None:
     """Run Silver and Gold as two queries in one Spark application."""
-    from shopstream.infra.kafka import ensure_topics
-    from shopstream.infra.spark import spark_session
-    from shopstream.pipeline import process_available_now, start_streams, status_line
-    from shopstream.runner import run_queries, stop_on_signals
-    from shopstream.warehouse import open_warehouse
+    from shopstream.runtime.stages import run_process
 
-    settings = real_time_master(
-        settings_from(home, spark={"trigger_seconds": trigger_seconds}), real_time
-    )
-    ensure_topics(settings)
-    from shopstream.warehouse.pgwire import serving
-
-    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
-        wh.init()
-        if sql is not None:
-            console.print(f"SQL endpoint {sql.url} (password: {sql.password_source})")
-        # Caught from before Spark starts: a Ctrl-C during start-up then stops cleanly.
-        with stop_on_signals() as stop:
-            spark = spark_session(settings, "shopstream-process")
-            if available_now:
-                streams = process_available_now(spark, settings, wh, stop, console=console)
-            else:
-                streams = start_streams(spark, settings, wh, real_time=real_time)
-                console.print(f"silver + gold running -> {wh.target()} (Ctrl-C to stop)")
-                run_queries(
-                    streams.queries, stop, status=lambda: status_line(streams), console=console
-                )
-        console.print(status_line(streams), highlight=False)
+    settings = settings_from(home, spark={"trigger_seconds": trigger_seconds})
+    line = run_process(settings, available_now=available_now, real_time=real_time, console=console)
+    console.print(line, highlight=False)
 
 
 def reset(
@@ -108,13 +72,20 @@ def up(
     home: Path = HomeOption,
 ) -> None:
     """Everything, one command: Kafka, Silver + Gold, the generator and the live dashboard."""
-    from shopstream.pipeline import run_up
+    from shopstream.runtime.up import run_up
 
-    settings = real_time_master(settings_from(home), real_time)
+    settings = settings_from(home)
+
+    def dashboard(warehouse: Warehouse, live: LiveState) -> DashboardServer:
+        from shopstream.dashboard.app import DashboardServer, create_app
+
+        app = create_app(settings, warehouse=warehouse, live=live)
+        return DashboardServer(app, settings, port=port)
+
     run_up(
         settings,
         rate=None if no_generator else rate,
-        port=port,
+        dashboard=dashboard,
         real_time=real_time,
         seed=seed,
         console=console,

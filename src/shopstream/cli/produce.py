@@ -76,13 +76,12 @@ def produce_cmd(
     from shopstream.bronze.producer import (
         FileSource,
         ProcessSource,
-        StopFlag,
         generator_source,
         produce,
         raise_for_delivery,
     )
     from shopstream.bronze.truth import TruthBuilder, write_truth
-    from shopstream.infra.kafka import bootstrap_servers, ensure_topics
+    from shopstream.runtime.signals import stop_on_signals
 
     per_second = parse_rate(rate)
     if from_file and (truth or seed_compat or backfill_days):
@@ -115,39 +114,38 @@ def produce_cmd(
         )
         use_process = parallel if parallel is not None else per_second is None
         if use_process:
-            gen = EventGenerator(config, total_events=events)  # validates; names for truth
             # With a rate, batches of ~1/20 s keep sending smooth (as in-process does).
             size = 65_536 if per_second is None else max(1, min(65_536, int(per_second / 20)))
             source = ProcessSource(config, events, batch_size=size)
+            # The child's start-up (~0.5 s: imports, world, first batch) overlaps ours.
+            source.start()
+            try:
+                gen = EventGenerator(config, total_events=events)  # validates; truth's names
+            except Exception:
+                source.close()
+                raise
         else:
             source = generator_source(config, events, per_second)
             gen = source.generator
     builder = TruthBuilder(gen) if (truth and gen is not None) else None
 
-    # Kafka only after every flag is validated: config errors never wait on a broker.
-    bootstrap = bootstrap_servers(settings)
     try:
-        ensure_topics(settings, bootstrap)
-    except ShopstreamError:
-        raise
-    except Exception as err:  # librdkafka errors: say where we looked and what to do
-        raise BrokerUnavailable(
-            f"cannot reach Kafka at {bootstrap} to prepare topic {settings.kafka.raw_topic} "
-            f"({err}); start it with `shopstream kafka start` or fix the bootstrap servers."
-        ) from None
-
-    stop = StopFlag()
-    with stop.installed(), _progress(events, as_json) as on_progress:
-        report = produce(
-            settings,
-            source,
-            rate=per_second,
-            duration_s=duration,
-            truth=builder,
-            stop=stop,
-            bootstrap=bootstrap,
-            on_progress=on_progress,
-        )
+        # Kafka only after every flag is validated: config errors never wait on a broker.
+        bootstrap = _prepare_topics(settings)
+        with stop_on_signals() as stop, _progress(events, as_json) as on_progress:
+            report = produce(
+                settings,
+                source,
+                rate=per_second,
+                duration_s=duration,
+                truth=builder,
+                stop=stop,
+                bootstrap=bootstrap,
+                on_progress=on_progress,
+            )
+    finally:
+        if isinstance(source, ProcessSource):
+            source.close()  # when produce never got to read it (no broker)
     summary = report.to_json()
     if gen is not None:
         summary["seed"] = gen.config.seed
@@ -171,6 +169,23 @@ def produce_cmd(
     else:
         _print_summary(summary)
     raise_for_delivery(report)
+
+
+def _prepare_topics(settings: Any) -> str:
+    """The bootstrap servers, with the pipeline topics present; a clear error if unreachable."""
+    from shopstream.infra.kafka import bootstrap_servers, ensure_topics
+
+    bootstrap = bootstrap_servers(settings)
+    try:
+        ensure_topics(settings, bootstrap)
+    except ShopstreamError:
+        raise
+    except Exception as err:  # librdkafka errors: say where we looked and what to do
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {bootstrap} to prepare topic {settings.kafka.raw_topic} "
+            f"({err}); start it with `shopstream kafka start` or fix the bootstrap servers."
+        ) from None
+    return bootstrap
 
 
 def _progress(total: int | None, quiet: bool) -> Any:

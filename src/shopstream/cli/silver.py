@@ -34,7 +34,9 @@ def silver(
     home: Path = HomeOption,
 ) -> None:
     """Validate and normalize raw_events into clean_events; rejects go to dead_letter."""
-    from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL, checkpoint_location, run_silver
+    from shopstream.infra.checkpoints import checkpoint
+    from shopstream.runtime.stages import run_silver
+    from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL
 
     if available_now and real_time:
         raise typer.BadParameter("--available-now and --real-time exclude each other")
@@ -50,14 +52,15 @@ def silver(
     k = settings.kafka
     err_console.print(
         f"silver: {k.raw_topic} -> {k.clean_topic} + {k.dead_letter_topic}, {mode}, "
-        f"checkpoint {checkpoint_location(settings)}" + ("" if available_now else " (Ctrl-C stops)")
+        f"checkpoint {checkpoint(settings, 'silver')}"
+        + ("" if available_now else " (Ctrl-C stops)")
     )
     totals = run_silver(
         settings,
         available_now=available_now,
         real_time=(checkpoint_interval or True) if real_time else False,
         status_every=status_every,
-        on_status=lambda line: err_console.print(line, highlight=False),
+        console=err_console,
     )
     console.print(f"silver done: {totals.batches} batches, {totals.summary()}", highlight=False)
 

@@ -77,13 +77,16 @@ def sql(
 
 @warehouse_app.command("init")
 def init(home: Path = HomeOption) -> None:
-    """Create the warehouse tables (if absent) and (re)create its views; idempotent."""
+    """Create the warehouse tables (if absent), migrate older ones in place (renamed
+    columns keep their rows) and (re)create its views; idempotent."""
     from shopstream.warehouse import TABLES, VIEWS, open_warehouse
 
     settings = settings_from(home)
     with open_warehouse(settings) as wh:
-        wh.init()
+        migrated = wh.init()
         target = wh.target()
+    for change in migrated:
+        console.print(f"migrated {change}")
     console.print(f"warehouse ready at {target}: {len(TABLES)} tables, {len(VIEWS)} views")
 
 

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -34,9 +34,11 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from shopstream import __version__
+from shopstream.contract import CustomerTier
 from shopstream.dashboard import queries
 from shopstream.errors import ShopstreamError
 from shopstream.status import KafkaProbe, LiveState, RateTracker, build_status
+from shopstream.status.collect import endpoint_file
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -94,7 +96,7 @@ class TopCustomer(BaseModel):
     customer_id: str
     total_revenue: float
     purchase_count: int
-    customer_tier: Literal["VIP", "Premium", "Regular", "New"]
+    customer_tier: CustomerTier
     revenue_rank: int
 
 
@@ -193,13 +195,9 @@ class WarehouseSource:
 
 def _open_read_only(settings: Settings) -> Warehouse:
     """Open for reading; a DuckDB file locked by a writer fails fast instead of blocking."""
-    if settings.warehouse.kind == "duckdb":
-        from shopstream.warehouse.duckdb import DuckDBWarehouse
-
-        return DuckDBWarehouse(settings.duckdb_path, read_only=True, lock_timeout=0.5)
     from shopstream.warehouse import open_warehouse
 
-    return open_warehouse(settings, read_only=True)
+    return open_warehouse(settings, read_only=True, lock_timeout=0.5)
 
 
 class StatusSource:
@@ -250,7 +248,7 @@ def create_app(
     settings: Settings, warehouse: Warehouse | None = None, live: LiveState | None = None
 ) -> FastAPI:
     """The dashboard app; see the module doc for what `warehouse` and `live` change."""
-    from shopstream.metrics import make_registry
+    from shopstream.status.prometheus import make_registry
 
     source = WarehouseSource(settings, warehouse)
     status = StatusSource(settings, source, live)
@@ -306,7 +304,7 @@ def create_app(
 
     @app.get("/api/top-customers", response_model=list[TopCustomer], tags=["business"])
     def api_top_customers(limit: int = Query(10, ge=1, le=1000)) -> Any:
-        """Customers by all-time revenue, with tier (VIP/Premium/Regular/New)."""
+        """Customers by all-time revenue, with tier (contract.CustomerTier)."""
         return read(lambda wh: queries.top_customers(wh, limit))
 
     @app.get("/api/categories", response_model=list[CategoryRevenue], tags=["business"])
@@ -396,11 +394,6 @@ def create_app(
 
 
 # --------------------------------------------------------------------------- serving
-
-
-def endpoint_file(settings: Settings) -> Path:
-    """Where a running dashboard records its URL, so `shopstream status` can ask it."""
-    return settings.state_dir / "dashboard.json"
 
 
 class DashboardServer:

@@ -12,6 +12,8 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from shopstream.contract import CustomerTier
+
 if TYPE_CHECKING:
     from shopstream.warehouse.base import Warehouse
 
@@ -100,9 +102,8 @@ def top_customers(wh: Warehouse, limit: int = 10) -> list[dict[str, Any]]:
 
 def tiers(wh: Warehouse) -> dict[str, int]:
     """How many customers are in each tier."""
-    order = ("VIP", "Premium", "Regular", "New")
     counts = {r["customer_tier"]: int(r["customers"]) for r in run(wh, TIERS)}
-    return {t: counts.get(t, 0) for t in order}
+    return {tier.value: counts.get(tier.value, 0) for tier in CustomerTier}
 
 
 def categories(wh: Warehouse) -> list[dict[str, Any]]:

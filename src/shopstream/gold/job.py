@@ -1,7 +1,7 @@
 """Gold: clean_events (+ dead_letter) -> one exactly-once warehouse commit per micro-batch.
 
 Spark only reads and parses; each micro-batch crosses to Python once, as Arrow, and
-`Warehouse.commit_batch` does the rest in one transaction (dedup against all history,
+`Warehouse.commit_batch` does the rest in one transaction (dedup against the stored events,
 aggregates, the batch log). Spark keeps no state, so nothing grows with time.
 """
 
@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ import pyarrow.json as pa_json
 from shopstream.config import Settings
 from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field
 from shopstream.errors import Terminal
+from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import spark_options
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import BatchMeta, BatchResult, arrow_type
@@ -41,11 +42,6 @@ MAX_COMMIT_TIMES = 100_000
 
 class GoldInputError(Terminal):
     """A record on clean_events / dead_letter does not follow the contract."""
-
-
-def checkpoint(settings: Settings) -> Path:
-    """Where Gold's Spark checkpoint lives."""
-    return settings.checkpoint_dir / QUERY_NAME
 
 
 def gold_source(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -191,8 +187,9 @@ def make_batch_writer(
     warehouse: Warehouse, settings: Settings, progress: GoldProgress
 ) -> Callable[[DataFrame, int], None]:
     """The foreachBatch function: Arrow out of Spark, one transaction into the warehouse."""
-    ckpt = checkpoint(settings)
+    ckpt = checkpoint(settings, QUERY_NAME)
     clean_topic = settings.kafka.clean_topic
+    horizon = timedelta(days=settings.pipeline.lateness_horizon_days)
     query_id: list[str] = []  # read once, on the first batch (the file exists by then)
 
     def write(batch_df: DataFrame, batch_id: int) -> None:
@@ -210,7 +207,7 @@ def make_batch_writer(
             input_rows=batch.input_rows,
             started_at=started,
         )
-        result = warehouse.commit_batch(batch.events, batch.dead_letters, meta)
+        result = warehouse.commit_batch(batch.events, batch.dead_letters, meta, horizon=horizon)
         progress.record(result, time.perf_counter() - t0)
 
     return write
@@ -226,7 +223,7 @@ def start_gold(
 ) -> tuple[StreamingQuery, GoldProgress]:
     """Start the Gold query (the warehouse must be initialized); returns it and its counters."""
     progress = progress or GoldProgress()
-    ckpt = checkpoint(settings)
+    ckpt = checkpoint(settings, QUERY_NAME)
     writer = (
         gold_source(spark, settings)
         .writeStream.queryName(QUERY_NAME)

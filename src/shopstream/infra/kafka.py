@@ -435,26 +435,56 @@ def topic_specs(settings: Settings) -> dict[str, int]:
 
 def ensure_topics(settings: Settings, bootstrap: str | None = None) -> dict[str, int]:
     """Create the pipeline topics if missing (idempotent); return name -> partitions."""
+    specs = topic_specs(settings)
+    create_topics(settings, specs, bootstrap)
+    return specs
+
+
+def create_topics(settings: Settings, topics: dict[str, int], bootstrap: str | None = None) -> None:
+    """Create `topics` (name -> partitions) where missing; return once all have leaders.
+
+    Replication: min(3, brokers) on the local cluster, the broker's default on a configured
+    one. A topic created meanwhile by someone else is fine; any other failure raises.
+    """
     from confluent_kafka import KafkaError as CKError
     from confluent_kafka.admin import NewTopic
 
     client = admin(settings, bootstrap)
-    existing = client.list_topics(timeout=10).topics
-    brokers = len(client.list_topics(timeout=10).brokers)
-    rf = min(3, brokers) if not settings.kafka.bootstrap_servers else -1
-    specs = topic_specs(settings)
-    new = [NewTopic(t, num_partitions=p, replication_factor=rf) for t, p in specs.items()]
-    new = [t for t in new if t.topic not in existing]
+    metadata = client.list_topics(timeout=10)
+    rf = min(3, len(metadata.brokers)) if not settings.kafka.bootstrap_servers else -1
+    new = [
+        NewTopic(name, num_partitions=partitions, replication_factor=rf)
+        for name, partitions in topics.items()
+        if name not in metadata.topics
+    ]
     if new:
         for topic, fut in client.create_topics(new, operation_timeout=30).items():
             try:
                 fut.result()
             except Exception as err:  # racing creators are fine; anything else is not
-                code = err.args[0].code() if err.args and hasattr(err.args[0], "code") else None
-                if code != CKError.TOPIC_ALREADY_EXISTS:
+                if _error_code(err) != CKError.TOPIC_ALREADY_EXISTS:
                     raise KafkaError(f"could not create topic {topic}: {err}") from None
         _wait_for_leaders(client, [t.topic for t in new])
-    return specs
+
+
+def delete_topics(settings: Settings, names: list[str], bootstrap: str | None = None) -> None:
+    """Delete topics and wait for the brokers to confirm; topics already gone are fine."""
+    from confluent_kafka import KafkaError as CKError
+
+    if not names:
+        return
+    client = admin(settings, bootstrap)  # must outlive the futures, or they fail with _DESTROY
+    for topic, fut in client.delete_topics(names, operation_timeout=30).items():
+        try:
+            fut.result()
+        except Exception as err:
+            if _error_code(err) != CKError.UNKNOWN_TOPIC_OR_PART:
+                raise KafkaError(f"could not delete topic {topic}: {err}") from None
+
+
+def _error_code(err: Exception) -> int | None:
+    """The librdkafka error code an admin future failed with, if any."""
+    return err.args[0].code() if err.args and hasattr(err.args[0], "code") else None
 
 
 def _wait_for_leaders(client: Any, topics: list[str], timeout: float = 30.0) -> None:

@@ -1,14 +1,27 @@
-"""The Spark session factory shared by every job: jars, local defaults, UTC, quiet logs."""
+"""The Spark session factory shared by every job: jars, local defaults, UTC, quiet logs.
+
+The same session runs on `local[*]` or on a cluster master (standalone `spark://`, `yarn`,
+`k8s://`). On a cluster, the connector jars travel through `spark.jars` (the driver serves
+them; executors fetch them at start). No project Python runs on executors: there are no
+Python UDFs, Gold's foreachBatch runs on the driver and `toArrow()` is converted in the
+JVM, so executors need neither the package nor its dependencies (the cluster test runs
+with an interpreter path that does not exist to prove it). A cluster that cannot run the
+application fails fast with one line: master unreachable, master not accepting the
+application, or no executor within `spark.executor_timeout_seconds`.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
-from shopstream.config import Settings
+from shopstream.config import Settings, SparkSettings
+from shopstream.errors import Terminal
 from shopstream.infra import jars
 from shopstream.infra.ports import resolve_port
 
@@ -16,10 +29,14 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+class SparkClusterError(Terminal):
+    """The Spark master cannot run the application (unreachable, wrong URL, no resources)."""
+
+
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """Spark configuration for our jobs (pure: unit-testable without a JVM)."""
     s = settings.spark
-    local = s.master.startswith("local")
+    local = s.local
     tmp = settings.state_dir / "spark"
     conf = {
         "spark.master": s.master,
@@ -39,8 +56,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
             f"-Dlog4j2.configurationFile={_log4j(settings)}"
         ),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:-DontCompileHugeMethods",
+        "spark.executor.memory": s.executor_memory,
         "spark.sql.warehouse.dir": str(tmp / "warehouse"),
-        "spark.local.dir": str(tmp / "local"),
         "spark.sql.streaming.checkpointLocation": str(settings.checkpoint_dir / "default"),
         # Small micro-batches: adaptive re-planning costs more than it saves.
         "spark.sql.adaptive.enabled": "false",
@@ -50,9 +67,45 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.python.worker.reuse": "true",
     }
     if local:
+        # Scratch space is the driver's own; cluster managers give executors theirs.
+        conf["spark.local.dir"] = str(tmp / "local")
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
+    elif s.driver_host:
+        conf["spark.driver.host"] = s.driver_host
+    if s.executor_cores is not None:
+        conf["spark.executor.cores"] = str(s.executor_cores)
+    if s.cores_max is not None:
+        conf["spark.cores.max"] = str(s.cores_max)
     return conf
+
+
+def standalone_masters(master: str) -> list[tuple[str, int]]:
+    """The (host, port) pairs of a `spark://h1:p1,h2:p2` URL; [] for other masters."""
+    if not master.startswith("spark://"):
+        return []
+    pairs = []
+    for part in master.removeprefix("spark://").split(","):
+        host, _, port = part.rpartition(":")
+        pairs.append((host, int(port)))
+    return pairs
+
+
+def check_master_reachable(s: SparkSettings, timeout: float = 5.0) -> None:
+    """A standalone master must accept TCP connections (Spark itself retries for a minute)."""
+    errors = []
+    for host, port in standalone_masters(s.master):
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return
+        except OSError as err:
+            errors.append(f"{host}:{port} ({err.strerror or err})")
+    if errors:
+        raise SparkClusterError(
+            f"cannot reach the Spark master {s.master}: {', '.join(errors)}. Start the "
+            "master (spark-class org.apache.spark.deploy.master.Master) or fix "
+            "SHOPSTREAM_SPARK__MASTER."
+        )
 
 
 _LOG4J = """\
@@ -86,18 +139,103 @@ def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSess
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    conf = spark_conf(settings, app_name)
     builder = SparkSession.builder
-    for key, value in spark_conf(settings, app_name).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     # SparkContext replaces the SIGINT handler with one that raises KeyboardInterrupt at any
     # point; our commands stop their queries gracefully instead, so keep the caller's.
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if on_main else None
-    spark = builder.getOrCreate()
+    if settings.spark.local:
+        spark = builder.getOrCreate()
+    else:
+        check_master_reachable(settings.spark)
+        spark = _create_on_cluster(builder, conf, settings.spark)
     if on_main and previous is not None:
         signal.signal(signal.SIGINT, previous)
     spark.sparkContext.setLogLevel(settings.spark.log_level)
+    if not settings.spark.local:
+        wait_for_executors(spark, settings.spark)
     return spark
+
+
+def _create_on_cluster(builder: Any, conf: dict[str, str], s: SparkSettings) -> SparkSession:
+    """getOrCreate, bounded: a standalone master that never answers blocks it for a minute.
+
+    The driver's JVM starts first, unbounded (a busy machine may take a while); only the
+    registration with the master is timed. It runs in a daemon thread; on timeout the
+    error ends this process, and the JVM ends with it (it exits when its stdin, our pipe,
+    closes).
+    """
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized(conf=SparkConf().setAll(list(conf.items())))
+    result: dict[str, Any] = {}
+
+    def create() -> None:
+        try:
+            result["spark"] = builder.getOrCreate()
+        except Exception as err:  # surfaced below as one line
+            result["error"] = err
+
+    thread = threading.Thread(target=create, name="spark-session", daemon=True)
+    thread.start()
+    thread.join(s.register_timeout_seconds)
+    if "spark" in result:
+        return result["spark"]  # type: ignore[no-any-return]
+    if "error" in result:
+        reason = _first_line(result["error"])
+        raise SparkClusterError(
+            f"the Spark master {s.master} did not run the application: {reason}. Check that "
+            "the URL is the master's RPC address (spark://host:7077, not the web UI) and "
+            "see <home>/logs/spark.log."
+        )
+    raise SparkClusterError(
+        f"the Spark master {s.master} did not accept the application within "
+        f"{s.register_timeout_seconds:g} s: check that the URL is the master's RPC address "
+        "(spark://host:7077, not the web UI's port) and that the master can reach this "
+        "machine (SHOPSTREAM_SPARK__DRIVER_HOST); see <home>/logs/spark.log."
+    )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(getattr(err, "desc", None) or err).strip()
+    return (text.splitlines() or [type(err).__name__])[0][:300]
+
+
+def executor_count(spark: SparkSession) -> int:
+    """Executors registered with the driver (the driver itself not counted)."""
+    infos = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()  # type: ignore[union-attr]
+    return max(0, len(infos) - 1)
+
+
+def wait_for_executors(spark: SparkSession, s: SparkSettings, poll: float = 0.5) -> None:
+    """Stop with one line when no executor registers: the cluster lacks free resources.
+
+    Without this a standalone master queues the application forever, logging only
+    "Initial job has not accepted any resources".
+    """
+    if s.executor_timeout_seconds <= 0 or _dynamic_allocation(spark):
+        return
+    deadline = time.monotonic() + s.executor_timeout_seconds
+    while executor_count(spark) == 0:
+        if time.monotonic() >= deadline:
+            spark.stop()
+            cores = f"{s.executor_cores} core(s)" if s.executor_cores else "its cores"
+            raise SparkClusterError(
+                f"no Spark executor registered within {s.executor_timeout_seconds:g} s on "
+                f"{s.master}: no worker has {s.executor_memory} of memory and {cores} free "
+                "for an executor. Lower SHOPSTREAM_SPARK__EXECUTOR_MEMORY, start a worker "
+                "with more (--memory/--cores), or free the cluster (see the master's web UI)."
+            )
+        time.sleep(poll)
+
+
+def _dynamic_allocation(spark: SparkSession) -> bool:
+    # With dynamic allocation executors only appear once jobs ask for them.
+    value = spark.sparkContext.getConf().get("spark.dynamicAllocation.enabled", "false")
+    return (value or "false").lower() == "true"
 
 
 def ui_url(spark: SparkSession) -> str | None:

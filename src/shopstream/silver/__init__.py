@@ -3,7 +3,7 @@
 Public API:
     silver_transform(raw_df, settings) -> DataFrame   pure transform (transform.py)
     start_silver(spark, settings, ...) -> StreamingQuery   the streaming job (job.py)
-    classify(raw, now=...) -> Result   the pure-Python reference (reference.py)
+    reference.classify(raw, now=...) -> Result   the pure-Python twin (import the module)
 """
 
 from __future__ import annotations

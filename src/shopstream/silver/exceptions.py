@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from shopstream.errors import ConfigError, ShopstreamError, Terminal
+from shopstream.errors import ConfigError, ShopstreamError
 
 
 class SilverError(ShopstreamError):
     """Something in the Silver stage failed."""
-
-
-class SilverQueryFailed(SilverError, Terminal):
-    """The streaming query stopped with an error (bad input never causes this)."""
 
 
 class RealTimeSlotsError(SilverError, ConfigError):

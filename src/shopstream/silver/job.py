@@ -4,23 +4,20 @@ One streaming query writes both topics through the Kafka sink's per-row `topic` 
 one checkpoint (`<home>/checkpoints/silver`), one pass over the input. The first run
 starts at the earliest offsets; later runs resume from the checkpoint. `start_silver`
 only starts the query (so `shopstream process` / `up` can run Silver and Gold in one
-Spark application); `run_silver` is the foreground loop the CLI uses.
+Spark application); `shopstream.runtime` runs it in the foreground.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shopstream.config import Settings
 from shopstream.contract import REASONS
-from shopstream.silver.exceptions import RealTimeSlotsError, SilverQueryFailed
+from shopstream.infra.checkpoints import append_progress, checkpoint, progress_log
+from shopstream.silver.exceptions import RealTimeSlotsError
 from shopstream.silver.metrics import (
     METRIC_CLEAN,
     METRIC_DEAD_LETTER,
@@ -28,9 +25,7 @@ from shopstream.silver.metrics import (
     OBSERVATION,
     REASON_PREFIX,
     Totals,
-    append_progress,
     batch_counters,
-    metrics_path,
 )
 from shopstream.silver.transform import kafka_columns, silver_transform
 
@@ -45,11 +40,6 @@ DEFAULT_REAL_TIME_INTERVAL = "30 seconds"
 # The sink writes many small records: 1 MiB producer batches take about half the CPU of
 # the default 16 KiB ones (measured with a pass-through copy), for at most 10 ms of delay.
 _SINK_OPTIONS = {"kafka.batch.size": "1048576", "kafka.linger.ms": "10"}
-
-
-def checkpoint_location(settings: Settings) -> Path:
-    """Silver's checkpoint: offsets and commits of its one query."""
-    return settings.checkpoint_dir / QUERY_NAME
 
 
 def read_raw(
@@ -76,7 +66,7 @@ def read_raw(
 
 
 def observe_counts(df: DataFrame) -> DataFrame:
-    """Attach the per-batch counters (`metrics.py`) as observable metrics."""
+    """Attach the per-batch counters (`silver/metrics.py`) as observable metrics."""
     from pyspark.sql import functions as F
 
     reason = F.col("reason")
@@ -89,21 +79,10 @@ def observe_counts(df: DataFrame) -> DataFrame:
     )
 
 
-def task_slots(master: str) -> int | None:
-    """Concurrent task slots of a local master (`local`, `local[N]`, `local[*]`, `local[N,F]`).
-
-    None for cluster masters: their slots come and go with executors.
-    """
-    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
-    if m is None:
-        return None
-    n = m.group(1)
-    return 1 if n is None else (os.cpu_count() or 1) if n == "*" else int(n)
-
-
 def check_real_time_slots(spark: SparkSession, settings: Settings) -> None:
     """Real-time Mode runs one long-lived task per input partition: all must fit at once."""
     from shopstream.infra.kafka import watermarks
+    from shopstream.infra.slots import task_slots
 
     slots = task_slots(spark.sparkContext.master)
     if slots is None:
@@ -156,7 +135,7 @@ def start_silver(
         .writeStream.format("kafka")
         .queryName(query_name)
         .options(**sink_options(settings))
-        .option("checkpointLocation", str(checkpoint_location(settings)))
+        .option("checkpointLocation", str(checkpoint(settings, QUERY_NAME)))
     )
     if real_time:
         writer = writer.outputMode("update").trigger(realTime=real_time)
@@ -167,7 +146,7 @@ def start_silver(
         writer = writer.trigger(processingTime=f"{int(seconds * 1000)} milliseconds")
     recorder = _recorder(spark)
     query = writer.start()
-    recorder.watch(query.id, metrics_path(settings))
+    recorder.watch(query.id, progress_log(settings, QUERY_NAME))
     return query
 
 
@@ -251,51 +230,6 @@ def _recorder(spark: SparkSession) -> _Recorder:
 def query_totals(spark: SparkSession, query: StreamingQuery) -> Totals:
     """Counters of everything `query` has processed so far (all its batches)."""
     return _recorder(spark).flush(query)
-
-
-# --------------------------------------------------------------------------- foreground
-
-
-def run_silver(
-    settings: Settings,
-    *,
-    available_now: bool = False,
-    real_time: bool | str = False,
-    status_every: float = 10.0,
-    on_status: Callable[[str], None] | None = None,
-) -> Totals:
-    """Run Silver in the foreground until done (available-now) or SIGINT/SIGTERM; return totals."""
-    from pyspark.errors import StreamingQueryException
-
-    from shopstream.infra.spark import spark_session
-    from shopstream.runner import stop_on_signals
-
-    # Signals are caught from before Spark starts: a Ctrl-C during its start-up stops
-    # the query as soon as it exists instead of interrupting the JVM launch.
-    with stop_on_signals() as stop:
-        spark = spark_session(settings, "shopstream-silver")
-        query = start_silver(spark, settings, available_now=available_now, real_time=real_time)
-        last_status = time.monotonic()
-        try:
-            while not stop.is_set():
-                if query.awaitTermination(0.5):
-                    break
-                if on_status and time.monotonic() - last_status >= status_every:
-                    last_status = time.monotonic()
-                    on_status(status_line(query_totals(spark, query), query))
-            if query.isActive:
-                query.stop()
-            failure = query.exception()
-        except StreamingQueryException as err:
-            failure = err
-    totals = query_totals(spark, query)
-    if failure is not None:
-        first = str(failure).strip().splitlines()[0] if str(failure).strip() else repr(failure)
-        raise SilverQueryFailed(
-            f"the Silver query failed: {first[:400]}. See {settings.log_dir / 'spark.log'}; "
-            "the checkpoint is intact, so rerunning resumes where it stopped."
-        )
-    return totals
 
 
 def status_line(totals: Totals, query: StreamingQuery) -> str:

@@ -1,10 +1,11 @@
 """Silver's per-batch counters: from a Spark progress dict to plain, documented numbers.
 
-The job attaches `DataFrame.observe(OBSERVATION, ...)` to its output, so every progress
-(`query.lastProgress`, or a line of `<home>/metrics/silver.jsonl`) carries
+The job attaches `DataFrame.observe(OBSERVATION, ...)` to its output (micro-batch mode
+only: Real-time Mode does not support `observe`), so every progress (`query.lastProgress`,
+or a line of Silver's progress log, `infra.checkpoints.progress_log`) carries
 `observedMetrics.silver = {input, clean, dead_letter, dead_letter_<reason>...}`.
-`batch_counters` turns one progress into `BatchCounters`; `read_totals` sums the file for
-out-of-process readers (`shopstream status`, Prometheus).
+`batch_counters` turns one progress into `BatchCounters`; `read_totals` sums the log of a
+home (the benchmark and the tests read it; `shopstream status` takes only the last line).
 
 Counter names (`BatchCounters.as_counters`), stable for dashboards:
     silver_input_events           records read from raw_events in the batch
@@ -20,24 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import orjson
 
 from shopstream.config import Settings
 from shopstream.contract import REASONS
+from shopstream.infra.checkpoints import progress_log, read_progress
 
 OBSERVATION = "silver"
 METRIC_INPUT = "input"
 METRIC_CLEAN = "clean"
 METRIC_DEAD_LETTER = "dead_letter"
 REASON_PREFIX = "dead_letter_"
-
-
-def metrics_path(settings: Settings) -> Path:
-    """Where the job appends one progress JSON line per batch."""
-    return settings.state_dir / "metrics" / "silver.jsonl"
 
 
 @dataclass(frozen=True)
@@ -98,7 +92,7 @@ def batch_counters(progress: Mapping[str, Any]) -> BatchCounters:
 
 @dataclass
 class Totals:
-    """Sums over many batches (a run, or everything in silver.jsonl)."""
+    """Sums over many batches (a run, or everything in Silver's progress log)."""
 
     batches: int = 0
     input: int = 0
@@ -122,7 +116,7 @@ class Totals:
         self.last_processing_rate = b.processing_rate
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready shape (used by `status --json`)."""
+        """JSON-ready shape."""
         return {
             "batches": self.batches,
             "input": self.input,
@@ -149,26 +143,6 @@ def totals(progresses: Iterable[Mapping[str, Any]]) -> Totals:
     return t
 
 
-def append_progress(path: Path, progress: Mapping[str, Any]) -> None:
-    """Append one progress as a JSON line (one write call, so lines never interleave)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as f:
-        f.write(orjson.dumps(progress) + b"\n")
-
-
-def read_progress(path: Path) -> list[dict[str, Any]]:
-    """All progress lines of a metrics file; a torn last line (crash mid-write) is skipped."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_bytes().splitlines():
-        try:
-            out.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            continue
-    return out
-
-
 def read_totals(settings: Settings) -> Totals:
     """Totals over every batch Silver has recorded under this home."""
-    return totals(read_progress(metrics_path(settings)))
+    return totals(read_progress(progress_log(settings, "silver")))

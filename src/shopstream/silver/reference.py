@@ -25,17 +25,19 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from shopstream.config import Settings
-from shopstream.contract import AMOUNT_PRECISION, AMOUNT_SCALE, FUTURE_TOLERANCE, RAW_FIELDS
-from shopstream.silver.rules import (
+from shopstream.contract import (
+    AMOUNT_PRECISION,
     AMOUNT_RE,
+    AMOUNT_SCALE,
     EPOCH_MILLIS_RE,
+    EVENT_ID_NAMESPACE,
+    FUTURE_TOLERANCE,
     ISO_TIMESTAMP_RE,
     QUANTITY_RE,
-    WHITESPACE,
-    Facts,
-    first_failure,
+    RAW_FIELDS,
 )
-from shopstream.silver.transform import EVENT_ID_NAMESPACE, UTF8_BOM, horizon_seconds
+from shopstream.silver.rules import WHITESPACE, Facts, first_failure
+from shopstream.silver.transform import UTF8_BOM, horizon_seconds
 
 _ISO = re.compile(ISO_TIMESTAMP_RE)
 _EPOCH = re.compile(EPOCH_MILLIS_RE)

@@ -20,21 +20,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from shopstream.contract import EVENT_TYPES, REASON_DESCRIPTIONS, REASONS, EventType, Reason
+from shopstream.contract import (
+    CURRENCY_RE,
+    EVENT_TYPES,
+    REASON_DESCRIPTIONS,
+    REASONS,
+    EventType,
+    Reason,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
 # JSON's insignificant whitespace; Spark's plain trim() strips only spaces.
 WHITESPACE = " \t\n\r"
-# ISO-8601 date-time with seconds, optional fraction and offset (none = UTC). Gate before
-# parsing: Spark's cast alone also accepts "2026", "2026-11-25" and "... UTC".
-ISO_TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)?$"
-EPOCH_MILLIS_RE = r"^-?\d{1,15}$"
-# A plain decimal number (what Decimal and Spark's cast both read the same way).
-AMOUNT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$"
-CURRENCY_RE = r"^[A-Z]{3}$"
-QUANTITY_RE = r"^\d{1,9}$"
 # Offending values are quoted in details up to this many characters.
 DETAIL_VALUE_CHARS = 80
 

@@ -2,41 +2,43 @@
 
 `silver_transform` is pure (a DataFrame in, a DataFrame out), so it runs the same on a
 static DataFrame in a test and on the Kafka stream in `job.start_silver`. Each record is
-parsed once with Spark's JSON reader, reduced to the facts the rules need (see
-`rules.py`), classified by the first failing rule, and rendered as the value of a
-clean_events or dead_letter message, with the target topic in a per-row `topic` column so
-one query (one checkpoint, one pass) feeds both topics.
+parsed once, reduced to the facts the rules need (see `rules.py`), classified by the
+first failing rule, and rendered as the value of a clean_events or dead_letter message,
+with the target topic in a per-row `topic` column so one query (one checkpoint, one pass)
+feeds both topics.
+
+Parsing and rendering JSON were most of Silver's cost, so by default they run in Silver's
+JVM codec (`jvm/silver`, Java UDFs): it parses the raw bytes with Jackson the way Spark's
+`from_json` does and writes records the way `to_json` does, byte for byte.
+`codec="spark"` runs Spark's own `from_json` / `to_json` instead; the tests hold the two
+to identical output.
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from shopstream.config import Settings
 from shopstream.contract import (
+    AMOUNT_RE,
     AMOUNT_SQL_TYPE,
     CLEAN_FIELDS,
     DEAD_LETTER_FIELDS,
-    FUTURE_TOLERANCE,
-    RAW_FIELDS,
-    field_names,
-)
-from shopstream.silver.rules import (
-    AMOUNT_RE,
     EPOCH_MILLIS_RE,
+    EVENT_ID_NAMESPACE,
+    FUTURE_TOLERANCE,
     ISO_TIMESTAMP_RE,
     QUANTITY_RE,
-    WHITESPACE,
-    detail_column,
-    reason_column,
+    RAW_FIELDS,
+    Field,
+    field_names,
 )
+from shopstream.silver.rules import WHITESPACE, detail_column, reason_column
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
-# Namespace of derived event ids: uuid5(EVENT_ID_NAMESPACE, "topic:partition:offset").
-EVENT_ID_NAMESPACE = uuid.UUID("6f1c2b8e-5a43-4d0e-9b7a-2c1e5f3d8a90")
 UTF8_BOM = b"\xef\xbb\xbf"
 # Rates carry up to 10 decimals; products are rounded half-up to cents afterwards.
 RATE_SQL_TYPE = "DECIMAL(20,10)"
@@ -51,6 +53,21 @@ JSON_OPTIONS = {
 }
 # Null fields stay in the output: clean_events values carry exactly CLEAN_FIELDS.
 TO_JSON_OPTIONS = {"ignoreNullFields": "false"}
+Codec = Literal["jvm", "spark"]
+# Silver's JVM codec (jvm/silver), registered as Java UDFs on the session.
+PARSE_UDF = "shopstream_parse_raw"
+RENDER_UDF = "shopstream_render_json"
+_PARSE_CLASS = "dev.shopstream.silver.ParseRaw"
+_RENDER_CLASS = "dev.shopstream.silver.RenderJson"
+# Spark type -> the renderer's name for it.
+_RENDER_KINDS = {
+    "STRING": "string",
+    "INT": "int",
+    "BIGINT": "bigint",
+    "DECIMAL": "decimal",
+    "TIMESTAMP": "timestamp",
+    "DATE": "date",
+}
 
 
 def event_id_digest(topic: Column, partition: Column, offset: Column) -> Column:
@@ -118,37 +135,36 @@ def horizon_seconds(settings: Settings) -> int:
     return int(settings.pipeline.lateness_horizon_days * 86_400)
 
 
-def silver_transform(raw: DataFrame, settings: Settings, now: Column | None = None) -> DataFrame:
-    """Classify and normalize raw Kafka rows; return `topic, key, value, reason` rows.
+def register_codec(spark: SparkSession) -> None:
+    """Register Silver's JVM codec UDFs on `spark` (its jar is on spark.jars; idempotent)."""
+    from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
-    `raw` has the Kafka source's columns (key, value, topic, partition, offset, timestamp).
-    Clean rows go to `kafka.clean_topic` with value = JSON of `contract.CLEAN_FIELDS` and
-    key = customer_id; rejected rows go to `kafka.dead_letter_topic` with value = JSON of
-    `contract.DEAD_LETTER_FIELDS` and the raw key. `reason` is NULL for clean rows.
-    `now` (default: the micro-batch's processing time) anchors the time rules.
+    parsed = StructType(
+        [
+            StructField("first", StringType()),
+            StructField("braced", BooleanType()),
+            StructField("record", _raw_struct()),
+        ]
+    )
+    spark.udf.registerJavaFunction(PARSE_UDF, _PARSE_CLASS, parsed)
+    spark.udf.registerJavaFunction(RENDER_UDF, _RENDER_CLASS, StringType())
+
+
+def _raw_struct() -> StructType:
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    return StructType([StructField(f.name, StringType()) for f in RAW_FIELDS])
+
+
+def _parse_spark(df: DataFrame) -> DataFrame:
+    """Step 2 with Spark's from_json. The text is wrapped in [ ] so that anything after the
+    first value ("{...}}", "{...} junk", "{...}{...}") fails the parse instead of being ignored.
     """
     from pyspark.sql import functions as F
-    from pyspark.sql.types import ArrayType, StringType, StructField, StructType
+    from pyspark.sql.types import ArrayType
 
-    k = settings.kafka
-    now_col = now if now is not None else F.current_timestamp()
-    raw_schema = ArrayType(StructType([StructField(f.name, StringType()) for f in RAW_FIELDS]))
     c = F.col
-
-    # 1. Bytes -> text: invalid UTF-8 is detected, a leading BOM is dropped.
-    value = c("value")
-    body = F.when(
-        F.substring(value, 1, 3) == F.lit(bytearray(UTF8_BOM)), F.expr("substring(value, 4)")
-    ).otherwise(value)
-    df = raw.select(
-        *[c(n) for n in INPUT_COLUMNS],
-        F.coalesce(F.expr("is_valid_utf8(value)"), F.lit(True)).alias("_valid_utf8"),
-        body.cast("string").alias("_text"),
-        now_col.alias("_now"),
-    )
-
-    # 2. Parse once. The text is wrapped in [ ] so that anything after the first value
-    # ("{...}}", "{...} junk", "{...}{...}") fails the parse instead of being ignored.
+    df = df.select("*", c("_body").cast("string").alias("_text"))
     trimmed = json_trim(c("_text"))
     df = df.select(
         "*",
@@ -158,10 +174,75 @@ def silver_transform(raw: DataFrame, settings: Settings, now: Column | None = No
     )
     usable = c("_valid_utf8") & ~c("_empty")
     wrapped = F.concat(F.lit("["), c("_text"), F.lit("]"))
+    parsed = F.when(usable, F.from_json(wrapped, ArrayType(_raw_struct()), JSON_OPTIONS))
+    df = df.select("*", parsed.alias("_parsed"))
+    df = df.select("*", c("_parsed")[0].alias("_r"))
+    single = (F.size(c("_parsed")) == 1) & c("_r").isNotNull()
+    return df.select("*", (c("_braced") & single).alias("_object"))
+
+
+def _parse_jvm(df: DataFrame) -> DataFrame:
+    """Step 2 with the codec's ParseRaw (same facts as `_parse_spark`, see ParseRaw.java).
+
+    It also finds the first and last character after JSON whitespace on the bytes: in
+    Spark, counting characters and trimming the whole text took a fifth of the transform.
+    The text is only needed to describe records that are not objects, so only they get it.
+    """
+    from pyspark.sql import functions as F
+
+    c = F.col
+    fields = F.lit(",".join(f.name for f in RAW_FIELDS))
+    parsed = F.when(c("_valid_utf8"), F.call_udf(PARSE_UDF, c("_body"), fields))
+    df = df.select("*", parsed.alias("_p"))
+    p = c("_p")
     df = df.select(
-        "*", F.when(usable, F.from_json(wrapped, raw_schema, JSON_OPTIONS)).alias("_parsed")
+        "*",
+        p["first"].isNull().alias("_empty"),
+        p["first"].alias("_first"),
+        p["record"].alias("_r"),
+        (p["braced"] & p["record"].isNotNull()).alias("_object"),
     )
-    is_object = c("_braced") & (F.size(c("_parsed")) == 1) & c("_parsed")[0].isNotNull()
+    not_object = ~F.coalesce(c("_object"), F.lit(False))
+    return df.select("*", F.when(not_object, c("_body").cast("string")).alias("_text"))
+
+
+def silver_transform(
+    raw: DataFrame, settings: Settings, now: Column | None = None, codec: Codec = "jvm"
+) -> DataFrame:
+    """Classify and normalize raw Kafka rows; return `topic, key, value, reason` rows.
+
+    `raw` has the Kafka source's columns (key, value, topic, partition, offset, timestamp).
+    Clean rows go to `kafka.clean_topic` with value = JSON of `contract.CLEAN_FIELDS` and
+    key = customer_id; rejected rows go to `kafka.dead_letter_topic` with value = JSON of
+    `contract.DEAD_LETTER_FIELDS` and the raw key. `reason` is NULL for clean rows.
+    `now` (default: the micro-batch's processing time) anchors the time rules. `codec`
+    picks who parses and writes JSON (see the module docstring); the output is the same.
+    """
+    from pyspark.sql import functions as F
+
+    k = settings.kafka
+    now_col = now if now is not None else F.current_timestamp()
+    if codec == "jvm":
+        register_codec(raw.sparkSession)
+    c = F.col
+
+    # 1. Bytes: invalid UTF-8 is detected, a leading BOM is dropped.
+    value = c("value")
+    body = F.when(
+        F.substring(value, 1, 3) == F.lit(bytearray(UTF8_BOM)), F.expr("substring(value, 4)")
+    ).otherwise(value)
+    df = raw.select(
+        *[c(n) for n in INPUT_COLUMNS],
+        F.coalesce(F.expr("is_valid_utf8(value)"), F.lit(True)).alias("_valid_utf8"),
+        body.alias("_body"),
+        now_col.alias("_now"),
+    )
+
+    # 2. Parse once: _empty, _first (first character after JSON whitespace), _r (the
+    # object's fields), _object (exactly one object, nothing after it), _text.
+    df = _parse_jvm(df) if codec == "jvm" else _parse_spark(df)
+    usable = c("_valid_utf8") & ~c("_empty")
+    is_object = c("_object")
     # Only for records that are not objects: is it some other JSON value, or garbage?
     other_json = F.expr("try_parse_json(_text)").isNotNull()
     is_json = (
@@ -183,7 +264,7 @@ def silver_transform(raw: DataFrame, settings: Settings, now: Column | None = No
         F.coalesce(is_object, F.lit(False)).alias("_is_object"),
         F.coalesce(is_json, F.lit(False)).alias("_is_json"),
         kind.alias("_json_kind"),
-        c("_parsed")[0].alias("_r"),
+        c("_r"),
     )  # fmt: skip
 
     # 3. Facts: every field trimmed, normalized and parsed, or NULL when unusable.
@@ -274,8 +355,11 @@ def silver_transform(raw: DataFrame, settings: Settings, now: Column | None = No
         "processed_at": c("_now"),
         "raw_base64": F.base64(c("value")),
     }
-    clean_value = _render(clean_cols, CLEAN_FIELDS)
-    dead_value = _render(dead_cols, DEAD_LETTER_FIELDS)
+    # The codec writes UTC only; Spark's to_json follows the session time zone.
+    utc = raw.sparkSession.conf.get("spark.sql.session.timeZone") == "UTC"
+    render_codec: Codec = codec if utc else "spark"
+    clean_value = render_json(clean_cols, CLEAN_FIELDS, render_codec)
+    dead_value = render_json(dead_cols, DEAD_LETTER_FIELDS, render_codec)
     is_clean = c("reason").isNull()
     return df.select(
         F.when(is_clean, F.lit(k.clean_topic)).otherwise(F.lit(k.dead_letter_topic)).alias("topic"),
@@ -285,14 +369,27 @@ def silver_transform(raw: DataFrame, settings: Settings, now: Column | None = No
     )
 
 
-def _render(cols: dict[str, Column], fields: tuple) -> Column:
+def render_json(cols: dict[str, Column], fields: tuple[Field, ...], codec: Codec) -> Column:
     """JSON of exactly the contract's fields, each cast to its declared type."""
     from pyspark.sql import functions as F
 
     missing = set(field_names(fields)) ^ set(cols)
     assert not missing, f"transform and contract disagree on fields: {sorted(missing)}"
-    struct = F.struct(*[cols[f.name].cast(f.spark_type).alias(f.name) for f in fields])
-    return F.to_json(struct, TO_JSON_OPTIONS)
+    typed = {f.name: cols[f.name].cast(f.spark_type) for f in fields}
+    if codec == "spark":
+        struct = F.struct(*[col.alias(name) for name, col in typed.items()])
+        return F.to_json(struct, TO_JSON_OPTIONS)
+    kinds = [_RENDER_KINDS.get(f.spark_type.split("(")[0], "") for f in fields]
+    assert all(kinds), f"the codec cannot render {[f.spark_type for f in fields]}"
+    # Times go over as numbers, as RenderJson.java expects (see why there).
+    numeric = {"timestamp": F.unix_micros, "date": F.unix_date}
+    struct = F.struct(
+        *[
+            (numeric[kind](typed[f.name]) if kind in numeric else typed[f.name]).alias(f.name)
+            for f, kind in zip(fields, kinds, strict=True)
+        ]
+    )
+    return F.call_udf(RENDER_UDF, struct, F.lit(",".join(kinds)))
 
 
 def kafka_columns(df: DataFrame) -> DataFrame:

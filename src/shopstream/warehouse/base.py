@@ -3,6 +3,8 @@
 The commit algorithm lives here once; each backend supplies cursors, a bulk stage loader
 and error translation. See DESIGN.md "Exactly-once into the warehouse".
 
+Backends subclass `Warehouse`; `factory.open_warehouse` picks one from the settings.
+
 Examples:
     >>> with open_warehouse(settings) as wh:  # doctest: +SKIP
     ...     wh.init()
@@ -17,10 +19,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from datetime import timedelta
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
+from shopstream.contract import DEFAULT_LATENESS_HORIZON
 from shopstream.errors import ShopstreamError, Transient
 from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
@@ -32,11 +36,17 @@ from shopstream.warehouse.batch import (
     first_per_key,
     utcnow,
 )
-from shopstream.warehouse.dialect import TABLES, Dialect, commit_statements, schema_statements
+from shopstream.warehouse.dedup import dead_letters_since, events_since
+from shopstream.warehouse.dialect import (
+    COLUMN_RENAMES,
+    TABLES,
+    Dialect,
+    commit_statements,
+    rename_column_statement,
+    schema_statements,
+    table_columns_query,
+)
 from shopstream.warehouse.exceptions import CommitFailed, CommitRetryable, WarehouseError
-
-if TYPE_CHECKING:
-    from shopstream.config import Settings
 
 # Aggregate tables upserted from each batch's new events (see sql/commit.sql).
 GOLD_TABLES = ("customer_daily_metrics", "hourly_metrics", "product_daily_metrics")
@@ -95,19 +105,31 @@ class Warehouse(ABC):
 
     # ---- public API ---------------------------------------------------------------------
 
-    def init(self) -> None:
-        """Create tables (if absent) and (re)create views; safe to run any number of times."""
+    def init(self) -> list[str]:
+        """Migrate, create tables (if absent) and (re)create views; safe to run any number of
+        times. Returns the migrations applied (`table.old -> new`), usually none."""
         with self._write_lock, self._writer() as cur:
-            for stmt in schema_statements(self.kind):
-                try:
+            try:
+                applied = self._rename_columns(cur)
+                for stmt in schema_statements(self.kind):
                     cur.execute(stmt)
-                except Exception as err:
-                    raise self._translate(err, "initializing the warehouse") from err
+            except Exception as err:
+                raise self._translate(err, "initializing the warehouse") from err
+        return applied
 
     def commit_batch(
-        self, events: pa.Table, dead_letters: pa.Table | None, meta: BatchMeta
+        self,
+        events: pa.Table,
+        dead_letters: pa.Table | None,
+        meta: BatchMeta,
+        *,
+        horizon: timedelta = DEFAULT_LATENESS_HORIZON,
     ) -> BatchResult:
-        """Commit one micro-batch exactly once, in one transaction; replays add nothing."""
+        """Commit one micro-batch exactly once, in one transaction; replays add nothing.
+
+        `horizon` is Silver's lateness horizon: with the batch's own times it bounds which
+        stored rows the new-event check reads (see warehouse/dedup.py for why that is exact).
+        """
         t0 = time.perf_counter()
         input_rows = events.num_rows if meta.input_rows is None else meta.input_rows
         # Gold dedups within the batch already; doing it again keeps the PK safe regardless.
@@ -126,7 +148,7 @@ class Warehouse(ABC):
                 now = utcnow()
                 new_events = 0
                 if ev.num_rows:
-                    cur.execute(sql["mark_existing_events"])
+                    cur.execute(sql["mark_existing_events"], [events_since(ev, horizon)])
                     new_events = _scalar(cur, sql["count_new_events"])
                 if new_events:
                     cur.execute(sql["insert_silver_events"], [now, meta.batch_id])
@@ -137,7 +159,7 @@ class Warehouse(ABC):
                         cur.execute(sql[f"insert_{target}"], [now])
                 new_dl = 0
                 if dl.num_rows:
-                    cur.execute(sql["mark_existing_dead_letters"])
+                    cur.execute(sql["mark_existing_dead_letters"], [dead_letters_since(dl)])
                     new_dl = _scalar(cur, sql["count_new_dead_letters"])
                 if new_dl:
                     cur.execute(sql["insert_dead_letters"], [now, meta.batch_id])
@@ -279,6 +301,24 @@ class Warehouse(ABC):
         if dl.num_rows:
             self._load_stage(cur, "stage_dead_letters", _with_is_new(dl))
 
+    def _rename_columns(self, cur: Cursor) -> list[str]:
+        """Apply the COLUMN_RENAMES whose old column still exists (see dialect.py).
+
+        Each rename is its own statement (Snowflake commits DDL at once anyway); one that
+        was applied is skipped next time, so an interrupted migration resumes.
+        """
+        applied = []
+        columns: dict[str, set[str]] = {}
+        for table, old, new in COLUMN_RENAMES:
+            if table not in columns:
+                cur.execute(table_columns_query(self.kind), [table])
+                columns[table] = {row[0] for row in cur.fetchall()}
+            if old in columns[table] and new not in columns[table]:
+                cur.execute(rename_column_statement(self.kind, table, old, new))
+                columns[table] = (columns[table] - {old}) | {new}
+                applied.append(f"{table}.{old} -> {new}")
+        return applied
+
     def _rollback(self, cur: Cursor) -> None:
         # A failed rollback must not hide the original error; the server drops the
         # transaction with the session anyway.
@@ -311,18 +351,3 @@ def _scalar(cur: Cursor, sql: str, params: Sequence[Any] | None = None) -> int:
     cur.execute(sql, params) if params else cur.execute(sql)
     row = cur.fetchone()
     return int(row[0]) if row else 0
-
-
-def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
-    """Open the warehouse `settings.warehouse.kind` names (DuckDB file or Snowflake).
-
-    `read_only` matters for DuckDB (other processes than the writer); on Snowflake the
-    role's grants decide what a session may do.
-    """
-    if settings.warehouse.kind == "snowflake":
-        from shopstream.warehouse.snowflake import SnowflakeWarehouse
-
-        return SnowflakeWarehouse(settings.warehouse.snowflake)
-    from shopstream.warehouse.duckdb import DuckDBWarehouse
-
-    return DuckDBWarehouse(settings.duckdb_path, read_only=read_only)

@@ -1,7 +1,7 @@
 """SQL written once (DuckDB dialect, files in `sql/`) and rendered per warehouse by sqlglot.
 
-Templates use `$name` placeholders for the column lists derived from `contract.py`, so the
-warehouse tables follow the contract without a second copy of it.
+Templates use `$name` placeholders for what derives from `contract.py` (column lists, the
+customer tiers), so the warehouse follows the contract without a second copy of it.
 
 Examples:
     >>> stmts = schema_statements("snowflake")
@@ -19,7 +19,13 @@ from typing import Literal
 
 import sqlglot
 
-from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field, field_names
+from shopstream.contract import (
+    CLEAN_FIELDS,
+    DEAD_LETTER_FIELDS,
+    TIER_MIN_REVENUE,
+    Field,
+    field_names,
+)
 
 Dialect = Literal["duckdb", "snowflake"]
 
@@ -42,6 +48,23 @@ VIEWS = (
     "dead_letter_counts",
 )
 
+# Columns renamed since a schema was released: (table, old name, new name), applied in order
+# by `Warehouse.init` wherever the old column still exists, so any older warehouse reaches
+# the current schema with its rows. Append; never edit a released entry.
+COLUMN_RENAMES: tuple[tuple[str, str, str], ...] = (
+    # product_daily_metrics now uses the other gold tables' counter names.
+    ("product_daily_metrics", "views", "page_views"),
+    ("product_daily_metrics", "carts", "add_to_cart_count"),
+    ("product_daily_metrics", "purchases", "purchase_count"),
+    ("product_daily_metrics", "revenue", "total_revenue"),
+)
+# Lower-case column names of one table (the parameter) in the session's database.schema.
+_TABLE_COLUMNS = (
+    "SELECT LOWER(column_name) FROM information_schema.columns "
+    "WHERE LOWER(table_name) = ? AND table_catalog = CURRENT_DATABASE() "
+    "AND table_schema = CURRENT_SCHEMA()"
+)
+
 _BLOCK = re.compile(r"^-- (name|fragment): (\w+)\s*$", re.MULTILINE)
 
 
@@ -53,8 +76,21 @@ def _column_defs(fields: tuple[Field, ...], *, constraints: bool) -> str:
     )
 
 
+def tier_case(revenue: str) -> str:
+    """SQL CASE naming the customer tier (contract.TIER_MIN_REVENUE) of a revenue column.
+
+    Examples:
+        >>> print(tier_case("r"))  # doctest: +NORMALIZE_WHITESPACE
+        CASE WHEN r >= 1000 THEN 'VIP' WHEN r >= 500 THEN 'Premium'
+             WHEN r >= 100 THEN 'Regular' ELSE 'New' END
+    """
+    *ranked, (lowest, _) = TIER_MIN_REVENUE.items()
+    whens = " ".join(f"WHEN {revenue} >= {low} THEN '{tier}'" for tier, low in ranked)
+    return f"CASE {whens} ELSE '{lowest}' END"
+
+
 def _placeholders() -> dict[str, str]:
-    """Column lists derived from the contract, by template placeholder name."""
+    """Column lists and rules derived from the contract, by template placeholder name."""
     return {
         "silver_events_columns": _column_defs(CLEAN_FIELDS, constraints=True),
         "dead_letter_columns": ", ".join(field_names(DEAD_LETTER_FIELDS)),
@@ -63,6 +99,7 @@ def _placeholders() -> dict[str, str]:
         # transaction, so a failure always rolls back as one unit.
         "stage_event_columns": _column_defs(CLEAN_FIELDS, constraints=False),
         "stage_dead_letter_columns": _column_defs(DEAD_LETTER_FIELDS, constraints=False),
+        "customer_tier": tier_case("total_revenue"),
     }
 
 
@@ -97,6 +134,24 @@ def schema_statements(dialect: Dialect) -> tuple[str, ...]:
     """CREATE TABLE IF NOT EXISTS + CREATE OR REPLACE VIEW statements, in order."""
     text = _strict(_source("schema.sql")) + "\n" + _strict(_source("views.sql"))
     return tuple(render(text, dialect))
+
+
+@cache
+def table_columns_query(dialect: Dialect) -> str:
+    """SQL listing one table's column names (lower case); the table name is the parameter."""
+    (stmt,) = render(_TABLE_COLUMNS, dialect)
+    return stmt
+
+
+def rename_column_statement(dialect: Dialect, table: str, old: str, new: str) -> str:
+    """ALTER TABLE ... RENAME COLUMN in `dialect` (both warehouses support it).
+
+    Examples:
+        >>> rename_column_statement("snowflake", "t", "views", "page_views")
+        'ALTER TABLE t RENAME COLUMN views TO page_views'
+    """
+    (stmt,) = render(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}", dialect)
+    return stmt
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Producer pieces that need no broker: file source, keys, rates, stop flag, bench parsing."""
+"""Producer pieces that need no broker: file source, keys, rates, stopping, bench parsing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from shopstream.bronze.producer import (
     FileSource,
     ProduceReport,
     ProducerTuning,
-    StopFlag,
     key_of,
     raise_for_delivery,
 )
@@ -90,15 +89,6 @@ def test_delivery_failures_raise_with_counts() -> None:
         raise_for_delivery(report)
 
 
-def test_stop_flag_catches_sigterm_and_restores_the_handler() -> None:
-    before = signal.getsignal(signal.SIGTERM)
-    flag = StopFlag()
-    with flag.installed():
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert flag and flag.signals == 1
-    assert signal.getsignal(signal.SIGTERM) is before
-
-
 def test_parse_perf_output() -> None:
     text = (
         "1209312 records sent, 241862.4 records/sec (59.05 MB/sec), 98.1 ms avg latency, "
@@ -111,18 +101,31 @@ def test_parse_perf_output() -> None:
     assert out["samples"] == [(1209312, 241862.4)]
 
 
-def test_process_source_yields_the_same_bytes_as_in_process_generation() -> None:
+@pytest.mark.parametrize("slot_bytes", [None, 4096], ids=["shared-memory", "too-big-for-a-slot"])
+def test_process_source_yields_the_same_batches_as_in_process_generation(slot_bytes) -> None:
+    from shopstream.bronze.batch import EventBatch
     from shopstream.bronze.generator import EventGenerator, GeneratorConfig
     from shopstream.bronze.producer import ProcessSource
 
     cfg = GeneratorConfig(seed=12, customers=100, products=10, now_ms=1_764_133_200_000)
-    here = [v for b in EventGenerator(cfg).batches(5000, 1000) for v in b.values]
-    there = [
-        v
-        for vals, _, _ in ProcessSource(cfg, 5000, batch_size=1000).chunks(lambda: 0)
-        for v in vals
-    ]
-    assert there == here
+    here = list(EventGenerator(cfg).batches(5000, 1000))
+    source = ProcessSource(cfg, 5000, batch_size=1000, slot_bytes=slot_bytes)
+    there = [batch for _, _, batch in source.chunks(lambda: 0)]
+    assert len(there) == len(here)
+    for mine, theirs in zip(there, here, strict=True):
+        assert mine.values == theirs.values and mine.keys == theirs.keys
+        for name in EventBatch._ARRAYS:
+            assert (getattr(mine, name) == getattr(theirs, name)).all(), name
+
+
+def test_split_at_inverts_join() -> None:
+    import numpy as np
+
+    from shopstream.bronze.producer import split_at
+
+    parts = [b"{}", b"", b"abc", b"\n"]
+    ends = np.cumsum([len(p) for p in parts])
+    assert split_at(b"".join(parts), ends) == parts
 
 
 def test_undeliverable_messages_are_counted_not_lost(tmp_path) -> None:
@@ -141,3 +144,66 @@ def test_undeliverable_messages_are_counted_not_lost(tmp_path) -> None:
     assert report.sent == 50 and report.delivered == 0 and not report.ok
     with pytest.raises(DeliveryError):
         raise_for_delivery(report)
+
+
+def test_a_second_ctrl_c_gives_up_the_flush(tmp_path) -> None:
+    """First Ctrl-C: stop sending and flush; another one: leave the rest undelivered."""
+    import threading
+
+    from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+    from shopstream.bronze.producer import GeneratorSource, produce
+    from shopstream.config import load_settings
+    from shopstream.runtime.signals import stop_on_signals
+
+    # No broker: queued messages stay queued until the (long) delivery timeout.
+    settings = load_settings(home=tmp_path, kafka={"bootstrap_servers": "127.0.0.1:1"})
+    gen = EventGenerator(GeneratorConfig(seed=1, customers=10, products=5))
+    done = threading.Event()
+
+    def keep_pressing() -> None:  # Ctrl-C until produce() returns, whenever its flush starts
+        while not done.wait(0.1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    class OneChunkThenCtrlC(GeneratorSource):
+        def chunks(self, size):  # type: ignore[no-untyped-def]
+            yield from super().chunks(size)
+            threading.Thread(target=keep_pressing, daemon=True).start()
+
+    with stop_on_signals() as stop:
+        try:
+            report = produce(
+                settings,
+                OneChunkThenCtrlC(gen, 50),
+                stop=stop,
+                tuning=ProducerTuning(delivery_timeout_ms=600_000),
+            )
+        finally:
+            done.set()
+    assert report.sent == 50 and stop.signals >= 2
+    # Given up, not timed out: all 50 were still queued and were purged.
+    assert report.undelivered == 50 and set(report.errors) == {"_PURGE_QUEUE"}
+
+
+def test_process_source_stopped_early_ends_its_process_and_frees_the_shared_memory() -> None:
+    from pathlib import Path
+
+    from shopstream.bronze.generator import GeneratorConfig
+    from shopstream.bronze.producer import ProcessSource
+
+    source = ProcessSource(GeneratorConfig(seed=3, customers=50, products=5), None, batch_size=500)
+    chunks = source.chunks(lambda: 0)
+    values, _, _ = next(chunks)  # endless source: the reader decides when to stop
+    process, segment = source._proc, Path("/dev/shm") / source._shm.name.lstrip("/")
+    assert len(values) == 500 and process.is_alive() and segment.exists()
+    chunks.close()
+    assert not process.is_alive() and not segment.exists()
+
+
+def test_produce_cli_benchmark_runs_the_real_command_with_truth(tmp_path) -> None:
+    from shopstream.bench.producer import produce_command
+
+    cmd = produce_command(1000, 7, tmp_path / "t.json")
+    assert cmd[cmd.index("produce") :] == [
+        "produce", "--events", "1000", "--rate", "max", "--seed", "7",
+        "--truth", str(tmp_path / "t.json"), "--json",
+    ]  # fmt: skip

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from dash_data import fill
 from fastapi.testclient import TestClient
 
-from shopstream.config import Settings, load_settings
+from shopstream.config import Settings
 from shopstream.dashboard import create_app
-from shopstream.warehouse import Warehouse, open_warehouse
-from shopstream.warehouse.keys import generate_keypair
+from shopstream.warehouse import Warehouse
 
 ENDPOINTS = (
     "/api/kpis",
@@ -35,31 +32,10 @@ def without_commit_times(body: Any) -> Any:
 
 
 @pytest.fixture
-def snow_wh(tmp_path: Path) -> Iterator[tuple[Settings, Warehouse]]:
-    import fakesnow
-
-    generate_keypair(tmp_path / "keys")
-    settings = load_settings(
-        home=tmp_path / "home",
-        warehouse={
-            "kind": "snowflake",
-            "snowflake": {
-                "account": "test-account",
-                "user": "LOADER",
-                "role": "SHOPSTREAM_ROLE",
-                "warehouse": "SHOPSTREAM_WH",
-                "private_key_path": str(tmp_path / "keys" / "rsa_key.p8"),
-            },
-        },
-    )
-    with fakesnow.patch():
-        wh = open_warehouse(settings)
-        try:
-            wh.init()
-            fill(wh)
-            yield settings, wh
-        finally:
-            wh.close()
+def snow_wh(fake_snow_wh: Warehouse, snowflake_settings: Settings) -> tuple[Settings, Warehouse]:
+    """The known dataset in a fakesnow account."""
+    fill(fake_snow_wh)
+    return snowflake_settings, fake_snow_wh
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

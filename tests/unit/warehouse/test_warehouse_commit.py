@@ -114,11 +114,11 @@ def actual(wh: Warehouse) -> dict[str, dict[tuple[Any, ...], tuple[Any, ...]]]:
         },
         "product": {
             (r["product_id"], r["event_date"]): (
-                r["views"],
-                r["carts"],
-                r["purchases"],
+                r["page_views"],
+                r["add_to_cart_count"],
+                r["purchase_count"],
                 r["units_sold"],
-                r["revenue"],
+                r["total_revenue"],
             )
             for r in wh.query("SELECT * FROM product_daily_metrics")
         },

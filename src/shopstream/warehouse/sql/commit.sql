@@ -20,10 +20,13 @@ DELETE FROM stage_dead_letters;
 SELECT COUNT(*) FROM pipeline_batches WHERE query_id = ? AND batch_id = ?;
 
 -- Rows arrive with is_new = TRUE; clear it for event_ids committed by earlier batches.
+-- Only stored rows from the batch's dedup bound on can hold them (see warehouse/dedup.py):
+-- a constant bound, so the scan skips older row groups / micro-partitions by min/max.
 -- name: mark_existing_events
 UPDATE stage_events SET is_new = FALSE
 FROM silver_events AS e
-WHERE stage_events.event_id = e.event_id;
+WHERE stage_events.event_id = e.event_id
+  AND e.event_timestamp >= ?;
 
 -- name: count_new_events
 SELECT COUNT(*) FROM stage_events WHERE is_new;
@@ -113,12 +116,12 @@ SELECT
     product_id,
     event_date,
     MAX(category) AS category,
-    SUM(CASE WHEN event_type = 'PAGE_VIEW' THEN 1 ELSE 0 END) AS views,
-    SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS carts,
-    SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchases,
+    SUM(CASE WHEN event_type = 'PAGE_VIEW' THEN 1 ELSE 0 END) AS page_views,
+    SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS add_to_cart_count,
+    SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchase_count,
     SUM(CASE WHEN event_type = 'PURCHASE' THEN quantity ELSE 0 END) AS units_sold,
     CAST(SUM(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END)
-        AS DECIMAL(18, 2)) AS revenue
+        AS DECIMAL(18, 2)) AS total_revenue
 FROM stage_events
 WHERE is_new AND product_id IS NOT NULL
 GROUP BY product_id, event_date
@@ -126,31 +129,34 @@ GROUP BY product_id, event_date
 -- name: update_product_daily_metrics
 UPDATE product_daily_metrics AS t SET
     category = COALESCE(s.category, t.category),
-    views = t.views + s.views,
-    carts = t.carts + s.carts,
-    purchases = t.purchases + s.purchases,
+    page_views = t.page_views + s.page_views,
+    add_to_cart_count = t.add_to_cart_count + s.add_to_cart_count,
+    purchase_count = t.purchase_count + s.purchase_count,
     units_sold = t.units_sold + s.units_sold,
-    revenue = t.revenue + s.revenue,
+    total_revenue = t.total_revenue + s.total_revenue,
     updated_at = ?
 FROM ($product_daily_source) AS s
 WHERE t.product_id = s.product_id AND t.event_date = s.event_date;
 
 -- name: insert_product_daily_metrics
 INSERT INTO product_daily_metrics
-    (product_id, event_date, category, views, carts, purchases, units_sold, revenue, updated_at)
-SELECT s.product_id, s.event_date, s.category, s.views, s.carts, s.purchases, s.units_sold,
-       s.revenue, ?
+    (product_id, event_date, category, page_views, add_to_cart_count, purchase_count, units_sold,
+     total_revenue, updated_at)
+SELECT s.product_id, s.event_date, s.category, s.page_views, s.add_to_cart_count,
+       s.purchase_count, s.units_sold, s.total_revenue, ?
 FROM ($product_daily_source) AS s
 LEFT JOIN product_daily_metrics AS t
     ON t.product_id = s.product_id AND t.event_date = s.event_date
 WHERE t.product_id IS NULL;
 
+-- Bounded like mark_existing_events: a stored copy has the same offset, so >= the batch's least.
 -- name: mark_existing_dead_letters
 UPDATE stage_dead_letters SET is_new = FALSE
 FROM dead_letter_events AS d
 WHERE stage_dead_letters.source_topic = d.source_topic
   AND stage_dead_letters.source_partition = d.source_partition
-  AND stage_dead_letters.source_offset = d.source_offset;
+  AND stage_dead_letters.source_offset = d.source_offset
+  AND d.source_offset >= ?;
 
 -- name: count_new_dead_letters
 SELECT COUNT(*) FROM stage_dead_letters WHERE is_new;

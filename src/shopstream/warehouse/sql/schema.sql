@@ -36,15 +36,17 @@ CREATE TABLE IF NOT EXISTS hourly_metrics (
 );
 
 -- Keyed by product and date; category is the latest non-null category seen for the product.
+-- Files created earlier named its counters views/carts/purchases/revenue; init renames them
+-- (dialect.COLUMN_RENAMES) without touching the rows.
 CREATE TABLE IF NOT EXISTS product_daily_metrics (
     product_id VARCHAR NOT NULL,
     event_date DATE NOT NULL,
     category VARCHAR,
-    views BIGINT NOT NULL,
-    carts BIGINT NOT NULL,
-    purchases BIGINT NOT NULL,
+    page_views BIGINT NOT NULL,
+    add_to_cart_count BIGINT NOT NULL,
+    purchase_count BIGINT NOT NULL,
     units_sold BIGINT NOT NULL,
-    revenue DECIMAL(18, 2) NOT NULL,
+    total_revenue DECIMAL(18, 2) NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (product_id, event_date)
 );

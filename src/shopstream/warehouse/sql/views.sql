@@ -74,8 +74,8 @@ SELECT
 FROM customer_daily_metrics
 GROUP BY customer_id;
 
--- Every customer with its all-time revenue and tier (VIP >= 1000, Premium >= 500,
--- Regular >= 100, else New); revenue_rank 1 = highest revenue.
+-- Every customer with its all-time revenue and tier (a CASE rendered from the contract's
+-- TIER_MIN_REVENUE: VIP, Premium, Regular, New); revenue_rank 1 = highest revenue.
 CREATE OR REPLACE VIEW top_customers AS
 WITH totals AS (
     SELECT
@@ -89,12 +89,7 @@ SELECT
     customer_id,
     total_revenue,
     purchase_count,
-    CASE
-        WHEN total_revenue >= 1000 THEN 'VIP'
-        WHEN total_revenue >= 500 THEN 'Premium'
-        WHEN total_revenue >= 100 THEN 'Regular'
-        ELSE 'New'
-    END AS customer_tier,
+    $customer_tier AS customer_tier,
     RANK() OVER (ORDER BY total_revenue DESC) AS revenue_rank
 FROM totals;
 

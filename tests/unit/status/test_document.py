@@ -1,90 +1,18 @@
-"""Status assembly and the stall rule, from synthetic inputs and a real warehouse."""
+"""Status assembly from synthetic Kafka offsets, real checkpoint files and a real warehouse."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
-import pytest
+from checkpoint_files import write_checkpoint
 from dash_data import EXPECTED
 
 from shopstream.config import Settings
-from shopstream.status import (
-    KafkaSnapshot,
-    LiveState,
-    RateTracker,
-    StageFacts,
-    build_status,
-    judge_stage,
-    parse_offsets,
-    read_checkpoint,
-)
+from shopstream.infra.checkpoints import checkpoint
+from shopstream.status import KafkaSnapshot, LiveState, build_status
 from shopstream.warehouse import Warehouse
-
-STALL = 30.0
-
-
-@pytest.mark.parametrize(
-    ("facts", "state", "words"),
-    [
-        (StageFacts(lag=0, last_progress_age=1.0), "ok", "caught up"),
-        (StageFacts(lag=0, last_progress_age=300.0), "idle", "no new input"),
-        (StageFacts(lag=0), "idle", "no new input"),
-        (StageFacts(lag=50, last_progress_age=2.0), "ok", "50 records behind"),
-        (StageFacts(lag=50, last_progress_age=31.0), "stalled", "no commit for 31s"),
-        (StageFacts(lag=50, last_progress_age=30.0), "stalled", "limit 30s"),
-        (StageFacts(lag=7), "stalled", "ever committed"),
-        (StageFacts(lag=7, running_for=5.0), "ok", "7 records behind"),
-        (StageFacts(lag=7, running_for=45.0), "stalled", "no commit for 45s"),
-        (StageFacts(lag=7, last_progress_age=600.0, running_for=5.0), "ok", "7 records behind"),
-        (StageFacts(lag=0, active=False), "dead", "not running"),
-        (StageFacts(lag=0, active=False, error="boom"), "dead", "boom"),
-        (StageFacts(lag=None, last_progress_age=1.0), "unknown", "Kafka unreachable"),
-    ],
-)
-def test_stall_rule(facts: StageFacts, state: str, words: str) -> None:
-    verdict = judge_stage(facts, STALL)
-    assert verdict.state == state
-    assert words in verdict.reason
-    assert verdict.healthy == (state in ("ok", "idle"))
-
-
-def write_checkpoint(
-    path: Path, batches: dict[int, dict[str, dict[str, int]]], committed: int
-) -> None:
-    """A checkpoint laid out as Structured Streaming writes it (offsets/N, commits/N)."""
-    (path / "offsets").mkdir(parents=True)
-    (path / "commits").mkdir(parents=True)
-    for batch_id, offsets in batches.items():
-        meta = {"batchWatermarkMs": 0, "batchTimestampMs": 1, "conf": {}}
-        lines = ["v1", json.dumps(meta), json.dumps(offsets)]
-        (path / "offsets" / str(batch_id)).write_text("\n".join(lines))
-        if batch_id <= committed:
-            (path / "commits" / str(batch_id)).write_text('v1\n{"nextBatchWatermarkMs":0}')
-    (path / "offsets" / ".1.crc").write_text("junk")  # Hadoop leaves these around
-
-
-def test_read_checkpoint_takes_the_newest_committed_batch(tmp_path: Path) -> None:
-    write_checkpoint(
-        tmp_path,
-        {0: {"raw": {"0": 5, "1": 3}}, 1: {"raw": {"0": 9, "1": 4}}, 2: {"raw": {"0": 20}}},
-        committed=1,
-    )
-    progress = read_checkpoint(tmp_path)
-    assert progress is not None
-    assert progress.batch_id == 1
-    assert progress.offsets == {"raw": {0: 9, 1: 4}}
-    assert progress.committed_at == pytest.approx((tmp_path / "commits" / "1").stat().st_mtime)
-    assert read_checkpoint(tmp_path / "absent") is None
-
-
-def test_parse_offsets_accepts_json_and_dicts() -> None:
-    assert parse_offsets('{"t":{"0":3,"2":5}}') == {"t": {0: 3, 2: 5}}
-    assert parse_offsets({"t": {"1": 2}}) == {"t": {1: 2}}
-    assert parse_offsets("not json") == {} and parse_offsets(None) == {}
 
 
 def kafka(settings: Settings, raw: dict[int, int], clean: int, dlq: int) -> KafkaSnapshot:
@@ -101,7 +29,7 @@ def kafka(settings: Settings, raw: dict[int, int], clean: int, dlq: int) -> Kafk
 
 
 def silver_done(settings: Settings, offsets: dict[str, int], age: float) -> None:
-    ckpt = settings.checkpoint_dir / "silver"
+    ckpt = checkpoint(settings, "silver")
     write_checkpoint(ckpt, {0: {settings.kafka.raw_topic: offsets}}, committed=0)
     then = time.time() - age
     os.utime(ckpt / "commits" / "0", (then, then))
@@ -205,12 +133,3 @@ def test_live_stage_gets_a_grace_period_before_its_first_commit(offline_settings
     assert fresh["stages"]["silver"]["state"] == "ok"
     live.started_at -= 60
     assert build_status(s, kafka=snap, live=live)["stages"]["silver"]["state"] == "stalled"
-
-
-def test_rate_tracker_measures_growth_over_its_window() -> None:
-    t = RateTracker(window=10)
-    for i, n in enumerate((0, 100, 300, 300)):
-        t.observe({"silver": n, "gold": None}, now=float(i))
-    assert t.rate("silver") == pytest.approx(100.0)
-    assert t.rate("gold") is None
-    assert t.changed_at("silver") == 2.0

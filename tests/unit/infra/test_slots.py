@@ -1,11 +1,22 @@
-"""--real-time gives a local master a task slot per input partition (plus one)."""
+"""Task slots of a Spark master; --real-time gives a local master one per input partition."""
 
 from __future__ import annotations
 
 import pytest
 
-from shopstream.cli.pipeline import real_time_master
 from shopstream.config import load_settings
+from shopstream.infra.slots import real_time_master, task_slots
+
+
+@pytest.mark.parametrize(
+    ("master", "slots"),
+    [("local", 1), ("local[3]", 3), ("local[*]", 2), ("local[2,3]", 2), ("spark://h:7077", None)],
+)
+def test_task_slots_of_local_masters_only(
+    master: str, slots: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert task_slots(master) == slots
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,18 @@
 """Prometheus metrics, derived from the status document on every scrape.
 
-A custom collector reads `status.build_status` (through the caller's cache) when Prometheus
-scrapes, so `/metrics`, `/api/status` and `shopstream status` can never disagree: they are
-the same figures. Counters are the pipeline's own totals (Kafka offsets, warehouse rows),
-which survive restarts of this process.
+A custom collector reads the status document (`document.build_status`, through the
+caller's cache) when Prometheus scrapes, so `/metrics`, `/api/status` and `shopstream
+status` can never disagree: they are the same figures. Counters are the pipeline's own
+totals (Kafka offsets, warehouse rows), which survive restarts of this process.
 
 Examples:
     >>> from prometheus_client import generate_latest
-    >>> registry = make_registry(lambda: status_doc)  # doctest: +SKIP
-    >>> generate_latest(registry)  # doctest: +SKIP
+    >>> document = {"healthy": True, "kafka": {"reachable": False}}
+    >>> text = generate_latest(make_registry(lambda: document)).decode()
+    >>> [line for line in text.splitlines() if line.startswith("shopstream_healthy ")]
+    ['shopstream_healthy 1.0']
+    >>> [line for line in text.splitlines() if line.startswith("shopstream_kafka_up ")]
+    ['shopstream_kafka_up 0.0']
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from shopstream.status import STATES
+from shopstream.status.health import STATES
 
 PREFIX = "shopstream"
 

@@ -1,14 +1,28 @@
-"""The known dataset of the dashboard tests, committed through the real `commit_batch`."""
+"""The known dataset of the dashboard and status tests, committed through the real
+`commit_batch`, and their two fixtures (imported by tests/unit/{dashboard,status}/conftest.py):
+a real DuckDB warehouse holding it, and settings whose Kafka is a closed port (unreachable
+at once)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
-from shopstream.warehouse import DEAD_LETTERS_SCHEMA, EVENTS_SCHEMA, BatchMeta, Warehouse
+from shopstream.config import Settings, load_settings
+from shopstream.infra.ports import free_port
+from shopstream.warehouse import (
+    DEAD_LETTERS_SCHEMA,
+    EVENTS_SCHEMA,
+    BatchMeta,
+    Warehouse,
+    open_warehouse,
+)
 
 T0 = datetime(2026, 11, 24, 9, 0, 0)
 
@@ -107,3 +121,25 @@ def fill(wh: Warehouse) -> None:
                 input_rows=len(rows),
             ),
         )
+
+
+@pytest.fixture
+def offline_settings(tmp_path: Path) -> Settings:
+    """A home under tmp_path; Kafka points at a port nobody listens on."""
+    return load_settings(
+        home=tmp_path / "home",
+        kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"},
+        pipeline={"stall_seconds": 5},
+    )
+
+
+@pytest.fixture
+def filled_wh(offline_settings: Settings) -> Iterator[Warehouse]:
+    """The writer's warehouse holding the known dataset."""
+    wh = open_warehouse(offline_settings)
+    try:
+        wh.init()
+        fill(wh)
+        yield wh
+    finally:
+        wh.close()

@@ -1,0 +1,188 @@
+"""`silver`, `gold` and `process` as the foreground runner runs them.
+
+`process` runs Silver and Gold as two queries in one Spark application. With
+`available_now`, Silver drains raw_events first and Gold then drains what Silver wrote,
+so one call processes everything exactly once and exits.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from shopstream.config import Settings
+from shopstream.gold.job import counters, start_gold
+from shopstream.runtime.runner import Phase, Stage, Streams, run_stage, run_streams
+from shopstream.warehouse.base import Warehouse
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from shopstream.silver.metrics import Totals
+    from shopstream.warehouse.pgwire import SqlEndpoint
+
+
+def run_silver(
+    settings: Settings,
+    *,
+    available_now: bool = False,
+    real_time: bool | str = False,
+    status_every: float = 10.0,
+    console: Console | None = None,
+) -> Totals:
+    """Run Silver until done (available-now) or SIGINT/SIGTERM; return its totals."""
+    from shopstream.silver.job import query_totals, start_silver
+    from shopstream.silver.job import status_line as silver_line
+
+    def start(streams: Streams) -> None:
+        streams.queries["silver"] = start_silver(
+            streams.spark, settings, available_now=available_now, real_time=real_time
+        )
+
+    def status(streams: Streams) -> str:
+        query = streams.queries["silver"]
+        return silver_line(query_totals(streams.spark, query), query)
+
+    def failure(_query: str, cause: str) -> str:
+        return (
+            f"the Silver query failed: {cause[:400]}. See {settings.log_dir / 'spark.log'}; "
+            "the checkpoint is intact, so rerunning resumes where it stopped."
+        )
+
+    stage = Stage(
+        [start],
+        app_name="shopstream-silver",
+        status=status,
+        status_every=status_every,
+        failure=failure,
+    )
+    streams = run_stage(settings, stage, console=console)
+    return query_totals(streams.spark, streams.queries["silver"])
+
+
+def run_gold(settings: Settings, *, available_now: bool = False, console: Console) -> str:
+    """Run Gold until done (available-now) or SIGINT/SIGTERM; return its last status line."""
+    from shopstream.infra.kafka import ensure_topics
+    from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.pgwire import serving
+
+    ensure_topics(settings)
+    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
+        wh.init()
+        print_sql_endpoint(console, sql)
+
+        def start(streams: Streams) -> None:
+            streams.queries["gold"], streams.gold = start_gold(
+                streams.spark, settings, wh, available_now=available_now
+            )
+            console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
+
+        stage = Stage([start], app_name="shopstream-gold", status=gold_line)
+        return gold_line(run_stage(settings, stage, console=console))
+
+
+def print_sql_endpoint(console: Console, endpoint: SqlEndpoint | None) -> None:
+    """Where BI tools and `shopstream sql` reach the warehouse while this process holds it."""
+    if endpoint is not None:
+        console.print(f"  SQL         {endpoint.url}  (password: {endpoint.password_source})")
+
+
+def gold_line(streams: Streams) -> str:
+    """One line: Gold's counters."""
+    c = counters(streams.gold)
+    return (
+        f"gold: {c['batches']} batches, {c['new_events']:,} new events, "
+        f"{c['duplicates']:,} duplicates, {c['dead_letters']:,} dead letters"
+    )
+
+
+def run_process(
+    settings: Settings,
+    *,
+    available_now: bool = False,
+    real_time: bool = False,
+    console: Console,
+) -> str:
+    """Run Silver + Gold in one Spark application until done or a signal; return a status line."""
+    from shopstream.infra.kafka import ensure_topics
+    from shopstream.infra.slots import real_time_master
+    from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.pgwire import serving
+
+    settings = real_time_master(settings, real_time)
+    ensure_topics(settings)
+    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
+        wh.init()
+        print_sql_endpoint(console, sql)
+        if available_now:
+            stage = Stage(available_now_phases(settings, wh), app_name="shopstream-process")
+        else:
+            both = start_both(settings, wh, real_time=real_time)
+
+            def start(streams: Streams) -> None:
+                both(streams)
+                console.print(f"silver + gold running -> {wh.target()} (Ctrl-C to stop)")
+
+            stage = Stage([start], app_name="shopstream-process", status=status_line)
+        return status_line(run_stage(settings, stage, console=console))
+
+
+def start_both(settings: Settings, warehouse: Warehouse, *, real_time: bool = False) -> Phase:
+    """The phase starting Silver and Gold streaming."""
+    from shopstream.silver.job import start_silver
+
+    def start(streams: Streams) -> None:
+        streams.queries["silver"] = start_silver(streams.spark, settings, real_time=real_time)
+        streams.queries["gold"], streams.gold = start_gold(streams.spark, settings, warehouse)
+
+    return start
+
+
+def start_streams(
+    spark: SparkSession, settings: Settings, warehouse: Warehouse, *, real_time: bool = False
+) -> Streams:
+    """Start Silver and Gold streaming in this Spark application."""
+    streams = Streams(spark)
+    start_both(settings, warehouse, real_time=real_time)(streams)
+    return streams
+
+
+def available_now_phases(settings: Settings, warehouse: Warehouse) -> list[Phase]:
+    """Silver drains raw_events, then Gold drains clean_events: two phases."""
+    from shopstream.silver.job import start_silver
+
+    def silver(streams: Streams) -> None:
+        streams.queries["silver"] = start_silver(streams.spark, settings, available_now=True)
+
+    def gold(streams: Streams) -> None:
+        streams.queries["gold"], streams.gold = start_gold(
+            streams.spark, settings, warehouse, available_now=True, progress=streams.gold
+        )
+
+    return [silver, gold]
+
+
+def process_available_now(
+    spark: SparkSession, settings: Settings, warehouse: Warehouse, stop: threading.Event
+) -> Streams:
+    """Drain raw_events through Silver, then clean_events through Gold; return the streams."""
+    streams = Streams(spark)
+    run_streams(streams, Stage(available_now_phases(settings, warehouse)), stop)
+    return streams
+
+
+def status_line(streams: Streams) -> str:
+    """One line: input rates and Gold's counters."""
+    parts = []
+    for name, q in streams.queries.items():
+        p: dict[str, Any] | None = q.lastProgress
+        if p:
+            parts.append(f"{name} {p.get('processedRowsPerSecond') or 0:,.0f}/s")
+    g = counters(streams.gold)
+    parts.append(
+        f"gold {g['new_events']:,} events, {g['duplicates']:,} duplicates, "
+        f"{g['dead_letters']:,} dead letters"
+    )
+    return " | ".join(parts)

@@ -1,0 +1,461 @@
+"""The status document: counts, lag, freshness, reconciliation and stage health.
+
+`build_status` assembles the `status --json` document (shape in DESIGN.md; extend, don't
+rename) from real sources only (`sources.py`, `infra.checkpoints`):
+
+- Kafka watermarks of the raw, clean and dead-letter topics (messages and end offsets);
+- each stage's Spark checkpoint (`<home>/checkpoints/<stage>`): the newest *committed*
+  batch's offsets say how far the stage got, the commit file's mtime says when;
+- Silver's progress log (`<home>/metrics/silver.jsonl`, one Spark progress line per
+  batch) for its rates and batch duration when no live query is at hand;
+- the warehouse: table counts, `pipeline_batches` (duplicates, durations, last commit,
+  and Gold's position when its checkpoint is gone), dead letters by reason, the newest
+  event (freshness);
+- optionally a `LiveState`: the StreamingQuery objects of the process that runs them
+  (`shopstream up`), so a query that died is reported at once, not after a stall timeout.
+
+Each stage's state comes from `health.judge_stage`. The stall clock starts at the stage's
+last commit, or at the live queries' start if that is later (a pipeline resuming over a
+backlog is starting, not stalled). Between commits, growth of what a stage writes (clean +
+dead-letter end offsets for Silver) also counts as progress when the caller keeps a
+`RateTracker` (the dashboard does): Real-time Mode commits its checkpoint rarely while
+records flow.
+
+Added to the DESIGN.md shape: `healthy`, `problems` (one sentence per unhealthy stage or
+source), `stages` (state ok/idle/stalled/dead/unknown, reason, lag, rates, last batch),
+`reconciliation`, `kafka` (watermarks per partition), `warehouse_info`, `last_batch`.
+`lag` is `{stage: {"total": N, "topics": {topic: {partition: {end, committed, lag}}}}}`.
+
+Duplicates are the sum of `pipeline_batches.duplicates` (what Gold counted and dropped) and
+unique is the row count of `silver_events`, so `clean = unique + duplicates` holds exactly
+once Gold has caught up with the clean topic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from shopstream.infra.checkpoints import checkpoint, last_progress, progress_log, read_checkpoint
+from shopstream.status.health import StageFacts, State, judge_stage
+from shopstream.status.sources import (
+    KafkaSnapshot,
+    LiveState,
+    RateTracker,
+    WarehouseSnapshot,
+    gold_offsets_from_batches,
+    kafka_snapshot,
+    query_facts,
+    warehouse_snapshot,
+)
+
+if TYPE_CHECKING:
+    from shopstream.config import Settings
+    from shopstream.warehouse.base import Warehouse
+
+STAGES = ("silver", "gold")
+# The counter whose growth is a stage's input arriving (`arrival_rate`).
+_ARRIVALS = {"silver": "producer", "gold": "silver_out"}
+
+Offsets = dict[str, dict[int, int]]
+
+
+@dataclass(frozen=True)
+class _Readings:
+    """Everything read from the sources for one document, and the lag derived from it."""
+
+    settings: Settings
+    now: float
+    kafka: KafkaSnapshot
+    warehouse: WarehouseSnapshot
+    input_topics: dict[str, tuple[str, ...]]
+    committed_at: dict[str, float | None]  # from the checkpoint's newest commit file
+    progress: dict[str, Mapping[str, Any] | None]  # the progress log's last line
+    positions: dict[str, Offsets]  # what each stage committed, per topic and partition
+    lag: dict[str, dict[str, Any]]
+
+
+def build_status(
+    settings: Settings,
+    *,
+    warehouse: Warehouse | None = None,
+    warehouse_error: str | None = None,
+    live: LiveState | None = None,
+    kafka: KafkaSnapshot | None = None,
+    tracker: RateTracker | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The status document (see module doc); `tracker` adds rates across calls."""
+    now = time.time() if now is None else now
+    readings = _read_sources(settings, warehouse, warehouse_error, kafka, now)
+    counters = _progress_counters(readings)
+    if tracker is not None:
+        tracker.observe(counters)
+    stages = _stages(readings, counters, live, tracker)
+    problems = _problems(stages, readings.kafka, readings.warehouse)
+    return {
+        "generated_at": _iso(now),
+        "healthy": not problems,
+        "problems": problems,
+        **_counts(readings),
+        "lag": readings.lag,
+        "freshness_seconds": _freshness(readings.warehouse, now),
+        "stages": stages,
+        "reconciliation": _reconciliation(readings),
+        "kafka": _kafka_section(readings.kafka),
+        "warehouse_info": _warehouse_info(readings.warehouse),
+        "last_batch": _jsonable(readings.warehouse.last_batch),
+        "stall_seconds": settings.pipeline.stall_seconds,
+    }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_sources(
+    settings: Settings,
+    warehouse: Warehouse | None,
+    warehouse_error: str | None,
+    kafka: KafkaSnapshot | None,
+    now: float,
+) -> _Readings:
+    """Kafka, the warehouse, the checkpoints and progress logs; then each stage's lag."""
+    topics = settings.kafka
+    kafka = kafka if kafka is not None else kafka_snapshot(settings)
+    warehouse_figures = warehouse_snapshot(warehouse, warehouse_error)
+    checkpoints = {stage: read_checkpoint(checkpoint(settings, stage)) for stage in STAGES}
+    positions = {stage: cp.offsets if cp else {} for stage, cp in checkpoints.items()}
+    # No Gold checkpoint here (lost, or Gold runs elsewhere): its batch log says how far.
+    gold_logged = warehouse_figures.ok and warehouse_figures.batches
+    if not positions["gold"] and warehouse is not None and gold_logged:
+        positions["gold"] = gold_offsets_from_batches(warehouse)
+    input_topics = {
+        "silver": (topics.raw_topic,),
+        "gold": (topics.clean_topic, topics.dead_letter_topic),
+    }
+    lag = {
+        stage: _stage_lag(
+            {topic: kafka.ends(topic) for topic in input_topics[stage]}, positions[stage]
+        )
+        for stage in STAGES
+    }
+    return _Readings(
+        settings=settings,
+        now=now,
+        kafka=kafka,
+        warehouse=warehouse_figures,
+        input_topics=input_topics,
+        committed_at={stage: cp.committed_at if cp else None for stage, cp in checkpoints.items()},
+        # Only Silver writes a progress log; Gold's batch log is `pipeline_batches`.
+        progress={"silver": last_progress(progress_log(settings, "silver")), "gold": None},
+        positions=positions,
+        lag=lag,
+    )
+
+
+def _stage_lag(ends: Mapping[str, Mapping[int, int] | None], positions: Offsets) -> dict[str, Any]:
+    """Per topic/partition end, committed and lag; total None if any end is unknown."""
+    topics: dict[str, Any] = {}
+    total: int | None = 0
+    for topic, topic_ends in ends.items():
+        if topic_ends is None:
+            total = None
+            continue
+        committed_offsets = positions.get(topic, {})
+        partitions = {}
+        for partition, end in sorted(topic_ends.items()):
+            committed = committed_offsets.get(partition, 0)
+            behind = max(end - committed, 0)
+            partitions[str(partition)] = {"end": end, "committed": committed, "lag": behind}
+            if total is not None:
+                total += behind
+        topics[topic] = partitions
+    return {"total": total, "topics": topics}
+
+
+def _progress_counters(readings: _Readings) -> dict[str, int | None]:
+    """Growing totals: what arrived, what each stage committed, and what each wrote."""
+    kafka, topics = readings.kafka, readings.settings.kafka
+
+    def end_total(topic: str) -> int:
+        return sum((kafka.ends(topic) or {}).values())
+
+    def committed_total(stage: str) -> int | None:
+        positions = readings.positions[stage]
+        if not positions:
+            return None
+        return sum(sum(positions.get(topic, {}).values()) for topic in readings.input_topics[stage])
+
+    return {
+        "producer": end_total(topics.raw_topic) if kafka.reachable else None,
+        "silver": committed_total("silver"),
+        "gold": committed_total("gold"),
+        # What each stage wrote: growth means it is moving even between commits.
+        "silver_out": (
+            end_total(topics.clean_topic) + end_total(topics.dead_letter_topic)
+            if kafka.reachable
+            else None
+        ),
+        "gold_out": readings.warehouse.gold_input if readings.warehouse.ok else None,
+    }
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _stages(
+    readings: _Readings,
+    counters: Mapping[str, int | None],
+    live: LiveState | None,
+    tracker: RateTracker | None,
+) -> dict[str, Any]:
+    """One entry per stage (the in-process producer first, when there is one)."""
+    stages = {stage: _stage(stage, readings, counters, live, tracker) for stage in STAGES}
+    if live is not None and live.producer is not None:
+        stages = {"producer": _producer_stage(live, tracker)} | stages
+    return stages
+
+
+def _stage(
+    stage: str,
+    readings: _Readings,
+    counters: Mapping[str, int | None],
+    live: LiveState | None,
+    tracker: RateTracker | None,
+) -> dict[str, Any]:
+    """A stage's verdict, lag, rates and last batch."""
+    query = query_facts(live, stage)
+    figures = _batch_figures(stage, readings, query.progress)
+    last_at = _last_progress_at(stage, readings, tracker)
+    running_for = _age(live.started_at, readings.now) if live is not None else None
+    facts = StageFacts(
+        readings.lag[stage]["total"],
+        _age(last_at, readings.now),
+        running_for,
+        query.active,
+        query.error,
+    )
+    verdict = judge_stage(facts, readings.settings.pipeline.stall_seconds)
+    entry = {
+        "state": verdict.state,
+        "healthy": verdict.healthy,
+        "reason": verdict.reason,
+        "input_topics": list(readings.input_topics[stage]),
+        "lag": readings.lag[stage]["total"],
+        "processed": counters[stage],
+        "last_progress_at": _iso(last_at),
+        "last_progress_age_seconds": facts.last_progress_age,
+        "live": query.active is not None,
+        "input_rate": tracker.rate(stage) if tracker else None,
+        # How fast input arrives: above input_rate for long means the lag grows.
+        "arrival_rate": tracker.rate(_ARRIVALS[stage]) if tracker else None,
+    }
+    return entry | {key: value for key, value in figures.items() if value is not None}
+
+
+def _batch_figures(
+    stage: str, readings: _Readings, live_progress: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Rates and last batch from the live query or the progress log; Gold's from its batch log."""
+    figures = _progress_figures(live_progress or readings.progress[stage])
+    last_batch = readings.warehouse.last_batch
+    if stage == "gold" and last_batch:
+        figures.setdefault("batch_id", last_batch["batch_id"])
+        figures["last_batch_ms"] = last_batch["duration_ms"]
+    return figures
+
+
+def _progress_figures(progress: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Rates and batch duration from a Spark progress document."""
+    if not progress:
+        return {}
+    duration = (progress.get("durationMs") or {}).get("triggerExecution")
+    return {
+        "batch_id": progress.get("batchId"),
+        "spark_input_rate": progress.get("inputRowsPerSecond"),
+        "spark_processed_rate": progress.get("processedRowsPerSecond"),
+        "last_batch_ms": duration,
+        "observed_metrics": progress.get("observedMetrics") or None,
+    }
+
+
+def _last_progress_at(stage: str, readings: _Readings, tracker: RateTracker | None) -> float | None:
+    """Epoch seconds of the stage's newest sign of progress, None if never seen."""
+    last_at = readings.committed_at[stage]
+    if stage == "gold":
+        last_at = _latest(last_at, _epoch(readings.warehouse.last_commit_at))
+    elif (progress := readings.progress[stage]) is not None:
+        last_at = _latest(last_at, progress.get("_mtime"))
+    if tracker is not None and (moved := tracker.changed_at(f"{stage}_out")) is not None:
+        # Real-time mode commits rarely; its position moving is progress too.
+        last_at = _latest(last_at, readings.now - (time.monotonic() - moved))
+    return last_at
+
+
+def _producer_stage(live: LiveState, tracker: RateTracker | None) -> dict[str, Any]:
+    """The in-process generator's counters as a stage entry."""
+    assert live.producer is not None
+    try:
+        counters = dict(live.producer())
+    except Exception as err:  # a broken counter callback must not break status
+        counters = {"error": f"producer counters unavailable: {err}"}
+    error = counters.get("error")
+    state: State = "dead" if error else "ok"
+    return {
+        "state": state,
+        "healthy": not error,
+        "reason": str(error) if error else "producing",
+        "input_rate": tracker.rate("producer") if tracker else None,
+        "counters": _jsonable(counters),
+    }
+
+
+def _problems(
+    stages: Mapping[str, Any], kafka: KafkaSnapshot, warehouse: WarehouseSnapshot
+) -> list[str]:
+    """One sentence per unhealthy stage or source."""
+    # With Kafka unreachable every stage is "unknown"; one line says why.
+    problems = [
+        f"{name} {entry['state']}: {entry['reason']}"
+        for name, entry in stages.items()
+        if not entry["healthy"] and not (entry["state"] == "unknown" and not kafka.reachable)
+    ]
+    if not kafka.reachable:
+        problems.insert(0, f"kafka unreachable: {kafka.error}")
+    if not warehouse.ok:
+        problems.append(f"warehouse unavailable: {warehouse.error}")
+    return problems
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _topic_messages(readings: _Readings) -> tuple[int | None, int | None, int | None]:
+    """Messages in the raw, clean and dead-letter topics (None when unknown)."""
+    topics = readings.settings.kafka
+    raw, clean, dead_letter = (
+        readings.kafka.messages(topic)
+        for topic in (topics.raw_topic, topics.clean_topic, topics.dead_letter_topic)
+    )
+    return raw, clean, dead_letter
+
+
+def _counts(readings: _Readings) -> dict[str, Any]:
+    """The DESIGN.md counts: raw, clean, dead letters by reason, duplicates, unique, tables."""
+    raw, clean, dead_letter = _topic_messages(readings)
+    warehouse = readings.warehouse
+    by_reason = sorted(warehouse.dead_letters_by_reason.items(), key=lambda item: -item[1])
+    return {
+        "raw": raw,
+        "clean": clean,
+        "dead_letter": {"total": dead_letter, "by_reason": dict(by_reason)},
+        "duplicates": warehouse.duplicates,
+        "unique": warehouse.unique,
+        "warehouse": warehouse.tables,
+    }
+
+
+def _freshness(warehouse: WarehouseSnapshot, now: float) -> float | None:
+    """Seconds from the newest event in the warehouse to now."""
+    if warehouse.newest_event is None:
+        return None
+    return max(now - (_epoch(warehouse.newest_event) or now), 0.0)
+
+
+def _reconciliation(readings: _Readings) -> dict[str, Any]:
+    """`raw = clean + dead_letter` (Silver) and `clean = unique + duplicates` (Gold)."""
+    raw, clean, dead_letter = _topic_messages(readings)
+    warehouse = readings.warehouse
+    gold_clean_lag = readings.lag["gold"]["topics"].get(readings.settings.kafka.clean_topic)
+    clean_pending = (
+        sum(partition["lag"] for partition in gold_clean_lag.values()) if gold_clean_lag else None
+    )
+    return {
+        "silver": {
+            "raw": raw,
+            "clean": clean,
+            "dead_letter": dead_letter,
+            "pending": readings.lag["silver"]["total"],
+            "holds": None if raw is None else raw == (clean or 0) + (dead_letter or 0),
+        },
+        "gold": {
+            "clean": clean,
+            "unique": warehouse.unique,
+            "duplicates": warehouse.duplicates,
+            "pending": clean_pending,
+            "holds": None if clean is None else clean == warehouse.unique + warehouse.duplicates,
+        },
+    }
+
+
+def _kafka_section(kafka: KafkaSnapshot) -> dict[str, Any]:
+    """Reachability and watermarks per topic and partition."""
+    return {
+        "reachable": kafka.reachable,
+        "bootstrap": kafka.bootstrap,
+        "error": kafka.error,
+        "topics": {
+            topic: {
+                "messages": kafka.messages(topic),
+                "partitions": {
+                    str(partition): {"low": low, "high": high}
+                    for partition, (low, high) in watermarks.items()
+                },
+            }
+            for topic, watermarks in kafka.topics.items()
+        },
+    }
+
+
+def _warehouse_info(warehouse: WarehouseSnapshot) -> dict[str, Any]:
+    """Which warehouse, whether it answered, and Gold's batch totals."""
+    last_commit_at = warehouse.last_commit_at
+    return {
+        "ok": warehouse.ok,
+        "kind": warehouse.kind,
+        "target": warehouse.target,
+        "error": warehouse.error,
+        "batches": warehouse.batches,
+        "batch_seconds_total": warehouse.batch_seconds,
+        "last_commit_at": last_commit_at.isoformat() if last_commit_at else None,
+    }
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _latest(*times: float | None) -> float | None:
+    """The newest of some epoch times, ignoring unknown ones."""
+    return max(filter(None, times), default=None)
+
+
+def _age(timestamp: float | None, now: float) -> float | None:
+    return None if timestamp is None else max(now - timestamp, 0.0)
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    """A naive-UTC warehouse timestamp as epoch seconds."""
+    if moment is None:
+        return None
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).timestamp()
+
+
+def _iso(timestamp: float | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+def _jsonable(value: Any) -> Any:
+    """Decimals, datetimes and nested containers as plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
