@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import duckdb
 
+from shopstream.warehouse.duckdb import WriterFirst
 from shopstream.warehouse.pgwire import compat, guard, messages, types
 from shopstream.warehouse.pgwire.scram import MECHANISM, ScramError, ScramExchange, Verifier
 
@@ -42,7 +43,9 @@ _FLUSH_BYTES = 1 << 16
 
 
 class CursorSource(Protocol):
-    """Anything with DuckDB's `cursor()`: a DuckDBWarehouse or a duckdb connection."""
+    """The writer's database: DuckDB cursors, and the commits its readers step aside for."""
+
+    writes: WriterFirst
 
     def cursor(self) -> duckdb.DuckDBPyConnection: ...
 
@@ -582,6 +585,11 @@ class Session(socketserver.BaseRequestHandler):
             with contextlib.suppress(duckdb.Error):
                 self.cursor.execute("ROLLBACK")  # read-only: nothing to commit
 
+    def _after_commits(self) -> bool:
+        """Wait while the writer commits (its commits come first); True."""
+        self.cfg.source.writes.wait(self.timeout or None)
+        return True
+
     def _error(self, err: duckdb.Error) -> PgError:
         error = _error_of(err)
         if error.code == "57014":
@@ -599,6 +607,7 @@ class Session(socketserver.BaseRequestHandler):
         cur, timer = self._begin()
         try:
             _check_with_duckdb(cur, text)
+            self._after_commits()
             cur.execute(text, params or None)
         except duckdb.Error as err:
             self._end(timer)
@@ -613,7 +622,7 @@ class Session(socketserver.BaseRequestHandler):
 
         def rows() -> Generator[tuple[Any, ...], None, None]:
             try:
-                while batch := cur.fetchmany(_FETCH):
+                while self._after_commits() and (batch := cur.fetchmany(_FETCH)):
                     yield from batch
             except duckdb.Error as err:
                 raise self._error(err) from None

@@ -13,9 +13,9 @@ import pytest
 from conftest import Served
 from psycopg import errors
 
-from shopstream.config import load_settings
+from shopstream.config import Settings, load_settings
 from shopstream.errors import ShopstreamError
-from shopstream.warehouse import open_warehouse
+from shopstream.warehouse import Warehouse, open_warehouse
 from shopstream.warehouse.duckdb import DuckDBWarehouse
 from shopstream.warehouse.pgwire import SqlEndpoint, endpoint_file, password_file
 
@@ -259,3 +259,53 @@ def test_serving_starts_only_for_the_duckdb_writer(tmp_path: Path) -> None:
     off = load_settings(home=tmp_path, sql={"enabled": False})
     with open_warehouse(off) as wh, serving(wh, off) as endpoint:
         assert endpoint is None
+
+
+def test_statements_wait_while_the_writer_commits(served: Served) -> None:
+    import threading
+
+    got: list[tuple[int, ...] | None] = []
+    with psycopg.connect(**served.conninfo, autocommit=True) as conn:
+        client = threading.Thread(target=lambda: got.append(conn.execute("select 1").fetchone()))
+        with served.wh.writes.writing():  # what commit_batch holds
+            client.start()
+            client.join(1.0)
+            held = client.is_alive()
+        client.join(10)
+    assert held, "a client statement ran during a commit"
+    assert got == [(1,)]
+
+
+def test_secrets_never_reach_the_logs(
+    served: Served, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-" + served.password[::-1]
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(**{**served.conninfo, "password": wrong})
+    with (
+        psycopg.connect(**served.conninfo, autocommit=True) as conn,
+        pytest.raises(errors.QueryCanceled),
+    ):
+        conn.execute("SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 3")
+    assert caplog.records, "nothing logged: the check would be empty"
+    printed = capsys.readouterr()
+    shown = caplog.text + printed.out + printed.err + repr(served.endpoint) + served.endpoint.url
+    for secret in (served.password, wrong):
+        assert secret not in shown
+
+
+def test_nothing_is_served_on_snowflake(
+    fake_snow_wh: Warehouse, snowflake_settings: Settings
+) -> None:
+    from shopstream.warehouse.pgwire import running_endpoint, serving
+
+    asked = snowflake_settings.model_copy(
+        update={"sql": snowflake_settings.sql.model_copy(update={"enabled": True, "port": 0})}
+    )
+    with serving(fake_snow_wh, asked) as endpoint:
+        assert endpoint is None
+        assert running_endpoint(asked) is None
+    assert not password_file(asked).exists()
