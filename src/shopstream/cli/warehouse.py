@@ -56,9 +56,10 @@ def sql(
 
     While a pipeline holds the DuckDB file, the query goes through its SQL endpoint.
     """
-    from shopstream.warehouse.pgwire.client import query_rows
+    from shopstream.warehouse import open_warehouse
 
-    names, rows = query_rows(settings_from(home), query)
+    with open_warehouse(settings_from(home), read_only=True) as wh:
+        names, rows = wh.query_rows(query)
     if fmt is OutputFormat.json:
         print_json([{n: _plain(v) for n, v in zip(names, r, strict=True)} for r in rows])
     elif fmt is OutputFormat.csv:

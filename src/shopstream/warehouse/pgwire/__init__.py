@@ -4,7 +4,7 @@ DuckDB allows one writing process per file; this lets psql, drivers and BI tools
 warehouse while the pipeline fills it. Modules: `messages` (framing), `types` (OIDs and text
 format), `scram` (SCRAM-SHA-256), `guard` (what may run), `compat` (PostgreSQL catalog
 emulation), `server` (sessions), `endpoint` (`SqlEndpoint`, the home's endpoint file),
-`client` (`shopstream sql` through a running endpoint).
+`remote` (`EndpointWarehouse`: other processes read through a running endpoint).
 """
 
 from shopstream.warehouse.pgwire.endpoint import (

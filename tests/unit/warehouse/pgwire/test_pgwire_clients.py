@@ -16,6 +16,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import RELATIONS, Served, order_by_all, sql_json
 
+from shopstream.errors import ShopstreamError
+
 PSQL = shutil.which("psql")
 needs_psql = pytest.mark.skipif(
     PSQL is None, reason="psql missing: `make test` installs Debian's postgresql-client"
@@ -262,3 +264,29 @@ def test_prepared_statements_with_parameters(served: Served) -> None:
             assert got == want
         when = conn.execute("SELECT %s::date + 1 AS d, %s AS s", [date(2026, 11, 20), "x"])
         assert when.fetchone() == (date(2026, 11, 21), "x")
+
+
+def test_status_and_a_second_dashboard_read_through_the_endpoint(served: Served) -> None:
+    from dataclasses import replace
+
+    from shopstream.dashboard import queries
+    from shopstream.status.sources import open_status_warehouse, warehouse_snapshot
+    from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.pgwire.remote import EndpointWarehouse
+
+    # This process holds the file, as `up` would: readers go through the endpoint.
+    remote, error = open_status_warehouse(served.settings)
+    assert isinstance(remote, EndpointWarehouse), error
+    with remote:
+        assert replace(warehouse_snapshot(remote), target=None) == replace(
+            warehouse_snapshot(served.wh), target=None
+        )
+        for panel in (queries.kpis, queries.funnel, queries.hourly, queries.top_customers,
+                      queries.tiers, queries.categories, queries.dead_letters):  # fmt: skip
+            assert panel(remote) == panel(served.wh), panel.__name__
+        with pytest.raises(ShopstreamError, match="only that process can change it"):
+            remote.init()
+    with open_warehouse(served.settings, read_only=True) as again:
+        assert again.query("SELECT count(*) AS n FROM silver_events") == served.wh.query(
+            "SELECT count(*) AS n FROM silver_events"
+        )
