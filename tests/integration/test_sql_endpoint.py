@@ -1,5 +1,6 @@
-"""The issue's scenario: a pipeline holds the DuckDB file; `shopstream sql` and psql in other
-processes read it through the pipeline's SQL endpoint, and after the stop, from the file."""
+"""The issue's scenario: a pipeline holds the DuckDB file; `shopstream sql`, `status`,
+`dlq show` and psql in other processes read it (the warehouse through the pipeline's SQL
+endpoint), and after the stop, from the file."""
 
 from __future__ import annotations
 
@@ -22,11 +23,15 @@ EVENTS = 1_000
 COUNT = "SELECT count(*) AS n FROM silver_events"
 
 
-def sql(env: dict[str, str], query: str) -> subprocess.CompletedProcess[str]:
+def shopstream(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shopstream", "sql", query, "--format", "json"],
+        [sys.executable, "-m", "shopstream", *args],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
+
+
+def sql(env: dict[str, str], query: str) -> subprocess.CompletedProcess[str]:
+    return shopstream(env, "sql", query, "--format", "json")
 
 
 def test_sql_and_psql_read_while_the_pipeline_writes(settings: Settings) -> None:
@@ -60,6 +65,16 @@ def test_sql_and_psql_read_while_the_pipeline_writes(settings: Settings) -> None
             )  # fmt: skip
             assert psql.returncode == 0, psql.stderr
             assert int(psql.stdout.strip()) > 0
+
+        status = shopstream(env, "status", "--json")
+        assert status.returncode in (0, 1), status.stderr  # 1 = not healthy, still answered
+        warehouse = json.loads(status.stdout)["warehouse_info"]
+        assert warehouse["ok"], warehouse
+        assert info is not None and info.url in warehouse["target"]
+        assert warehouse["batches"] > 0
+        dlq = shopstream(env, "dlq", "show", "--json", "--limit", "3")
+        assert dlq.returncode == 0, dlq.stderr
+        assert 0 < len(json.loads(dlq.stdout)) <= 3  # Silver wrote them before Gold ran
     finally:
         pipeline.send_signal(signal.SIGINT)
         try:
@@ -68,6 +83,7 @@ def test_sql_and_psql_read_while_the_pipeline_writes(settings: Settings) -> None
             pipeline.kill()
             output, _ = pipeline.communicate()
     assert pipeline.returncode == 0, output
+    assert info is not None and info.url in output  # printed where the user sees it
     assert running_endpoint(settings) is None  # the endpoint went with the pipeline
     after = sql(env, COUNT)
     assert after.returncode == 0, after.stderr  # now from the file itself

@@ -248,6 +248,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.produce_cli(3_000_000, 1, 3, True, out, home)
     this.silver(5_000_000, 1, "local[2]", False, out, home)
     this.gold(5_000_000, 1, 500_000, False, [0, 10_000_000, 30_000_000], False, out, home)
+    this.sql_load(200_000, 2_000_000, 25_000, 5.0, 3, 1, False, out, home)
     this.e2e(10_000, 120, 30, False, 0.0, False, out, home)
     this.e2e(10_000, 120, 90, True, 0.0, False, out, home)
 
