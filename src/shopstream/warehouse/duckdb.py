@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
@@ -44,18 +44,31 @@ class WriterFirst:
     The SQL endpoint's clients share the writer's CPU cores and GIL. Gold's commit is short
     and must not stall (bench sql-load: 4 looping clients and a long scan made its commits
     3.5x slower on 2 cores), so a client's statement and each chunk of its rows start only
-    when no commit is running; steps already in DuckDB finish.
+    when no commit is running, and the endpoint interrupts (and later re-runs) statements
+    that a commit finds running.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._writing = 0
+        self._on_write: list[Callable[[], None]] = []
+
+    def on_write(self, hook: Callable[[], None], *, remove: bool = False) -> None:
+        """Call `hook` when a write starts (readers use it to interrupt what they run)."""
+        with self._cond:
+            if remove:
+                self._on_write.remove(hook)
+            else:
+                self._on_write.append(hook)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold readers back for the block."""
         with self._cond:
             self._writing += 1
+            hooks = list(self._on_write)
+        for hook in hooks:
+            hook()
         try:
             yield
         finally:

@@ -175,6 +175,7 @@ class SqlEndpoint:
             daemon=True,
         )  # fmt: skip
         self._thread.start()
+        self._config.source.writes.on_write(self._preempt)
         path = endpoint_file(self.settings)
         path.parent.mkdir(parents=True, exist_ok=True)
         info = self.info
@@ -190,12 +191,20 @@ class SqlEndpoint:
             log.warning("port %s is taken; the SQL endpoint listens on a free port", self._port)
             return _Server((self.host, 0), self._config)
 
+    def _preempt(self) -> None:
+        """Gold's commit starts: it goes first (see `WriterFirst`)."""
+        with self._config.lock:
+            sessions = list(self._config.sessions.values())
+        for session in sessions:
+            session.preempt()
+
     def stop(self) -> None:
         """Stop listening, end client sessions, forget the recorded endpoint; idempotent."""
         server, self._server = self._server, None
         if server is None:
             return
         port = server.server_address[1]
+        self._config.source.writes.on_write(self._preempt, remove=True)
         server.shutdown()
         server.server_close()
         with self._config.lock:

@@ -168,6 +168,11 @@ class Session(socketserver.BaseRequestHandler):
         self.key = (os.getpid() & 0x7FFFFFFF, secrets.randbits(31))
         self.timeout = self.cfg.statement_timeout
         self.canceled = False
+        # A statement a commit may interrupt (to run it again after): see `preempt`.
+        self._preemptible = False
+        self._preempted = False
+        self._preempt_lock = threading.Lock()
+        self.reruns = 0  # statements run again after a commit interrupted them
         self._stream: Generator[tuple[Any, ...], None, None] | None = None
 
     # ---- I/O --------------------------------------------------------------------------
@@ -308,6 +313,41 @@ class Session(socketserver.BaseRequestHandler):
         if self.cursor is not None:
             self.canceled = True
             self.cursor.interrupt()
+
+    def preempt(self) -> None:
+        """A commit starts: interrupt the statement this session runs, if it may run again."""
+        with self._preempt_lock:
+            if self._preemptible and self.cursor is not None:
+                self._preempted = True
+                self.cursor.interrupt()
+
+    def _execute_after_commits(
+        self, cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+    ) -> None:
+        """Run a statement between Gold's commits.
+
+        It starts when no commit runs. A commit that starts meanwhile interrupts it, once:
+        it runs again after that commit, in a new snapshot. Its rows are not sent yet, so
+        the client sees only a slower statement; the second run is not interrupted, so a
+        long query still ends.
+        """
+        for attempt in range(2):
+            self._after_commits()
+            with self._preempt_lock:
+                self._preempted = False
+                self._preemptible = attempt == 0
+            try:
+                cur.execute(sql, params or None)
+                return
+            except duckdb.InterruptException:
+                if not self._preempted:
+                    raise
+                self.reruns += 1
+                cur.execute("ROLLBACK")
+                cur.execute("BEGIN TRANSACTION READ ONLY")
+            finally:
+                with self._preempt_lock:
+                    self._preemptible = False
 
     # ---- the message loop -------------------------------------------------------------
 
@@ -607,8 +647,7 @@ class Session(socketserver.BaseRequestHandler):
         cur, timer = self._begin()
         try:
             _check_with_duckdb(cur, text)
-            self._after_commits()
-            cur.execute(text, params or None)
+            self._execute_after_commits(cur, text, params)
         except duckdb.Error as err:
             self._end(timer)
             raise self._error(err) from None

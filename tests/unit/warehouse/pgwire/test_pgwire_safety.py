@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -309,3 +310,34 @@ def test_nothing_is_served_on_snowflake(
         assert endpoint is None
         assert running_endpoint(asked) is None
     assert not password_file(asked).exists()
+
+
+def test_a_commit_interrupts_a_running_statement_which_then_runs_again(
+    served: Served, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    no_limit = load_settings(
+        home=tmp_path,
+        sql={"port": 0, "statement_timeout_seconds": 0, "password": served.password},
+    )
+    rows = 1_000_000_000
+    query = f"SELECT count(*) FROM range({rows}) a WHERE a.range % 7 = 3"
+    got: list[Any] = []
+    with (
+        SqlEndpoint(served.wh, no_limit) as endpoint,
+        psycopg.connect(**{**served.conninfo, "port": endpoint.port}, autocommit=True) as conn,
+    ):
+        (session,) = endpoint._config.sessions.values()
+        client = threading.Thread(target=lambda: got.append(conn.execute(query).fetchone()))
+        client.start()
+        deadline = time.monotonic() + 30
+        while not session._preemptible and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert session._preemptible, "the statement never started"
+        with served.wh.writes.writing():  # what commit_batch holds
+            pass
+        client.join(120)
+    assert session.reruns == 1
+    assert got == [((rows - 1 - 3) // 7 + 1,)]  # the full answer, not an error
