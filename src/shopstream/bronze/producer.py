@@ -280,6 +280,11 @@ def key_of(value: bytes) -> bytes | None:
     return cid.encode() if isinstance(cid, str) and cid.strip(" ") else None
 
 
+# librdkafka reports every message `purge()` dropped from the queue with this error; those
+# are already counted in `undelivered`, so they must not count as `failed` too.
+PURGED = "_PURGE_QUEUE"
+
+
 @dataclass
 class ProduceReport:
     """What happened: counts, errors by kind, timings. `ok` = everything delivered."""
@@ -296,8 +301,8 @@ class ProduceReport:
 
     @property
     def failed(self) -> int:
-        """Messages whose delivery report was an error."""
-        return sum(self.errors.values())
+        """Messages whose delivery report was an error (purged ones count as `undelivered`)."""
+        return sum(n for kind, n in self.errors.items() if kind != PURGED)
 
     @property
     def delivered(self) -> int:

@@ -182,6 +182,8 @@ def test_a_second_ctrl_c_gives_up_the_flush(tmp_path) -> None:
     assert report.sent == 50 and stop.signals >= 2
     # Given up, not timed out: all 50 were still queued and were purged.
     assert report.undelivered == 50 and set(report.errors) == {"_PURGE_QUEUE"}
+    # Counted once: purged messages are undelivered, not failed as well.
+    assert report.failed == 0 and report.delivered == 0
 
 
 def test_process_source_stopped_early_ends_its_process_and_frees_the_shared_memory() -> None:
