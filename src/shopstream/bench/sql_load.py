@@ -2,7 +2,8 @@
 
 Gold's own batches (read and parsed from Kafka as in `gold_history`, saved as Parquet) are
 committed with `Warehouse.commit_batch` into a warehouse that already holds a history, by
-the process that also serves the SQL endpoint, as `up` does. In every round the same
+the process that also serves the SQL endpoint, as `up` does; before each commit it waits
+as long as Gold took to read and parse that batch. In every round the same
 batches are committed twice on fresh copies of that warehouse: once with nobody connected,
 once while four clients loop over the dashboard's queries and a fifth streams a whole
 table (a notebook's `SELECT *`, cut at the statement timeout and started again). The
@@ -159,8 +160,12 @@ def commit_round(
                 raise RuntimeError("the SQL clients did not connect within 60 s")
             time.sleep(1.0)  # every loop past its first statement
         t0 = time.perf_counter()
+        commits: list[dict[str, Any]] = []
         try:
-            commits = gold_history.commit_batches(wh, batches, horizon)
+            for batch in batches:
+                # Gold reads and parses a batch before committing it: clients get that time.
+                time.sleep((batch.meta["kafka_to_arrow_ms"] + batch.meta["parse_ms"]) / 1000)
+                commits += gold_history.commit_batches(wh, [batch], horizon)
         finally:
             seconds = time.perf_counter() - t0
             if proc is not None:

@@ -77,6 +77,11 @@ class WriterFirst:
                 if not self._writing:
                     self._cond.notify_all()
 
+    @property
+    def busy(self) -> bool:
+        """Whether a write runs now (a cheap check before `wait`)."""
+        return self._writing > 0
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block while a write runs (at most `timeout` s); False if it still runs."""
         with self._cond:

@@ -661,8 +661,14 @@ class Session(socketserver.BaseRequestHandler):
 
         def rows() -> Generator[tuple[Any, ...], None, None]:
             try:
+                writes = self.cfg.source.writes
                 while self._after_commits() and (batch := cur.fetchmany(_FETCH)):
-                    yield from batch
+                    for row in batch:
+                        # Encoding rows is Python: while a commit runs it would hold the GIL
+                        # the writer needs between its DuckDB calls (+5 ms a handoff).
+                        if writes.busy:
+                            self._after_commits()
+                        yield row
             except duckdb.Error as err:
                 raise self._error(err) from None
             finally:
