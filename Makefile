@@ -61,10 +61,12 @@ java-deps:
 	$(SUDO) apt-get install -y -q openjdk-17-jdk-headless maven
 
 # Debian packages the tests use: chromium (Playwright drives it; no browser download),
-# docker-compose (validates deploy/compose.yaml), prometheus (promtool checks the rules).
-SYSTEM_TOOLS := /usr/bin/chromium:chromium /usr/bin/docker-compose:docker-compose /usr/bin/promtool:prometheus
+# docker-compose (validates deploy/compose.yaml), prometheus (promtool checks the rules),
+# postgresql-client (psql, a real client of the SQL endpoint).
+SYSTEM_TOOLS := /usr/bin/chromium:chromium /usr/bin/docker-compose:docker-compose /usr/bin/promtool:prometheus \
+  /usr/bin/psql:postgresql-client
 
-system-deps:  ## Debian packages for the browser and deploy/ tests, installed when missing
+system-deps:  ## Debian packages for the browser, deploy/ and SQL endpoint tests, installed when missing
 	@missing="$$(for t in $(SYSTEM_TOOLS); do [ -x "$${t%%:*}" ] || echo "$${t#*:}"; done)"; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \

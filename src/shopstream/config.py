@@ -14,7 +14,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -182,6 +190,28 @@ class DashboardSettings(_Section):
     port: int = Field(8000, ge=0, le=65535, description="0 = free port")
 
 
+class SqlSettings(_Section):
+    """The read-only PostgreSQL-protocol endpoint of the process that writes DuckDB."""
+
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="listen address; loopback by default")
+    port: int = Field(5433, ge=0, le=65535, description="0 = free port")
+    user: str = Field("shopstream", min_length=1)
+    password: SecretStr | None = Field(
+        None, description="unset = generated once per home into <home>/sql-password (0600)"
+    )
+    tls_cert: Path | None = Field(None, description="PEM certificate; with tls_key enables TLS")
+    tls_key: Path | None = None
+    statement_timeout_seconds: float = Field(30.0, ge=0, description="0 = no limit")
+    max_connections: int = Field(32, ge=1)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> SqlSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("set both tls_cert and tls_key (PEM files), or neither")
+        return self
+
+
 class Settings(BaseSettings):
     """All shopstream settings."""
 
@@ -198,6 +228,7 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = WarehouseSettings()
     pipeline: PipelineSettings = PipelineSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    sql: SqlSettings = SqlSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -97,6 +97,8 @@ def test_up_page_moves_then_standalone_dashboard_equals_sql(
         )
         metrics = httpx.get(f"{url}/metrics", timeout=10).text
         assert "shopstream_stage_events_in_total" in metrics
+        # The SQL endpoint's URL is printed with the others (BI tools connect there).
+        assert "  SQL         postgresql://" in up_log.read_text()
         page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
     finally:
         if up.poll() is None:

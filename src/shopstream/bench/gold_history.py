@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from shopstream.config import Settings
+    from shopstream.warehouse.base import Warehouse
 
 HISTORY_DAYS = 60
 DEAD_LETTER_SHARE = 0.03
@@ -164,35 +165,43 @@ def commit_on_history(
     path: Path, batches: list[SavedBatch], horizon: timedelta
 ) -> list[dict[str, Any]]:
     """Commit the saved batches in order into the warehouse at `path`; per-batch timings."""
-    from shopstream.warehouse.batch import BatchMeta
     from shopstream.warehouse.duckdb import DuckDBWarehouse
 
-    rows = []
     with DuckDBWarehouse(path) as wh:
         wh.init()
-        for b in batches:
-            events, dead = pq.read_table(b.events), pq.read_table(b.dead_letters)
-            meta = BatchMeta(
-                query_name="gold",
-                query_id="bench-history",
-                batch_id=b.batch_id,
-                start_offsets=b.meta["start_offsets"],
-                end_offsets=b.meta["end_offsets"],
-                input_rows=b.meta["input_rows"],
-            )
-            t0 = time.perf_counter()
-            result = wh.commit_batch(events, dead, meta, horizon=horizon)
-            wall = (time.perf_counter() - t0) * 1000
-            rows.append(
-                {
-                    "batch_id": b.batch_id,
-                    "input_rows": result.input_rows,
-                    "new_events": result.new_events,
-                    # commit_ms stops before COMMIT; wall includes it (and any checkpoint).
-                    "commit_ms": round(result.commit_ms, 1),
-                    "commit_wall_ms": round(wall, 1),
-                }
-            )
+        return commit_batches(wh, batches, horizon)
+
+
+def commit_batches(
+    wh: Warehouse, batches: list[SavedBatch], horizon: timedelta
+) -> list[dict[str, Any]]:
+    """Commit the saved batches in order, as Gold does; per-batch timings."""
+    from shopstream.warehouse.batch import BatchMeta
+
+    rows = []
+    for b in batches:
+        events, dead = pq.read_table(b.events), pq.read_table(b.dead_letters)
+        meta = BatchMeta(
+            query_name="gold",
+            query_id="bench-history",
+            batch_id=b.batch_id,
+            start_offsets=b.meta["start_offsets"],
+            end_offsets=b.meta["end_offsets"],
+            input_rows=b.meta["input_rows"],
+        )
+        t0 = time.perf_counter()
+        result = wh.commit_batch(events, dead, meta, horizon=horizon)
+        wall = (time.perf_counter() - t0) * 1000
+        rows.append(
+            {
+                "batch_id": b.batch_id,
+                "input_rows": result.input_rows,
+                "new_events": result.new_events,
+                # commit_ms stops before COMMIT; wall includes it (and any checkpoint).
+                "commit_ms": round(result.commit_ms, 1),
+                "commit_wall_ms": round(wall, 1),
+            }
+        )
     return rows
 
 

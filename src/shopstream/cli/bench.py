@@ -163,6 +163,46 @@ def gold(
         )
 
 
+@bench_app.command("sql-load")
+def sql_load(
+    events: int = typer.Option(200_000, "--events", "-n", min=1, help="Events Gold commits."),
+    history_events: int = typer.Option(
+        2_000_000, "--history", min=0, help="Events already stored (what the long scan reads)."
+    ),
+    max_offsets: int = typer.Option(
+        25_000, "--max-offsets-per-trigger", min=1, help="Records per Gold micro-batch."
+    ),
+    timeout: float = typer.Option(
+        5.0, "--statement-timeout", min=0, help="The endpoint's statement timeout, seconds."
+    ),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Rounds of both modes, alternating."),
+    seed: int = typer.Option(1, "--seed", help="Generator seed."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's topics and home."),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """Gold's commit time while 4 dashboard clients and 1 long scan query the SQL endpoint.
+
+    The same batches are committed with and without the clients in the same run; the
+    commits may take at most 20% longer with them (sql-load.json, sql-load.png).
+    """
+    from shopstream.bench.sql_load import SqlLoadOptions, run
+
+    opts = SqlLoadOptions(
+        events=events, history_events=history_events, max_offsets_per_trigger=max_offsets,
+        statement_timeout_seconds=timeout, rounds=rounds, seed=seed, keep=keep,
+    )  # fmt: skip
+    with console.status(f"benchmarking Gold's commits under SQL load ({events:,} events)..."):
+        r = run(settings_from(home), opts, out)
+    queries = sum(c["queries"] for load in r["client_load"] for c in load)
+    console.print(
+        f"{r['batches']} batches: {r['total_commit_ms_quiet'] / 1000:.2f} s without clients, "
+        f"{r['total_commit_ms_with_clients'] / 1000:.2f} s with them ({r['slowdown']:+.1%}); "
+        f"{queries:,} client queries answered; same results={r['same_results']}"
+    )
+    _verdict(r, f"slowdown <= {r['max_slowdown']:.0%}", out / "sql-load.json")
+
+
 @bench_app.command("e2e")
 def e2e(
     rate: float = typer.Option(10_000, "--rate", min=1, help="Steady input, events/s."),
@@ -242,6 +282,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.produce_cli(3_000_000, 1, 3, True, out, home)
     this.silver(5_000_000, 1, "local[2]", False, out, home)
     this.gold(5_000_000, 1, 500_000, False, [0, 10_000_000, 30_000_000], False, out, home)
+    this.sql_load(200_000, 2_000_000, 25_000, 5.0, 3, 1, False, out, home)
     this.e2e(10_000, 120, 30, None, None, False, out, home)
     this.e2e(10_000, 120, 30, False, None, False, out, home)
     this.scale(1_000_000, 1, True, out, home)

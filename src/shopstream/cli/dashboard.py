@@ -18,11 +18,17 @@ def dashboard(
     """Serve the live dashboard from the warehouse (read-only); Kafka may be down."""
     from shopstream.dashboard.app import DashboardServer, create_app
     from shopstream.status.collect import running_dashboard_url
+    from shopstream.warehouse.pgwire import running_endpoint
 
     settings = settings_from(home, dashboard={"port": port, "host": host})
     running = running_dashboard_url(settings)
-    if running is not None and settings.warehouse.kind == "duckdb":
-        # The pipeline holds the DuckDB file for writing; its own dashboard reads through it.
+    if (
+        running is not None
+        and settings.warehouse.kind == "duckdb"
+        and running_endpoint(settings) is None
+    ):
+        # The pipeline holds the DuckDB file for writing and serves no SQL endpoint to read
+        # through (SHOPSTREAM_SQL__ENABLED=false): only its own dashboard can read.
         console.print(f"the pipeline of this home already serves the dashboard: [bold]{running}[/]")
         return
     server = DashboardServer(create_app(settings), settings).start()

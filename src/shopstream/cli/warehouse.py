@@ -52,11 +52,13 @@ def sql(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
     home: Path = HomeOption,
 ) -> None:
-    """Run a read-only SQL query on the warehouse (tables and views, see `warehouse init`)."""
+    """Run a read-only SQL query on the warehouse (tables and views, see `warehouse init`).
+
+    While a pipeline holds the DuckDB file, the query goes through its SQL endpoint.
+    """
     from shopstream.warehouse import open_warehouse
 
-    settings = settings_from(home)
-    with open_warehouse(settings, read_only=True) as wh:
+    with open_warehouse(settings_from(home), read_only=True) as wh:
         names, rows = wh.query_rows(query)
     if fmt is OutputFormat.json:
         print_json([{n: _plain(v) for n, v in zip(names, r, strict=True)} for r in rows])

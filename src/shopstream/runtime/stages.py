@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from shopstream.silver.metrics import Totals
+    from shopstream.warehouse.pgwire import SqlEndpoint
 
 
 def run_silver(
@@ -75,10 +76,12 @@ def run_gold(settings: Settings, *, available_now: bool = False, console: Consol
     """Run Gold until done (available-now) or SIGINT/SIGTERM; return its last status line."""
     from shopstream.infra.kafka import ensure_topics
     from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.pgwire import serving
 
     ensure_topics(settings)
-    with open_warehouse(settings) as wh:
+    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
         wh.init()
+        print_sql_endpoint(console, sql)
         skip_lost = guard_retention(settings, ("gold",), wh, console)
 
         def start(streams: Streams) -> None:
@@ -93,6 +96,12 @@ def run_gold(settings: Settings, *, available_now: bool = False, console: Consol
 
         stage = Stage([start], app_name="shopstream-gold", status=gold_line)
         return gold_line(run_stage(settings, stage, console=console))
+
+
+def print_sql_endpoint(console: Console, endpoint: SqlEndpoint | None) -> None:
+    """Where BI tools and `shopstream sql` reach the warehouse while this process holds it."""
+    if endpoint is not None:
+        console.print(f"  SQL         {endpoint.url}  (password: {endpoint.password_source})")
 
 
 def gold_line(streams: Streams) -> str:
@@ -119,14 +128,16 @@ def run_process(
     from shopstream.infra.kafka import ensure_topics
     from shopstream.infra.slots import silver_mode
     from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.pgwire import serving
 
     mode = silver_mode(settings, False if available_now else real_time)
     settings = mode.settings
     if mode.notice:
         console.print(mode.notice, highlight=False)
     ensure_topics(settings)
-    with open_warehouse(settings) as wh:
+    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
         wh.init()
+        print_sql_endpoint(console, sql)
         skip = guard_retention(settings, STAGES, wh, console)
         if available_now:
             phases = available_now_phases(settings, wh, skip_lost=skip)

@@ -16,11 +16,12 @@ from rich.console import Console
 from shopstream.config import Settings
 from shopstream.runtime.runner import Stage, Streams, run_stage
 from shopstream.runtime.signals import Stop, stop_on_signals
-from shopstream.runtime.stages import start_both, status_line
+from shopstream.runtime.stages import print_sql_endpoint, start_both, status_line
 from shopstream.warehouse.base import Warehouse
 
 if TYPE_CHECKING:
     from shopstream.status import LiveState
+    from shopstream.warehouse.pgwire import SqlEndpoint
 
 
 class Dashboard(Protocol):
@@ -106,6 +107,7 @@ def run_up(
     from shopstream.infra.spark import ui_url
     from shopstream.status import LiveState
     from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.pgwire import serving
 
     mode = silver_mode(settings, real_time)
     settings = mode.settings
@@ -134,7 +136,7 @@ def run_up(
 
         try:
             ensure_topics(settings)
-            with open_warehouse(settings) as wh:
+            with open_warehouse(settings) as wh, serving(wh, settings) as sql:
                 # Producers and queries stop while the warehouse is still open: Gold may be
                 # in the middle of a commit when the signal arrives.
                 try:
@@ -151,7 +153,9 @@ def run_up(
                             generator = LiveGenerator(settings, rate, seed).start()
                             live.producer = generator.counters
                         spark_ui = ui_url(streams.spark)
-                        _print_urls(console, bootstrap, wh.target(), url, spark_ui, rate, mode.name)
+                        _print_urls(
+                            console, bootstrap, wh.target(), url, spark_ui, rate, mode.name, sql
+                        )
 
                     def line(streams: Streams) -> str:
                         sent = f"produced {generator.sent:,} | " if generator else ""
@@ -183,6 +187,7 @@ def _print_urls(
     spark_ui: str | None,
     rate: float | None,
     silver: str,
+    sql: SqlEndpoint | None,
 ) -> None:
     console.print(f"[bold green]shopstream is up[/]  Kafka {bootstrap} -> {target}")
     console.print(f"  silver      {silver}", highlight=False)
@@ -190,5 +195,6 @@ def _print_urls(
     console.print(f"  metrics     {url}/metrics")
     console.print(f"  API docs    {url}/docs")
     console.print(f"  Spark UI    {spark_ui}")
+    print_sql_endpoint(console, sql)
     generating = f"{rate:,.0f} events/s" if rate else "off (--no-generator)"
     console.print(f"  generator   {generating}   — Ctrl-C to stop")

@@ -1,0 +1,254 @@
+"""`SqlEndpoint`: serve the writer's DuckDB over the PostgreSQL protocol, findable via the home.
+
+Examples:
+    >>> endpoint = SqlEndpoint(warehouse, settings).start()  # doctest: +SKIP
+    >>> endpoint.url  # doctest: +SKIP
+    'postgresql://shopstream@127.0.0.1:5433/shopstream'
+    >>> endpoint.stop()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shopstream.errors import ConfigError, ShopstreamError
+from shopstream.warehouse.pgwire.compat import DATABASE
+from shopstream.warehouse.pgwire.scram import Verifier
+from shopstream.warehouse.pgwire.server import CursorSource, ServerConfig, _Server
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from shopstream.config import Settings
+    from shopstream.warehouse.base import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def endpoint_file(settings: Settings) -> Path:
+    """Where a running endpoint records where it listens, so other commands can find it."""
+    return settings.state_dir / "sql.json"
+
+
+def password_file(settings: Settings) -> Path:
+    """The generated password of this home (used when `sql.password` is not set)."""
+    return settings.state_dir / "sql-password"
+
+
+def endpoint_password(settings: Settings, *, create: bool = False) -> str | None:
+    """The configured password, else this home's generated one (made, 0600, if `create`)."""
+    if settings.sql.password is not None:
+        return settings.sql.password.get_secret_value()
+    path = password_file(settings)
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_text().strip()
+    if not create:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return password
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    """A running endpoint as recorded in the home (no password in it)."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+    pid: int
+    tls: bool
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+def running_endpoint(settings: Settings) -> EndpointInfo | None:
+    """The endpoint recorded in this home if its process is still alive, else None."""
+    try:
+        data = json.loads(endpoint_file(settings).read_text())
+        info = EndpointInfo(**{k: data[k] for k in EndpointInfo.__dataclass_fields__})
+        os.kill(info.pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    cfg = settings.sql
+    if cfg.tls_cert is None or cfg.tls_key is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(
+            f"cannot load the SQL endpoint's TLS certificate {cfg.tls_cert} / key {cfg.tls_key}: "
+            f"{err}. Fix SHOPSTREAM_SQL__TLS_CERT / SHOPSTREAM_SQL__TLS_KEY (PEM files)."
+        ) from None
+    return ctx
+
+
+class SqlEndpoint:
+    """A read-only PostgreSQL-protocol server over `source`'s DuckDB, in a daemon thread."""
+
+    def __init__(
+        self,
+        source: CursorSource,
+        settings: Settings,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        cfg = settings.sql
+        self.host = host or cfg.host
+        self._port = cfg.port if port is None else port
+        password = endpoint_password(settings, create=True)
+        assert password is not None
+        self._config = ServerConfig(
+            source=source,
+            user=cfg.user,
+            verifier=Verifier.from_password(password),
+            statement_timeout=cfg.statement_timeout_seconds,
+            max_connections=cfg.max_connections,
+            ssl_context=_ssl_context(settings),
+        )
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server is not None else self._port
+
+    @property
+    def url(self) -> str:
+        """`postgresql://user@host:port/shopstream` (the password is not in it)."""
+        return self.info.url
+
+    @property
+    def info(self) -> EndpointInfo:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        tls = self._config.ssl_context is not None
+        return EndpointInfo(host, self.port, self.settings.sql.user, DATABASE, os.getpid(), tls)
+
+    @property
+    def password_source(self) -> str:
+        """Where a user finds the password (never the password itself)."""
+        if self.settings.sql.password is not None:
+            return "SHOPSTREAM_SQL__PASSWORD"
+        return str(password_file(self.settings))
+
+    def start(self) -> SqlEndpoint:
+        """Listen and serve in a daemon thread; record the endpoint in the home.
+
+        The default port taken (another home's pipeline, a PostgreSQL server) falls back to
+        a free port, recorded in the home; a port the user chose must be free.
+        """
+        try:
+            self._server = self._listen()
+        except OSError as err:
+            raise ShopstreamError(
+                f"the SQL endpoint cannot listen on {self.host}:{self._port}: {err.strerror}. "
+                "Pick another port with SHOPSTREAM_SQL__PORT (0 = any free port) or disable "
+                "it with SHOPSTREAM_SQL__ENABLED=false."
+            ) from None
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="sql-endpoint",
+            daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+        self._config.source.writes.on_write(self._preempt)
+        path = endpoint_file(self.settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        info = self.info
+        path.write_text(json.dumps(info.__dict__))
+        return self
+
+    def _listen(self) -> _Server:
+        try:
+            return _Server((self.host, self._port), self._config)
+        except OSError:
+            if self._port == 0 or "port" in self.settings.sql.model_fields_set:
+                raise
+            log.warning("port %s is taken; the SQL endpoint listens on a free port", self._port)
+            return _Server((self.host, 0), self._config)
+
+    def _preempt(self) -> None:
+        """Gold's commit starts: it goes first (see `WriterFirst`)."""
+        with self._config.lock:
+            sessions = list(self._config.sessions.values())
+        for session in sessions:
+            session.preempt()
+
+    def stop(self) -> None:
+        """Stop listening, end client sessions, forget the recorded endpoint; idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        port = server.server_address[1]
+        self._config.source.writes.on_write(self._preempt, remove=True)
+        server.shutdown()
+        server.server_close()
+        with self._config.lock:
+            sessions = list(self._config.sessions.values())
+        for session in sessions:
+            with contextlib.suppress(OSError):
+                session.cancel()
+                session.sock.shutdown(2)
+        if self._thread is not None:
+            self._thread.join(5)
+        path = endpoint_file(self.settings)
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(path.read_text())
+            if data.get("pid") == os.getpid() and data.get("port") == port:
+                path.unlink()
+
+    def __enter__(self) -> SqlEndpoint:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"SqlEndpoint({self.host}:{self.port}, user={self.settings.sql.user!r})"
+
+
+@contextlib.contextmanager
+def serving(warehouse: Warehouse, settings: Settings) -> Iterator[SqlEndpoint | None]:
+    """The SQL endpoint of the process that writes DuckDB, for the time of the block.
+
+    None when disabled (`sql.enabled = false`) or when nobody needs it: Snowflake serves
+    any number of clients itself, and a read-only DuckDB process is not the writer.
+    """
+    from shopstream.warehouse.duckdb import DuckDBWarehouse
+
+    if (
+        not settings.sql.enabled
+        or not isinstance(warehouse, DuckDBWarehouse)
+        or warehouse.read_only
+    ):
+        yield None
+        return
+    endpoint = SqlEndpoint(warehouse, settings).start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
