@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,15 @@ def dashboard(
         return
     server = DashboardServer(create_app(settings), settings).start()
     console.print(f"dashboard: [bold]{server.url}[/]  (API docs {server.url}/docs; Ctrl-C stops)")
-    server.wait()
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while stopping
+        server.wait()
+    # Skip interpreter finalization: it ends daemon threads with pthread_exit, and one caught
+    # inside DuckDB's C++ (a request's query, or the server thread still closing the
+    # warehouse after a second Ctrl-C) aborts the process ("FATAL: exception not rethrown",
+    # exit -6). Nothing is left to flush but the terminal.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def status(
