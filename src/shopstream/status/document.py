@@ -452,13 +452,19 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def _jsonable(value: Any) -> Any:
-    """Decimals, datetimes and nested containers as plain JSON values."""
+    """Decimals, datetimes and nested containers as plain JSON values, every digit kept.
+
+    Examples:
+        >>> _jsonable({"n": Decimal("12"), "money": Decimal("9999999999999999.99")})
+        {'n': 12, 'money': '9999999999999999.99'}
+    """
     if isinstance(value, Mapping):
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
     if isinstance(value, Decimal):
-        return float(value)
+        # Snowflake returns counts as NUMBER(38,0); a float would round them past 2^53.
+        return int(value) if value == value.to_integral_value() else f"{value:f}"
     if isinstance(value, datetime):
         return value.isoformat()
     return value

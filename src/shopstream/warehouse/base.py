@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
-from shopstream.contract import DEFAULT_LATENESS_HORIZON
+from shopstream.contract import DEFAULT_LATENESS_HORIZON, TOTAL_SQL_TYPE
 from shopstream.errors import ShopstreamError, Transient
 from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
@@ -41,12 +41,15 @@ from shopstream.warehouse.dialect import (
     COLUMN_ADDITIONS,
     COLUMN_RENAMES,
     TABLES,
+    WIDENED_TOTALS,
     Dialect,
     add_column_statement,
     commit_statements,
+    needs_widening,
     rename_column_statement,
     schema_statements,
     table_columns_query,
+    widen_total_statement,
 )
 from shopstream.warehouse.exceptions import CommitFailed, CommitRetryable, WarehouseError
 
@@ -113,6 +116,7 @@ class Warehouse(ABC):
         with self._write_lock, self._writer() as cur:
             try:
                 applied = self._rename_columns(cur)
+                applied += self._widen_totals(cur)
                 for stmt in schema_statements(self.kind):
                     cur.execute(stmt)
                 applied += self._add_columns(cur)
@@ -353,6 +357,20 @@ class Warehouse(ABC):
             if column not in {row[0] for row in cur.fetchall()}:
                 cur.execute(add_column_statement(self.kind, table, column, sql_type))
                 applied.append(f"{table} + {column}")
+        return applied
+
+    def _widen_totals(self, cur: Cursor) -> list[str]:
+        """Widen money totals created as DECIMAL(18,2) to the contract's type (WIDENED_TOTALS).
+
+        Runs before the views are recreated, so they are rebuilt over the wider columns.
+        """
+        applied = []
+        for table, column in WIDENED_TOTALS:
+            cur.execute(table_columns_query(self.kind), [table])
+            precision = {row[0]: row[1] for row in cur.fetchall()}.get(column)
+            if needs_widening(precision):
+                cur.execute(widen_total_statement(self.kind, table, column))
+                applied.append(f"{table}.{column} -> {TOTAL_SQL_TYPE}")
         return applied
 
     def _rollback(self, cur: Cursor) -> None:

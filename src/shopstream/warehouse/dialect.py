@@ -23,6 +23,8 @@ from shopstream.contract import (
     CLEAN_FIELDS,
     DEAD_LETTER_FIELDS,
     TIER_MIN_REVENUE,
+    TOTAL_PRECISION,
+    TOTAL_SQL_TYPE,
     Field,
     field_names,
 )
@@ -65,9 +67,17 @@ COLUMN_ADDITIONS: tuple[tuple[str, str, str], ...] = (
     ("pipeline_batches", "lost_records", "BIGINT"),
     ("pipeline_batches", "data_loss", "VARCHAR"),
 )
-# Lower-case column names of one table (the parameter) in the session's database.schema.
+# Money totals widened since a schema was released: (table, column), each brought to
+# contract.TOTAL_SQL_TYPE by `Warehouse.init` wherever its precision is lower (rows kept).
+WIDENED_TOTALS: tuple[tuple[str, str], ...] = (
+    ("customer_daily_metrics", "total_revenue"),
+    ("hourly_metrics", "total_revenue"),
+    ("product_daily_metrics", "total_revenue"),
+)
+# Lower-case column names of one table (the parameter) in the session's database.schema,
+# with their numeric precision (NULL for non-numeric columns).
 _TABLE_COLUMNS = (
-    "SELECT LOWER(column_name) FROM information_schema.columns "
+    "SELECT LOWER(column_name), numeric_precision FROM information_schema.columns "
     "WHERE LOWER(table_name) = ? AND table_catalog = CURRENT_DATABASE() "
     "AND table_schema = CURRENT_SCHEMA()"
 )
@@ -107,6 +117,7 @@ def _placeholders() -> dict[str, str]:
         "stage_event_columns": _column_defs(CLEAN_FIELDS, constraints=False),
         "stage_dead_letter_columns": _column_defs(DEAD_LETTER_FIELDS, constraints=False),
         "customer_tier": tier_case("total_revenue"),
+        "total_type": TOTAL_SQL_TYPE,
     }
 
 
@@ -170,6 +181,22 @@ def add_column_statement(dialect: Dialect, table: str, column: str, sql_type: st
     """
     (stmt,) = render(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}", dialect)
     return stmt
+
+
+def widen_total_statement(dialect: Dialect, table: str, column: str) -> str:
+    """ALTER TABLE ... to the money-total type (a wider DECIMAL keeps every value exactly).
+
+    Examples:
+        >>> widen_total_statement("snowflake", "t", "total_revenue")
+        'ALTER TABLE t ALTER COLUMN total_revenue SET DATA TYPE DECIMAL(38, 2)'
+    """
+    (stmt,) = render(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {TOTAL_SQL_TYPE}", dialect)
+    return stmt
+
+
+def needs_widening(precision: object) -> bool:
+    """Is a stored total's numeric precision below the contract's (pure)?"""
+    return precision is not None and int(str(precision)) < TOTAL_PRECISION
 
 
 @cache

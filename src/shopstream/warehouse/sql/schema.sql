@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS customer_daily_metrics (
     page_views BIGINT NOT NULL,
     add_to_cart_count BIGINT NOT NULL,
     purchase_count BIGINT NOT NULL,
-    total_revenue DECIMAL(18, 2) NOT NULL,
+    total_revenue $total_type NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (customer_id, event_date)
 );
@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS hourly_metrics (
     add_to_cart_count BIGINT NOT NULL,
     purchase_count BIGINT NOT NULL,
     units_sold BIGINT NOT NULL,
-    total_revenue DECIMAL(18, 2) NOT NULL,
+    total_revenue $total_type NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (event_hour)
 );
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS product_daily_metrics (
     add_to_cart_count BIGINT NOT NULL,
     purchase_count BIGINT NOT NULL,
     units_sold BIGINT NOT NULL,
-    total_revenue DECIMAL(18, 2) NOT NULL,
+    total_revenue $total_type NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (product_id, event_date)
 );
