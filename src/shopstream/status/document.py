@@ -52,6 +52,7 @@ from shopstream.status.sources import (
     query_facts,
     warehouse_snapshot,
 )
+from shopstream.warehouse.outage import read_outage
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -96,7 +97,10 @@ def build_status(
     if tracker is not None:
         tracker.observe(counters)
     stages = _stages(readings, counters, live, tracker)
+    outage = read_outage(settings)
     problems = _problems(stages, readings.kafka, readings.warehouse)
+    if outage is not None:
+        problems.insert(0, outage_sentence(outage))
     return {
         "generated_at": _iso(now),
         "healthy": not problems,
@@ -110,7 +114,23 @@ def build_status(
         "warehouse_info": _warehouse_info(readings.warehouse),
         "last_batch": _jsonable(readings.warehouse.last_batch),
         "stall_seconds": settings.pipeline.stall_seconds,
+        "warehouse_outage": outage,
     }
+
+
+def outage_sentence(outage: Mapping[str, Any]) -> str:
+    """ "warehouse unavailable since <time>: <error> (Gold retrying, attempt n)" (pure).
+
+    Examples:
+        >>> outage_sentence({"since": "2026-12-01T04:00:00+00:00", "last_error": "down",
+        ...                  "attempts": 3})[:60]
+        'warehouse unavailable since 2026-12-01 04:00:00 UTC: down (t'
+    """
+    since = datetime.fromisoformat(str(outage["since"])).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"warehouse unavailable since {since}: {outage.get('last_error')} "
+        f"(the writer retries; {outage.get('attempts')} attempts)"
+    )
 
 
 # --------------------------------------------------------------------------- reading

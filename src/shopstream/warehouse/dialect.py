@@ -155,6 +155,21 @@ def schema_statements(dialect: Dialect) -> tuple[str, ...]:
 
 
 @cache
+def expected_columns() -> dict[str, frozenset[str]]:
+    """Each table's columns as schema.sql creates them (lower case), for the schema check."""
+    out = {}
+    for stmt in sqlglot.parse(_strict(_source("schema.sql")), read="duckdb"):
+        if isinstance(stmt, sqlglot.exp.Create) and isinstance(stmt.this, sqlglot.exp.Schema):
+            table = stmt.this.this.name.lower()
+            out[table] = frozenset(
+                c.name.lower()
+                for c in stmt.this.expressions
+                if isinstance(c, sqlglot.exp.ColumnDef)
+            )
+    return out
+
+
+@cache
 def table_columns_query(dialect: Dialect) -> str:
     """SQL listing one table's column names (lower case); the table name is the parameter."""
     (stmt,) = render(_TABLE_COLUMNS, dialect)
@@ -206,16 +221,27 @@ def commit_statements(dialect: Dialect) -> dict[str, str]:
     `-- fragment: x` blocks are SQL snippets spliced into later statements as `$x`, so the
     per-batch aggregates are written once for both halves of an upsert.
     """
-    parts = _BLOCK.split(_source("commit.sql"))
+    return named_statements("commit.sql", dialect)
+
+
+@cache
+def lease_statements(dialect: Dialect) -> dict[str, str]:
+    """The named statements of the writer lease (see sql/lease.sql), rendered."""
+    return named_statements("lease.sql", dialect)
+
+
+def named_statements(name: str, dialect: Dialect) -> dict[str, str]:
+    """`-- name:` blocks of one SQL file (with `-- fragment:` splicing), rendered."""
+    parts = _BLOCK.split(_source(name))
     fragments: dict[str, str] = {}
     out: dict[str, str] = {}
-    for kind, name, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
+    for kind, block, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
         body = _strip_comments(body)
         if kind == "fragment":
-            fragments[name] = body.strip().rstrip(";")
+            fragments[block] = body.strip().rstrip(";")
         else:
             (stmt,) = render(Template(body).substitute(fragments), dialect)
-            out[name] = stmt
+            out[block] = stmt
     return out
 
 

@@ -85,3 +85,17 @@ CREATE TABLE IF NOT EXISTS pipeline_batches (
     data_loss VARCHAR,
     PRIMARY KEY (query_id, batch_id)
 );
+
+-- One writer per warehouse (warehouse/lease.py): the holder of each named lease, renewed
+-- by the running writer and taken over only once expired. Not one of TABLES: bookkeeping.
+CREATE TABLE IF NOT EXISTS writer_lease (
+    name VARCHAR NOT NULL,
+    holder VARCHAR,
+    host VARCHAR,
+    pid BIGINT,
+    command VARCHAR,
+    acquired_at TIMESTAMP,
+    renewed_at TIMESTAMP,
+    expires_at TIMESTAMP,
+    PRIMARY KEY (name)
+);
