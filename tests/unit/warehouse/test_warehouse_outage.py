@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
+from flaky_snowflake import FlakyConnection, network_down
 from snowflake.connector import errors as sf_errors
 from wh_data import events_table, make_event
 
@@ -37,43 +38,6 @@ from shopstream.warehouse.writer import writing
 FAST = Backoff(initial=0.001, cap=0.004)
 
 
-class FlakyCursor:
-    """A real cursor whose next `failures[0]` executes raise `error` first."""
-
-    def __init__(self, cursor: Any, failures: list[int], error: Exception) -> None:
-        self._cursor = cursor
-        self._failures = failures
-        self._error = error
-
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        if self._failures[0] > 0:
-            self._failures[0] -= 1
-            raise self._error
-        return self._cursor.execute(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
-
-
-class FlakyConnection:
-    """The session's connection, its cursors failing `failures` statements with `error`."""
-
-    def __init__(self, conn: Any, failures: int, error: Exception) -> None:
-        self._conn = conn
-        self.failures = [failures]
-        self._error = error
-
-    def cursor(self, *args: Any, **kwargs: Any) -> FlakyCursor:
-        return FlakyCursor(self._conn.cursor(*args, **kwargs), self.failures, self._error)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
-def _network_down() -> Exception:
-    return sf_errors.OperationalError(msg="Failed to connect to DB: 254007", errno=254007)
-
-
 def _sales(n: int) -> list[dict[str, Any]]:
     return [make_event(f"s{i}", "PURCHASE", "c1", amount="12.34") for i in range(n)]
 
@@ -82,7 +46,7 @@ def test_snowflake_outage_is_retried_with_capped_backoff_and_commits_once(
     fake_snow_wh: Warehouse, snowflake_settings: Settings
 ) -> None:
     failures = 5
-    flaky = FlakyConnection(fake_snow_wh._conn, failures, _network_down())  # type: ignore[attr-defined]
+    flaky = FlakyConnection(fake_snow_wh._conn, failures, network_down())  # type: ignore[attr-defined]
     fake_snow_wh._conn = flaky  # type: ignore[attr-defined]
     log = OutageLog.for_settings(snowflake_settings)
     waits: list[float] = []
@@ -114,7 +78,7 @@ def test_snowflake_outage_is_retried_with_capped_backoff_and_commits_once(
 def test_a_stop_during_an_outage_abandons_the_batch_uncommitted(
     fake_snow_wh: Warehouse, snowflake_settings: Settings
 ) -> None:
-    fake_snow_wh._conn = FlakyConnection(fake_snow_wh._conn, 10**6, _network_down())  # type: ignore[attr-defined]
+    fake_snow_wh._conn = FlakyConnection(fake_snow_wh._conn, 10**6, network_down())  # type: ignore[attr-defined]
     stop = threading.Event()
 
     with pytest.raises(RetryAbandoned, match="unavailable since"):
