@@ -175,3 +175,23 @@ def test_standalone_app_reads_the_file_read_only(
     filled_wh.close()  # the writer is gone: a standalone dashboard opens the file itself
     with TestClient(create_app(offline_settings)) as c:
         assert c.get("/api/kpis").json()["orders"] == EXPECTED["orders"]
+
+
+def test_health_says_since_when_the_warehouse_is_unavailable(
+    client: TestClient, offline_settings: Settings
+) -> None:
+    from shopstream.warehouse.outage import OutageLog
+
+    log = OutageLog.for_settings(offline_settings)  # as the waiting writer (this process) does
+    log.failed(RuntimeError("cannot reach Snowflake"), attempts=3, retry_in=4.0)
+    assert log.since is not None
+
+    body = client.get("/health").json()
+
+    since = f"{log.since:%Y-%m-%d %H:%M:%S} UTC"
+    assert body["problems"][0].startswith(f"warehouse unavailable since {since}: cannot reach")
+    assert body["healthy"] is False
+    log.recovered()
+    app_status = client.app.state.status  # type: ignore[attr-defined]
+    app_status.ttl = 0.0  # rebuild the document now instead of after its cache time
+    assert not any("warehouse unavailable" in p for p in client.get("/health").json()["problems"])
