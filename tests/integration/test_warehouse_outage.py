@@ -1,9 +1,10 @@
 """The warehouse as a fault, with real processes: another program holds the DuckDB file while
 `shopstream process` runs; a second writer starts; a foreign table sits in the warehouse.
 
-- held file: the writer waits with backoff, Gold commits nothing (its checkpoint has no
-  commit), `status --json` says "warehouse unavailable since ..."; once the file is
-  released the run finishes and every figure equals the generator's truth;
+- held file: the writer waits with backoff (a Ctrl-C meanwhile stops it quietly), Gold
+  commits nothing (its checkpoint has no commit), `status --json` says "warehouse
+  unavailable since ..."; once the file is released the run finishes and every figure
+  equals the generator's truth;
 - a second `process` while `gold` runs is refused, naming the running one's pid;
 - a table of the wrong shape stops `gold` with one line naming the fix, exit 2;
 - Snowflake (fakesnow) failing Gold's commits for a while: the batch is retried inside
@@ -111,6 +112,13 @@ def test_warehouse_outage_then_exact_one_writer_and_foreign_tables(
     process = None
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        # Ctrl-C while waiting for the warehouse: a quiet stop, exit 0, nothing committed.
+        waiting = _start(settings, tmp_path / "waiting.log", "gold")
+        _wait_for(lambda: read_outage(settings) is not None, "gold to wait", waiting)
+        waiting.send_signal(signal.SIGINT)
+        assert waiting.wait(60) == 0
+        assert "nothing was committed" in (tmp_path / "waiting.log").read_text()
+
         process = _start(settings, tmp_path / "process.log", "process", "--available-now")
 
         # Wait for at least two failed attempts: the writer keeps retrying, not giving up.
