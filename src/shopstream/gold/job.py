@@ -281,4 +281,5 @@ def counters(progress: GoldProgress) -> dict[str, Any]:
             "dead_letters": progress.dead_letters,
             "last_batch_seconds": progress.last_batch_seconds,
             "last_commit_at": progress.last_commit_at,
+            "unavailable_since": progress.unavailable_since,
         }

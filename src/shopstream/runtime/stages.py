@@ -120,8 +120,14 @@ def gold_line(streams: Streams) -> str:
     c = counters(streams.gold)
     return (
         f"gold: {c['batches']} batches, {c['new_events']:,} new events, "
-        f"{c['duplicates']:,} duplicates, {c['dead_letters']:,} dead letters"
+        f"{c['duplicates']:,} duplicates, {c['dead_letters']:,} dead letters" + _unavailable(c)
     )
+
+
+def _unavailable(gold: dict[str, Any]) -> str:
+    """` | warehouse unavailable since 04:00:00 UTC, retrying` while Gold waits, else ``."""
+    since = gold.get("unavailable_since")
+    return f" | warehouse unavailable since {since:%H:%M:%S} UTC, retrying" if since else ""
 
 
 def run_process(
@@ -261,6 +267,6 @@ def status_line(streams: Streams) -> str:
     g = counters(streams.gold)
     parts.append(
         f"gold {g['new_events']:,} events, {g['duplicates']:,} duplicates, "
-        f"{g['dead_letters']:,} dead letters"
+        f"{g['dead_letters']:,} dead letters" + _unavailable(g)
     )
     return " | ".join(parts)
