@@ -153,6 +153,13 @@ class WarehouseSettings(_Section):
     kind: Literal["duckdb", "snowflake"] = "duckdb"
     duckdb_path: Path | None = Field(None, description="default: <home>/warehouse.duckdb")
     snowflake: SnowflakeSettings = SnowflakeSettings()
+    # While the warehouse is unavailable Gold retries, waiting first `retry_initial_seconds`,
+    # doubling up to `retry_max_seconds` between attempts, without ever giving up.
+    retry_initial_seconds: float = Field(0.5, gt=0)
+    retry_max_seconds: float = Field(30.0, gt=0)
+    # The writer lease (one Gold per warehouse): a holder that stops renewing (crashed)
+    # loses it after this many seconds; the running writer renews every third of it.
+    lease_ttl_seconds: float = Field(60.0, gt=0)
 
 
 class PipelineSettings(_Section):

@@ -82,6 +82,12 @@ DEFAULT_LATENESS_HORIZON = timedelta(days=7)
 AMOUNT_PRECISION = 18
 AMOUNT_SCALE = 2
 AMOUNT_SQL_TYPE = f"DECIMAL({AMOUNT_PRECISION},{AMOUNT_SCALE})"
+# Sums of money (every gold total, every view's revenue) are DECIMAL(38,2), the widest both
+# warehouses have: an accepted amount is below 10^16, so 10^20 purchases at the maximum fit
+# in any one total. A DECIMAL(18,2) total overflowed with two maximal purchases in one
+# customer-day, and the commit then failed on every retry (a poison pill).
+TOTAL_PRECISION = 38
+TOTAL_SQL_TYPE = f"DECIMAL({TOTAL_PRECISION},{AMOUNT_SCALE})"
 
 
 class CustomerTier(StrEnum):

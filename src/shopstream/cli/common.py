@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,14 @@ def settings_from(home: Path | None = None, **overrides: Any) -> Settings:
     return load_settings(home=home, **overrides)
 
 
+def exact_json(value: Any) -> Any:
+    """orjson `default`: a Decimal as a JSON number with every digit (never via a float)."""
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(f"{value:f}")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def print_json(data: Any) -> None:
-    """Write machine-readable output to stdout."""
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+    """Write machine-readable output to stdout; decimals keep every digit."""
+    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    typer.echo(orjson.dumps(data, default=exact_json, option=options).decode())

@@ -6,7 +6,6 @@ import csv
 import os
 import sys
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,6 @@ def _snowflake_overrides(**flags: Any) -> dict[str, Any]:
     return {"warehouse": {"snowflake": {k: v for k, v in flags.items() if v is not None}}}
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-friendly value: DECIMAL(18,2) money as a number (it round-trips through float)."""
-    return float(value) if isinstance(value, Decimal) else value
-
-
 def _text(value: Any) -> str:
     """A value as table/CSV text (NULL as empty, dates ISO)."""
     if value is None:
@@ -61,7 +55,7 @@ def sql(
     with open_warehouse(settings_from(home), read_only=True) as wh:
         names, rows = wh.query_rows(query)
     if fmt is OutputFormat.json:
-        print_json([{n: _plain(v) for n, v in zip(names, r, strict=True)} for r in rows])
+        print_json([dict(zip(names, r, strict=True)) for r in rows])
     elif fmt is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(names)

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,12 +53,17 @@ POLL_MS = 1000  # the page's refresh period; the issue asks for <= 2 s
 # --------------------------------------------------------------------------- models
 
 
-class Kpis(BaseModel):
-    """Headline figures (the `kpis` view); money in the reporting currency."""
+# Money is a Decimal, which pydantic writes to JSON as an exact decimal string
+# ("9999999999999999.99"): a JSON number read through a float would lose the cents.
+Money = Decimal
 
-    total_revenue: float = 0.0
+
+class Kpis(BaseModel):
+    """Headline figures (the `kpis` view); money in the reporting currency, exact strings."""
+
+    total_revenue: Money = Money(0)
     orders: int = 0
-    avg_order_value: float | None = None
+    avg_order_value: Money | None = None
     page_views: int = 0
     add_to_cart_count: int = 0
     events: int = 0
@@ -87,14 +93,14 @@ class HourlyPoint(BaseModel):
     add_to_cart_count: int
     purchase_count: int
     units_sold: int
-    total_revenue: float
+    total_revenue: Money
 
 
 class TopCustomer(BaseModel):
     """One row of the `top_customers` view."""
 
     customer_id: str
-    total_revenue: float
+    total_revenue: Money
     purchase_count: int
     customer_tier: CustomerTier
     revenue_rank: int
@@ -104,7 +110,7 @@ class CategoryRevenue(BaseModel):
     """One row of the `revenue_by_category` view."""
 
     category: str
-    revenue: float
+    revenue: Money
     orders: int
     units_sold: int
     customers: int
@@ -268,7 +274,8 @@ def create_app(
         description=(
             "Live shop analytics and pipeline health. Business figures come from the "
             "warehouse views; pipeline figures from Kafka offsets, Spark checkpoints and "
-            "the warehouse's batch log. The page at `/` polls `/api/overview`."
+            "the warehouse's batch log. Money is an exact decimal string in the reporting "
+            "currency. The page at `/` polls `/api/overview`."
         ),
         lifespan=lifespan,
     )

@@ -1,14 +1,14 @@
 """The dashboard's read model: one small query per panel, over the warehouse's views.
 
 SQL is written once in DuckDB's dialect and rendered for Snowflake by sqlglot, like the
-warehouse's own SQL. Values come back JSON-ready (Decimal -> float, timestamps -> ISO).
+warehouse's own SQL. Values come back JSON-ready (timestamps -> ISO); money stays Decimal,
+which the API models write as exact strings.
 """
 
 from __future__ import annotations
 
 import base64
 from datetime import date, datetime
-from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -71,9 +71,7 @@ def run(wh: Warehouse, sql: str) -> list[dict[str, Any]]:
 
 
 def jsonable(v: Any) -> Any:
-    """A warehouse value as a JSON value."""
-    if isinstance(v, Decimal):
-        return float(v)
+    """A warehouse value as a JSON value (a Decimal is kept: never rounded through a float)."""
     if isinstance(v, datetime | date):
         return v.isoformat()
     return v

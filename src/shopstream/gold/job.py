@@ -25,11 +25,12 @@ import pyarrow.json as pa_json
 
 from shopstream.config import Settings
 from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field
-from shopstream.errors import Terminal
+from shopstream.errors import ShopstreamError, Terminal
 from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import spark_options
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import BatchMeta, BatchResult, arrow_type
+from shopstream.warehouse.outage import Backoff, OutageLog, RetryAbandoned, retry_transient
 from shopstream.warehouse.testing import pause_before_read
 
 if TYPE_CHECKING:
@@ -167,6 +168,12 @@ class GoldProgress:
     # bounded, for latency measurements over recent batches.
     committed_at: dict[int, float] = field(default_factory=dict, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Set before the queries are stopped: a commit waiting out an outage gives up then.
+    stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    # A terminal warehouse error that stopped the query (its message names the fix).
+    fatal: ShopstreamError | None = None
+    # When the current warehouse outage began (None while the warehouse answers).
+    unavailable_since: datetime | None = None
 
     def record(self, result: BatchResult, seconds: float) -> None:
         with self.lock:
@@ -195,6 +202,8 @@ def make_batch_writer(
     ckpt = checkpoint(settings, QUERY_NAME)
     clean_topic = settings.kafka.clean_topic
     horizon = timedelta(days=settings.pipeline.lateness_horizon_days)
+    backoff = Backoff.from_settings(settings)
+    outage = OutageLog.for_settings(settings)
     query_id: list[str] = []  # read once, on the first batch (the file exists by then)
 
     def write(batch_df: DataFrame, batch_id: int) -> None:
@@ -215,7 +224,26 @@ def make_batch_writer(
             input_rows=batch.input_rows,
             started_at=started,
         )
-        result = warehouse.commit_batch(batch.events, batch.dead_letters, meta, horizon=horizon)
+
+        def commit() -> BatchResult:
+            return warehouse.commit_batch(batch.events, batch.dead_letters, meta, horizon=horizon)
+
+        def waiting(err: BaseException, delay: float) -> None:
+            progress.unavailable_since = outage.since
+            log.warning("warehouse unavailable (retrying in %.1f s): %s", delay, err)
+
+        # Until the commit succeeds this function does not return, so Spark does not record
+        # the batch as done and Gold's Kafka offsets stay where they are.
+        try:
+            result = retry_transient(
+                commit, backoff=backoff, stop=progress.stopping, log=outage, on_retry=waiting
+            )
+        except RetryAbandoned:
+            raise
+        except ShopstreamError as err:
+            progress.fatal = err
+            raise
+        progress.unavailable_since = None
         progress.record(result, time.perf_counter() - t0)
 
     return write
@@ -298,4 +326,5 @@ def counters(progress: GoldProgress) -> dict[str, Any]:
             "dead_letters": progress.dead_letters,
             "last_batch_seconds": progress.last_batch_seconds,
             "last_commit_at": progress.last_commit_at,
+            "unavailable_since": progress.unavailable_since,
         }

@@ -37,6 +37,7 @@ class Streams:
 
     def stop(self) -> None:
         """Stop Silver first so Gold is not left reading a half-written micro-batch."""
+        self.gold.stopping.set()  # a commit waiting out a warehouse outage gives up
         stop_all(self.queries[n] for n in ("silver", "gold") if n in self.queries)
 
 
@@ -106,26 +107,39 @@ def run_streams(
 
     Returns True if `stop` ended the run. Raises QueryFailed if a query died.
     """
-    status = stage.status
     try:
-        for n, phase in enumerate(stage.phases):
-            phase(streams)
-            if n == 0 and stage.on_started is not None:
-                stage.on_started(streams)
-            if watch(
-                streams.queries,
-                stop,
-                status=(lambda: status(streams)) if status is not None else None,
-                console=console,
-                every=stage.status_every,
-                failure=stage.failure,
-            ):
-                return True
-        return False
+        return _run_phases(streams, stage, stop, console)
+    except QueryFailed:
+        # Gold stopped on a terminal warehouse error: its own message names the fix, which
+        # Spark's wrapping of it (a Python traceback inside a JVM error) would bury.
+        if streams.gold.fatal is not None:
+            raise streams.gold.fatal from None
+        raise
     finally:
         if stage.on_stopping is not None:
             stage.on_stopping()
         streams.stop()
+
+
+def _run_phases(
+    streams: Streams, stage: Stage, stop: threading.Event, console: Console | None
+) -> bool:
+    """Each phase started and waited for; True if `stop` ended the run."""
+    status = stage.status
+    for n, phase in enumerate(stage.phases):
+        phase(streams)
+        if n == 0 and stage.on_started is not None:
+            stage.on_started(streams)
+        if watch(
+            streams.queries,
+            stop,
+            status=(lambda: status(streams)) if status is not None else None,
+            console=console,
+            every=stage.status_every,
+            failure=stage.failure,
+        ):
+            return True
+    return False
 
 
 def watch(

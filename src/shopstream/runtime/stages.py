@@ -8,7 +8,7 @@ so one call processes everything exactly once and exits.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -17,6 +17,7 @@ from shopstream.config import Settings
 from shopstream.gold.job import counters, start_gold
 from shopstream.runtime.retention import guard_retention
 from shopstream.runtime.runner import Phase, Stage, Streams, run_stage, run_streams
+from shopstream.runtime.signals import stop_on_signals
 from shopstream.warehouse.base import Warehouse
 
 STAGES = ("silver", "gold")
@@ -72,30 +73,52 @@ def run_silver(
     return query_totals(streams.spark, streams.queries["silver"])
 
 
+def waiting_line(console: Console) -> Callable[[BaseException, float], None]:
+    """Prints each failed attempt to reach the warehouse while the writer waits for it."""
+
+    def say(err: BaseException, delay: float) -> None:
+        console.print(
+            f"warehouse unavailable: {err} — retrying in {delay:.1f} s (Ctrl-C to stop)",
+            highlight=False,
+        )
+
+    return say
+
+
+ABANDONED = "stopped while waiting for the warehouse; nothing was committed"
+
+
 def run_gold(settings: Settings, *, available_now: bool = False, console: Console) -> str:
     """Run Gold until done (available-now) or SIGINT/SIGTERM; return its last status line."""
     from shopstream.infra.kafka import ensure_topics
-    from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.pgwire import serving
+    from shopstream.warehouse.writer import writing
 
     ensure_topics(settings)
-    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
-        wh.init()
-        print_sql_endpoint(console, sql)
-        skip_lost = guard_retention(settings, ("gold",), wh, console)
+    with stop_on_signals() as stop:
+        try:
+            with (
+                writing(settings, command="gold", stop=stop, on_retry=waiting_line(console)) as wh,
+                serving(wh, settings) as sql,
+            ):
+                print_sql_endpoint(console, sql)
+                skip_lost = guard_retention(settings, ("gold",), wh, console)
 
-        def start(streams: Streams) -> None:
-            streams.queries["gold"], streams.gold = start_gold(
-                streams.spark,
-                settings,
-                wh,
-                available_now=available_now,
-                skip_lost=skip_lost["gold"],
-            )
-            console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
+                def start(streams: Streams) -> None:
+                    streams.queries["gold"], streams.gold = start_gold(
+                        streams.spark,
+                        settings,
+                        wh,
+                        available_now=available_now,
+                        skip_lost=skip_lost["gold"],
+                    )
+                    console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
 
-        stage = Stage([start], app_name="shopstream-gold", status=gold_line)
-        return gold_line(run_stage(settings, stage, console=console))
+                stage = Stage([start], app_name="shopstream-gold", status=gold_line)
+                return gold_line(run_stage(settings, stage, console=console, stop=stop))
+        except RetryAbandoned:
+            return f"gold: {ABANDONED}"
 
 
 def print_sql_endpoint(console: Console, endpoint: SqlEndpoint | None) -> None:
@@ -109,8 +132,14 @@ def gold_line(streams: Streams) -> str:
     c = counters(streams.gold)
     return (
         f"gold: {c['batches']} batches, {c['new_events']:,} new events, "
-        f"{c['duplicates']:,} duplicates, {c['dead_letters']:,} dead letters"
+        f"{c['duplicates']:,} duplicates, {c['dead_letters']:,} dead letters" + _unavailable(c)
     )
+
+
+def _unavailable(gold: dict[str, Any]) -> str:
+    """` | warehouse unavailable since 04:00:00 UTC, retrying` while Gold waits, else ``."""
+    since = gold.get("unavailable_since")
+    return f" | warehouse unavailable since {since:%H:%M:%S} UTC, retrying" if since else ""
 
 
 def run_process(
@@ -127,33 +156,43 @@ def run_process(
     """
     from shopstream.infra.kafka import ensure_topics
     from shopstream.infra.slots import silver_mode
-    from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.pgwire import serving
+    from shopstream.warehouse.writer import writing
 
     mode = silver_mode(settings, False if available_now else real_time)
     settings = mode.settings
     if mode.notice:
         console.print(mode.notice, highlight=False)
     ensure_topics(settings)
-    with open_warehouse(settings) as wh, serving(wh, settings) as sql:
-        wh.init()
-        print_sql_endpoint(console, sql)
-        skip = guard_retention(settings, STAGES, wh, console)
-        if available_now:
-            phases = available_now_phases(settings, wh, skip_lost=skip)
-            stage = Stage(phases, app_name="shopstream-process")
-        else:
-            both = start_both(settings, wh, real_time=mode.real_time, skip_lost=skip)
+    with stop_on_signals() as stop:
+        try:
+            with (
+                writing(
+                    settings, command="process", stop=stop, on_retry=waiting_line(console)
+                ) as wh,
+                serving(wh, settings) as sql,
+            ):
+                print_sql_endpoint(console, sql)
+                skip = guard_retention(settings, STAGES, wh, console)
+                if available_now:
+                    phases = available_now_phases(settings, wh, skip_lost=skip)
+                    stage = Stage(phases, app_name="shopstream-process")
+                else:
+                    both = start_both(settings, wh, real_time=mode.real_time, skip_lost=skip)
 
-            def start(streams: Streams) -> None:
-                both(streams)
-                console.print(
-                    f"silver ({mode.name}) + gold running -> {wh.target()} (Ctrl-C to stop)",
-                    highlight=False,
-                )
+                    def start(streams: Streams) -> None:
+                        both(streams)
+                        console.print(
+                            f"silver ({mode.name}) + gold running -> {wh.target()} "
+                            "(Ctrl-C to stop)",
+                            highlight=False,
+                        )
 
-            stage = Stage([start], app_name="shopstream-process", status=status_line)
-        return status_line(run_stage(settings, stage, console=console))
+                    stage = Stage([start], app_name="shopstream-process", status=status_line)
+                return status_line(run_stage(settings, stage, console=console, stop=stop))
+        except RetryAbandoned:
+            return f"process: {ABANDONED}"
 
 
 def start_both(
@@ -245,6 +284,6 @@ def status_line(streams: Streams) -> str:
     g = counters(streams.gold)
     parts.append(
         f"gold {g['new_events']:,} events, {g['duplicates']:,} duplicates, "
-        f"{g['dead_letters']:,} dead letters"
+        f"{g['dead_letters']:,} dead letters" + _unavailable(g)
     )
     return " | ".join(parts)

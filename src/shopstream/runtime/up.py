@@ -16,7 +16,13 @@ from rich.console import Console
 from shopstream.config import Settings
 from shopstream.runtime.runner import Stage, Streams, run_stage
 from shopstream.runtime.signals import Stop, stop_on_signals
-from shopstream.runtime.stages import print_sql_endpoint, start_both, status_line
+from shopstream.runtime.stages import (
+    ABANDONED,
+    print_sql_endpoint,
+    start_both,
+    status_line,
+    waiting_line,
+)
 from shopstream.warehouse.base import Warehouse
 
 if TYPE_CHECKING:
@@ -106,8 +112,9 @@ def run_up(
     from shopstream.infra.slots import silver_mode
     from shopstream.infra.spark import ui_url
     from shopstream.status import LiveState
-    from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.pgwire import serving
+    from shopstream.warehouse.writer import writing
 
     mode = silver_mode(settings, real_time)
     settings = mode.settings
@@ -136,11 +143,13 @@ def run_up(
 
         try:
             ensure_topics(settings)
-            with open_warehouse(settings) as wh, serving(wh, settings) as sql:
+            with (
+                writing(settings, command="up", stop=stop, on_retry=waiting_line(console)) as wh,
+                serving(wh, settings) as sql,
+            ):
                 # Producers and queries stop while the warehouse is still open: Gold may be
                 # in the middle of a commit when the signal arrives.
                 try:
-                    wh.init()
                     live = LiveState()
                     server = dashboard(wh, live).start()
                     url = server.url
@@ -173,6 +182,8 @@ def run_up(
                     stopping()
                     if server is not None:
                         server.stop()
+        except RetryAbandoned:
+            console.print(ABANDONED)
         finally:
             if started_broker and cluster is not None:
                 cluster.stop()

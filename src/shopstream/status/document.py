@@ -54,6 +54,7 @@ from shopstream.status.sources import (
     query_facts,
     warehouse_snapshot,
 )
+from shopstream.warehouse.outage import read_outage
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -98,7 +99,10 @@ def build_status(
     if tracker is not None:
         tracker.observe(counters)
     stages = _stages(readings, counters, live, tracker)
+    outage = read_outage(settings)
     problems = _problems(stages, readings.kafka, readings.warehouse)
+    if outage is not None:
+        problems.insert(0, outage_sentence(outage))
     return {
         "generated_at": _iso(now),
         "healthy": not problems,
@@ -112,7 +116,23 @@ def build_status(
         "warehouse_info": _warehouse_info(readings.warehouse),
         "last_batch": _jsonable(readings.warehouse.last_batch),
         "stall_seconds": settings.pipeline.stall_seconds,
+        "warehouse_outage": outage,
     }
+
+
+def outage_sentence(outage: Mapping[str, Any]) -> str:
+    """ "warehouse unavailable since <time>: <error> (Gold retrying, attempt n)" (pure).
+
+    Examples:
+        >>> outage_sentence({"since": "2026-12-01T04:00:00+00:00", "last_error": "down",
+        ...                  "attempts": 3})[:60]
+        'warehouse unavailable since 2026-12-01 04:00:00 UTC: down (t'
+    """
+    since = datetime.fromisoformat(str(outage["since"])).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"warehouse unavailable since {since}: {outage.get('last_error')} "
+        f"(the writer retries; {outage.get('attempts')} attempts)"
+    )
 
 
 # --------------------------------------------------------------------------- reading
@@ -464,13 +484,19 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def _jsonable(value: Any) -> Any:
-    """Decimals, datetimes and nested containers as plain JSON values."""
+    """Decimals, datetimes and nested containers as plain JSON values, every digit kept.
+
+    Examples:
+        >>> _jsonable({"n": Decimal("12"), "money": Decimal("9999999999999999.99")})
+        {'n': 12, 'money': '9999999999999999.99'}
+    """
     if isinstance(value, Mapping):
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
     if isinstance(value, Decimal):
-        return float(value)
+        # Snowflake returns counts as NUMBER(38,0); a float would round them past 2^53.
+        return int(value) if value == value.to_integral_value() else f"{value:f}"
     if isinstance(value, datetime):
         return value.isoformat()
     return value

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
-from shopstream.contract import DEFAULT_LATENESS_HORIZON
+from shopstream.contract import DEFAULT_LATENESS_HORIZON, TOTAL_SQL_TYPE
 from shopstream.errors import ShopstreamError, Transient
 from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
@@ -42,14 +42,23 @@ from shopstream.warehouse.dialect import (
     COLUMN_ADDITIONS,
     COLUMN_RENAMES,
     TABLES,
+    WIDENED_TOTALS,
     Dialect,
     add_column_statement,
     commit_statements,
+    expected_columns,
+    needs_widening,
     rename_column_statement,
     schema_statements,
     table_columns_query,
+    widen_total_statement,
 )
-from shopstream.warehouse.exceptions import CommitFailed, CommitRetryable, WarehouseError
+from shopstream.warehouse.exceptions import (
+    CommitFailed,
+    CommitRetryable,
+    WarehouseError,
+    WarehouseSchemaError,
+)
 from shopstream.warehouse.testing import pause_in_commit
 
 # Aggregate tables upserted from each batch's new events (see sql/commit.sql).
@@ -80,6 +89,10 @@ class Warehouse(ABC):
         self._write_lock = threading.RLock()
         self._closed = False
         self._stage_ready = False
+        # (lease name, holder id, TTL) while this process holds the writer lease (lease.py):
+        # every commit re-checks it inside its transaction, so a writer whose lease was
+        # taken over commits nothing.
+        self.fence: tuple[str, str, timedelta] | None = None
 
     # ---- backend primitives -------------------------------------------------------------
 
@@ -115,9 +128,17 @@ class Warehouse(ABC):
         with self._write_lock, self._writer() as cur:
             try:
                 applied = self._rename_columns(cur)
-                for stmt in schema_statements(self.kind):
-                    cur.execute(stmt)
+                applied += self._widen_totals(cur)
+                statements = schema_statements(self.kind)
+                views = [st for st in statements if not st.startswith("CREATE TABLE")]
+                for stmt in statements:
+                    if stmt not in views:
+                        cur.execute(stmt)
                 applied += self._add_columns(cur)
+                # Before the views, which would fail on a foreign table less clearly.
+                self._check_columns(cur)
+                for stmt in views:
+                    cur.execute(stmt)
             except Exception as err:
                 raise self._translate(err, "initializing the warehouse") from err
         return applied
@@ -176,6 +197,8 @@ class Warehouse(ABC):
                     new_dl = _scalar(cur, sql["count_new_dead_letters"])
                 if new_dl:
                     cur.execute(sql["insert_dead_letters"], [now, meta.batch_id])
+                if self.fence is not None:
+                    self._check_fence(cur)
                 # Both timings end here, after every write but before COMMIT (the row that
                 # records them is part of the transaction, so the COMMIT itself is never in it).
                 commit_ms = (time.perf_counter() - t0) * 1000.0
@@ -260,6 +283,14 @@ class Warehouse(ABC):
             except Exception as err:
                 raise self._translate(err, "recording the data loss") from err
         return True
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run one writing statement on the writer's session, under the write lock."""
+        with self._write_lock, self._writer() as cur:
+            try:
+                cur.execute(sql, params) if params else cur.execute(sql)
+            except Exception as err:
+                raise self._translate(err, "writing the warehouse") from err
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         """Run one SQL statement; rows as dicts keyed by lower-case column names."""
@@ -367,6 +398,54 @@ class Warehouse(ABC):
                 cur.execute(add_column_statement(self.kind, table, column, sql_type))
                 applied.append(f"{table} + {column}")
         return applied
+
+    def _check_columns(self, cur: Cursor) -> None:
+        """Every table has the columns schema.sql gives it, or a one-line error naming the fix.
+
+        CREATE TABLE IF NOT EXISTS keeps a same-named table someone else made; without this
+        check Gold would fail on it at every batch, forever.
+        """
+        for table, wanted in expected_columns().items():
+            cur.execute(table_columns_query(self.kind), [table])
+            missing = sorted(wanted - {row[0] for row in cur.fetchall()})
+            if missing:
+                raise WarehouseSchemaError(
+                    f"table {table} in {self.target()} lacks column(s) {', '.join(missing)}: "
+                    "it was not made by this version of shopstream. Rename or drop it and "
+                    "run `shopstream warehouse init`, or point shopstream at another "
+                    "database/schema."
+                )
+
+    def _widen_totals(self, cur: Cursor) -> list[str]:
+        """Widen money totals created as DECIMAL(18,2) to the contract's type (WIDENED_TOTALS).
+
+        Runs before the views are recreated, so they are rebuilt over the wider columns.
+        """
+        applied = []
+        for table, column in WIDENED_TOTALS:
+            cur.execute(table_columns_query(self.kind), [table])
+            precision = {row[0]: row[1] for row in cur.fetchall()}.get(column)
+            if needs_widening(precision):
+                cur.execute(widen_total_statement(self.kind, table, column))
+                applied.append(f"{table}.{column} -> {TOTAL_SQL_TYPE}")
+        return applied
+
+    def _check_fence(self, cur: Cursor) -> None:
+        """Inside the commit's transaction: still the lease holder? Renew, or refuse."""
+        from shopstream.warehouse.dialect import lease_statements
+        from shopstream.warehouse.exceptions import LeaseLost
+
+        assert self.fence is not None
+        sql = lease_statements(self.kind)
+        name, holder, ttl = self.fence
+        if not _scalar(cur, sql["held"], [name, holder]):
+            raise LeaseLost(
+                f"this writer's lease on {self.target()} was taken over by another writer "
+                "(it was not renewed within warehouse.lease_ttl_seconds); stopping without "
+                "committing. Run one Gold per warehouse; restart this one once the other stops."
+            )
+        now = utcnow()
+        cur.execute(sql["renew"], [now, now + ttl, name, holder])
 
     def _rollback(self, cur: Cursor) -> None:
         # A failed rollback must not hide the original error; the server drops the

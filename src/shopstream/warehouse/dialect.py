@@ -23,6 +23,8 @@ from shopstream.contract import (
     CLEAN_FIELDS,
     DEAD_LETTER_FIELDS,
     TIER_MIN_REVENUE,
+    TOTAL_PRECISION,
+    TOTAL_SQL_TYPE,
     Field,
     field_names,
 )
@@ -67,9 +69,17 @@ COLUMN_ADDITIONS: tuple[tuple[str, str, str], ...] = (
     ("pipeline_batches", "lost_records", "BIGINT"),
     ("pipeline_batches", "data_loss", "VARCHAR"),
 )
-# Lower-case column names of one table (the parameter) in the session's database.schema.
+# Money totals widened since a schema was released: (table, column), each brought to
+# contract.TOTAL_SQL_TYPE by `Warehouse.init` wherever its precision is lower (rows kept).
+WIDENED_TOTALS: tuple[tuple[str, str], ...] = (
+    ("customer_daily_metrics", "total_revenue"),
+    ("hourly_metrics", "total_revenue"),
+    ("product_daily_metrics", "total_revenue"),
+)
+# Lower-case column names of one table (the parameter) in the session's database.schema,
+# with their numeric precision (NULL for non-numeric columns).
 _TABLE_COLUMNS = (
-    "SELECT LOWER(column_name) FROM information_schema.columns "
+    "SELECT LOWER(column_name), numeric_precision FROM information_schema.columns "
     "WHERE LOWER(table_name) = ? AND table_catalog = CURRENT_DATABASE() "
     "AND table_schema = CURRENT_SCHEMA()"
 )
@@ -109,6 +119,7 @@ def _placeholders() -> dict[str, str]:
         "stage_event_columns": _column_defs(CLEAN_FIELDS, constraints=False),
         "stage_dead_letter_columns": _column_defs(DEAD_LETTER_FIELDS, constraints=False),
         "customer_tier": tier_case("total_revenue"),
+        "total_type": TOTAL_SQL_TYPE,
     }
 
 
@@ -146,6 +157,21 @@ def schema_statements(dialect: Dialect) -> tuple[str, ...]:
 
 
 @cache
+def expected_columns() -> dict[str, frozenset[str]]:
+    """Each table's columns as schema.sql creates them (lower case), for the schema check."""
+    out = {}
+    for stmt in sqlglot.parse(_strict(_source("schema.sql")), read="duckdb"):
+        if isinstance(stmt, sqlglot.exp.Create) and isinstance(stmt.this, sqlglot.exp.Schema):
+            table = stmt.this.this.name.lower()
+            out[table] = frozenset(
+                c.name.lower()
+                for c in stmt.this.expressions
+                if isinstance(c, sqlglot.exp.ColumnDef)
+            )
+    return out
+
+
+@cache
 def table_columns_query(dialect: Dialect) -> str:
     """SQL listing one table's column names (lower case); the table name is the parameter."""
     (stmt,) = render(_TABLE_COLUMNS, dialect)
@@ -174,6 +200,22 @@ def add_column_statement(dialect: Dialect, table: str, column: str, sql_type: st
     return stmt
 
 
+def widen_total_statement(dialect: Dialect, table: str, column: str) -> str:
+    """ALTER TABLE ... to the money-total type (a wider DECIMAL keeps every value exactly).
+
+    Examples:
+        >>> widen_total_statement("snowflake", "t", "total_revenue")
+        'ALTER TABLE t ALTER COLUMN total_revenue SET DATA TYPE DECIMAL(38, 2)'
+    """
+    (stmt,) = render(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {TOTAL_SQL_TYPE}", dialect)
+    return stmt
+
+
+def needs_widening(precision: object) -> bool:
+    """Is a stored total's numeric precision below the contract's (pure)?"""
+    return precision is not None and int(str(precision)) < TOTAL_PRECISION
+
+
 @cache
 def commit_statements(dialect: Dialect) -> dict[str, str]:
     """The named statements of the batch commit (see sql/commit.sql), rendered.
@@ -181,16 +223,27 @@ def commit_statements(dialect: Dialect) -> dict[str, str]:
     `-- fragment: x` blocks are SQL snippets spliced into later statements as `$x`, so the
     per-batch aggregates are written once for both halves of an upsert.
     """
-    parts = _BLOCK.split(_source("commit.sql"))
+    return named_statements("commit.sql", dialect)
+
+
+@cache
+def lease_statements(dialect: Dialect) -> dict[str, str]:
+    """The named statements of the writer lease (see sql/lease.sql), rendered."""
+    return named_statements("lease.sql", dialect)
+
+
+def named_statements(name: str, dialect: Dialect) -> dict[str, str]:
+    """`-- name:` blocks of one SQL file (with `-- fragment:` splicing), rendered."""
+    parts = _BLOCK.split(_source(name))
     fragments: dict[str, str] = {}
     out: dict[str, str] = {}
-    for kind, name, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
+    for kind, block, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
         body = _strip_comments(body)
         if kind == "fragment":
-            fragments[name] = body.strip().rstrip(";")
+            fragments[block] = body.strip().rstrip(";")
         else:
             (stmt,) = render(Template(body).substitute(fragments), dialect)
-            out[name] = stmt
+            out[block] = stmt
     return out
 
 

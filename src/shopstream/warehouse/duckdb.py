@@ -32,7 +32,9 @@ from shopstream.warehouse.exceptions import (
     WarehouseError,
     WarehouseLocked,
     WarehouseNotInitialized,
+    WriterBusy,
 )
+from shopstream.warehouse.lease import sidecar_holder
 
 DEFAULT_LOCK_TIMEOUT = 5.0
 _BAD_SQL = (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException)
@@ -177,6 +179,17 @@ def _mentions_our_table(message: str) -> bool:
     return "exist" in message and bool(words & {*TABLES, *VIEWS})
 
 
+def _lock_pid(message: str) -> int | None:
+    """The PID in DuckDB's "Conflicting lock is held in <exe> (PID 123)" message (pure).
+
+    Examples:
+        >>> _lock_pid("Conflicting lock is held in /usr/bin/python3 (PID 4242) by user me.")
+        4242
+    """
+    found = re.search(r"\(PID (\d+)\)", message)
+    return int(found.group(1)) if found else None
+
+
 def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
     """Open the file, retrying while another process holds its lock."""
     if read_only and not path.exists():
@@ -196,7 +209,20 @@ def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBP
         except duckdb.IOException as err:
             message = str(err)
             if "lock" not in message.lower():
+                if "permission denied" in message.lower():
+                    raise WarehouseError(
+                        f"cannot open DuckDB file {path}: permission denied. Let the user "
+                        "running shopstream read and write the file and its directory, or "
+                        "point SHOPSTREAM_WAREHOUSE__DUCKDB_PATH elsewhere."
+                    ) from None
                 raise WarehouseError(f"cannot open DuckDB file {path}: {message}") from None
+            writer = sidecar_holder(path, _lock_pid(message))
+            if writer is not None:
+                raise WriterBusy(
+                    f"another shopstream writer is running against {path}: "
+                    f"{writer.describe()}. Stop it first (DuckDB allows one writing "
+                    "process), or read through it: its dashboard serves every reader."
+                ) from None
             if time.monotonic() >= deadline:
                 holder = message.split("Conflicting lock is held in", 1)[-1].strip()
                 holder = f" (held by {holder.splitlines()[0]})" if holder != message else ""

@@ -8,6 +8,7 @@ __all__ = [
     "BatchSchemaError",
     "CommitFailed",
     "CommitRetryable",
+    "LeaseLost",
     "PrivateKeyError",
     "QueryError",
     "WarehouseAuthError",
@@ -15,6 +16,8 @@ __all__ = [
     "WarehouseError",
     "WarehouseLocked",
     "WarehouseNotInitialized",
+    "WarehouseSchemaError",
+    "WriterBusy",
 ]
 
 
@@ -53,3 +56,15 @@ class WarehouseAuthError(WarehouseError, Terminal):
 
 class BatchSchemaError(WarehouseError, Terminal):
     """A batch handed to commit_batch lacks contract columns or has uncastable types."""
+
+
+class WriterBusy(WarehouseError, Terminal):
+    """Another shopstream writer holds the warehouse's writer lease (or DuckDB file)."""
+
+
+class LeaseLost(WarehouseError, Terminal):
+    """This writer's lease was taken over (it stopped renewing for longer than the TTL)."""
+
+
+class WarehouseSchemaError(WarehouseError, Terminal):
+    """A warehouse table exists with columns this version of shopstream does not expect."""

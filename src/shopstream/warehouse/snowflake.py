@@ -44,6 +44,8 @@ ENV = "SHOPSTREAM_WAREHOUSE__SNOWFLAKE__"
 # Snowflake error numbers: bad SQL vs. missing objects vs. rejected credentials.
 _SYNTAX = {1003, 904, 2040, 1007, 2016}
 _MISSING = {2003, 2043}
+# Insufficient privileges: the role lacks a grant (the fix is an admin's GRANT).
+_PRIVILEGE = {3001, 3041}
 _AUTH = {390100, 390144, 390186, 390187, 390189, 390191, 390318, 250001, 251005, 251006}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
@@ -197,6 +199,11 @@ class SnowflakeWarehouse(Warehouse):
                 f"{where}: {msg}. Check that the public key is registered "
                 "(`shopstream snowflake keygen` prints the ALTER USER statement) and the role "
                 "is granted."
+            )
+        if errno in _PRIVILEGE or "insufficient privileges" in msg.lower():
+            return WarehouseAuthError(
+                f"Snowflake role {self._cfg.role!r} may not do this{where}: {msg}. Have an "
+                "admin run the grants `shopstream snowflake setup-sql` prints."
             )
         if errno in _MISSING and any(t.upper() in msg.upper() for t in (*TABLES, *VIEWS)):
             return WarehouseNotInitialized(

@@ -16,14 +16,10 @@ from shopstream.warehouse import Warehouse
 
 
 def plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Warehouse rows as the API renders them (Decimal -> float, timestamps -> ISO)."""
+    """Warehouse rows as the API renders them (Decimal -> exact string, timestamps -> ISO)."""
     return [
         {
-            k: float(v)
-            if isinstance(v, Decimal)
-            else v.isoformat()
-            if hasattr(v, "isoformat")
-            else v
+            k: str(v) if isinstance(v, Decimal) else v.isoformat() if hasattr(v, "isoformat") else v
             for k, v in r.items()
         }
         for r in rows
@@ -39,11 +35,11 @@ def client(offline_settings: Settings, filled_wh: Warehouse) -> Iterator[TestCli
 def test_kpis_equal_the_kpis_view(client: TestClient, filled_wh: Warehouse) -> None:
     body = client.get("/api/kpis").json()
     assert body == plain(filled_wh.query("SELECT * FROM kpis"))[0]
-    assert body["total_revenue"] == EXPECTED["total_revenue"]
+    assert Decimal(body["total_revenue"]) == EXPECTED["total_revenue"]
     assert body["orders"] == EXPECTED["orders"]
     assert body["active_customers"] == EXPECTED["active_customers"]
     assert body["conversion_rate"] == round(4 / 5, 4)
-    assert body["avg_order_value"] == round(1790 / 5, 2)
+    assert Decimal(body["avg_order_value"]) == Decimal(1790) / 5
 
 
 def test_funnel_equals_the_view(client: TestClient, filled_wh: Warehouse) -> None:
@@ -61,7 +57,7 @@ def test_hourly_equals_the_gold_table(client: TestClient, filled_wh: Warehouse) 
     )
     assert body == plain(rows)
     assert [r["events"] for r in body] == [8, 5]
-    assert sum(r["total_revenue"] for r in body) == EXPECTED["total_revenue"]
+    assert sum(Decimal(r["total_revenue"]) for r in body) == EXPECTED["total_revenue"]
     assert len(client.get("/api/hourly", params={"hours": 1}).json()) == 1
 
 
@@ -79,10 +75,10 @@ def test_categories_equal_the_view(client: TestClient, filled_wh: Warehouse) -> 
     view = filled_wh.query("SELECT * FROM revenue_by_category ORDER BY revenue DESC, category")
     assert body == plain(view)
     assert {r["category"]: r["revenue"] for r in body} == {
-        "books": 1020.0,
-        "electronics": 600.0,
-        "toys": 150.0,
-        "unknown": 20.0,
+        "books": "1020.00",
+        "electronics": "600.00",
+        "toys": "150.00",
+        "unknown": "20.00",
     }
 
 
@@ -179,3 +175,23 @@ def test_standalone_app_reads_the_file_read_only(
     filled_wh.close()  # the writer is gone: a standalone dashboard opens the file itself
     with TestClient(create_app(offline_settings)) as c:
         assert c.get("/api/kpis").json()["orders"] == EXPECTED["orders"]
+
+
+def test_health_says_since_when_the_warehouse_is_unavailable(
+    client: TestClient, offline_settings: Settings
+) -> None:
+    from shopstream.warehouse.outage import OutageLog
+
+    log = OutageLog.for_settings(offline_settings)  # as the waiting writer (this process) does
+    log.failed(RuntimeError("cannot reach Snowflake"), attempts=3, retry_in=4.0)
+    assert log.since is not None
+
+    body = client.get("/health").json()
+
+    since = f"{log.since:%Y-%m-%d %H:%M:%S} UTC"
+    assert body["problems"][0].startswith(f"warehouse unavailable since {since}: cannot reach")
+    assert body["healthy"] is False
+    log.recovered()
+    app_status = client.app.state.status  # type: ignore[attr-defined]
+    app_status.ttl = 0.0  # rebuild the document now instead of after its cache time
+    assert not any("warehouse unavailable" in p for p in client.get("/health").json()["problems"])

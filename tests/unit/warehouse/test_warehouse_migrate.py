@@ -14,6 +14,7 @@ from wh_data import T0, events_table, make_event
 
 from shopstream.cli.warehouse import register
 from shopstream.config import Settings, load_settings
+from shopstream.contract import TOTAL_SQL_TYPE
 from shopstream.warehouse import BatchMeta, Warehouse, open_warehouse
 
 # product_daily_metrics as the release before the rename created it.
@@ -110,6 +111,7 @@ def test_init_renames_old_snowflake_columns_keeping_rows(
         for insert in _legacy_inserts():
             wh.query(insert)
 
-        assert wh.init() == RENAMES
+        # The legacy table's DECIMAL(18,2) revenue is also widened to the contract's total.
+        assert wh.init() == [*RENAMES, f"product_daily_metrics.total_revenue -> {TOTAL_SQL_TYPE}"]
         assert wh.init() == []
         _assert_migrated_and_usable(wh, tmp_path)

@@ -10,6 +10,7 @@ const CATEGORY_COLORS = ["#5b8cff", "#33c3a4", "#f2b84b", "#c79bff", "#ef5b5b", 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const int = (n) => (n == null ? "–" : Math.round(n).toLocaleString("en-US"));
+// Money arrives as exact decimal strings; Intl formats a string without going through a float.
 const money = (n) => (n == null ? "–" : new Intl.NumberFormat("en-US", { style: "currency", currency: state.currency }).format(n));
 const pct = (r) => (r == null ? "–" : (r * 100).toFixed(2) + "%");
 const secs = (s) => (s == null ? "–" : s < 90 ? s.toFixed(1) + " s" : s < 5400 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h");
@@ -69,7 +70,7 @@ function chartDefaults() {
 function renderHourly(rows) {
   const labels = rows.map((r) => r.event_hour.slice(5, 13).replace("T", " ") + ":00");
   const events = rows.map((r) => r.events);
-  const revenue = rows.map((r) => r.total_revenue);
+  const revenue = rows.map((r) => Number(r.total_revenue));  // a chart's scale is a float anyway
   let c = state.charts.hourly;
   if (!c) {
     c = state.charts.hourly = new Chart($("hourly-chart"), {
@@ -100,7 +101,7 @@ function renderHourly(rows) {
 
 function renderCategories(rows) {
   const labels = rows.map((r) => r.category);
-  const data = rows.map((r) => r.revenue);
+  const data = rows.map((r) => Number(r.revenue));
   let c = state.charts.categories;
   if (!c) {
     c = state.charts.categories = new Chart($("category-chart"), {

@@ -64,6 +64,7 @@ SELECT $event_columns, ?, ? FROM stage_events WHERE is_new;
 -- effect in one transaction, and it also runs on fakesnow, whose MERGE emulation creates a
 -- temp table mid-statement and so cannot run inside an explicit transaction.
 -- The `fragment` blocks are the per-batch aggregates of the new rows, shared by both halves.
+-- Money is cast to the total type inside SUM (as in views.sql), so every sum is exact.
 
 -- fragment: customer_daily_source
 SELECT
@@ -72,8 +73,8 @@ SELECT
     SUM(CASE WHEN event_type = 'PAGE_VIEW' THEN 1 ELSE 0 END) AS page_views,
     SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS add_to_cart_count,
     SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchase_count,
-    CAST(SUM(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END)
-        AS DECIMAL(18, 2)) AS total_revenue
+    SUM(CAST(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END
+        AS $total_type)) AS total_revenue
 FROM stage_events
 WHERE is_new
 GROUP BY customer_id, event_date
@@ -107,8 +108,8 @@ SELECT
     SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS add_to_cart_count,
     SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchase_count,
     SUM(CASE WHEN event_type = 'PURCHASE' THEN quantity ELSE 0 END) AS units_sold,
-    CAST(SUM(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END)
-        AS DECIMAL(18, 2)) AS total_revenue
+    SUM(CAST(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END
+        AS $total_type)) AS total_revenue
 FROM stage_events
 WHERE is_new
 GROUP BY DATE_TRUNC('hour', event_timestamp)
@@ -145,8 +146,8 @@ SELECT
     SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS add_to_cart_count,
     SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchase_count,
     SUM(CASE WHEN event_type = 'PURCHASE' THEN quantity ELSE 0 END) AS units_sold,
-    CAST(SUM(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END)
-        AS DECIMAL(18, 2)) AS total_revenue
+    SUM(CAST(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END
+        AS $total_type)) AS total_revenue
 FROM stage_events
 WHERE is_new AND product_id IS NOT NULL
 GROUP BY product_id, event_date

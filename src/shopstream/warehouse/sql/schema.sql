@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS customer_daily_metrics (
     page_views BIGINT NOT NULL,
     add_to_cart_count BIGINT NOT NULL,
     purchase_count BIGINT NOT NULL,
-    total_revenue DECIMAL(18, 2) NOT NULL,
+    total_revenue $total_type NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (customer_id, event_date)
 );
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS hourly_metrics (
     add_to_cart_count BIGINT NOT NULL,
     purchase_count BIGINT NOT NULL,
     units_sold BIGINT NOT NULL,
-    total_revenue DECIMAL(18, 2) NOT NULL,
+    total_revenue $total_type NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (event_hour)
 );
@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS product_daily_metrics (
     add_to_cart_count BIGINT NOT NULL,
     purchase_count BIGINT NOT NULL,
     units_sold BIGINT NOT NULL,
-    total_revenue DECIMAL(18, 2) NOT NULL,
+    total_revenue $total_type NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (product_id, event_date)
 );
@@ -100,4 +100,18 @@ CREATE TABLE IF NOT EXISTS pipeline_batches (
     lost_records BIGINT,
     data_loss VARCHAR,
     PRIMARY KEY (query_id, batch_id)
+);
+
+-- One writer per warehouse (warehouse/lease.py): the holder of each named lease, renewed
+-- by the running writer and taken over only once expired. Not one of TABLES: bookkeeping.
+CREATE TABLE IF NOT EXISTS writer_lease (
+    name VARCHAR NOT NULL,
+    holder VARCHAR,
+    host VARCHAR,
+    pid BIGINT,
+    command VARCHAR,
+    acquired_at TIMESTAMP,
+    renewed_at TIMESTAMP,
+    expires_at TIMESTAMP,
+    PRIMARY KEY (name)
 );

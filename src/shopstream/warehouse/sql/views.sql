@@ -1,6 +1,8 @@
 -- Reporting views, DuckDB dialect; rendered for Snowflake by sqlglot. The dashboard and BI
 -- read these: column names are snake_case and stable (extend, don't rename).
--- Money is DECIMAL(18,2) in the reporting currency; rates are fractions in [0, 1] rounded
+-- Money is DECIMAL(38,2) (contract.TOTAL_SQL_TYPE) in the reporting currency, cast inside
+-- each SUM: an uncast argument is summed as DOUBLE by fakesnow (1e16-sized totals lost their
+-- cents in a test); rates are fractions in [0, 1] rounded
 -- to 4 places (DOUBLE); counts are BIGINT (some drivers return wide sums as floats);
 -- timestamps are naive UTC.
 
@@ -34,11 +36,11 @@ LEFT JOIN counts AS c ON c.event_type = s.event_type;
 CREATE OR REPLACE VIEW daily_customer_revenue AS
 SELECT
     event_date,
-    CAST(SUM(total_revenue) AS DECIMAL(18, 2)) AS revenue,
+    SUM(CAST(total_revenue AS $total_type)) AS revenue,
     CAST(SUM(purchase_count) AS BIGINT) AS orders,
     CAST(SUM(CASE WHEN purchase_count > 0 THEN 1 ELSE 0 END) AS BIGINT) AS customers,
     COUNT(*) AS active_customers,
-    CAST(ROUND(SUM(total_revenue) / NULLIF(SUM(purchase_count), 0), 2) AS DECIMAL(18, 2))
+    CAST(ROUND(SUM(total_revenue) / NULLIF(SUM(purchase_count), 0), 2) AS $total_type)
         AS avg_order_value
 FROM customer_daily_metrics
 GROUP BY event_date;
@@ -50,8 +52,8 @@ SELECT
     event_type,
     COUNT(*) AS events,
     COUNT(DISTINCT customer_id) AS unique_customers,
-    CAST(SUM(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END)
-        AS DECIMAL(18, 2)) AS revenue
+    SUM(CAST(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END
+        AS $total_type)) AS revenue
 FROM silver_events
 GROUP BY DATE_TRUNC('hour', event_timestamp), event_type;
 
@@ -63,7 +65,7 @@ SELECT
     CAST(SUM(page_views) AS BIGINT) AS page_views,
     CAST(SUM(add_to_cart_count) AS BIGINT) AS add_to_cart_count,
     CAST(SUM(purchase_count) AS BIGINT) AS purchase_count,
-    CAST(SUM(total_revenue) AS DECIMAL(18, 2)) AS total_revenue,
+    SUM(CAST(total_revenue AS $total_type)) AS total_revenue,
     CAST(SUM(page_views) * 1 + SUM(add_to_cart_count) * 3 + SUM(purchase_count) * 10 AS BIGINT)
         AS engagement_score,
     ROUND(CAST(SUM(purchase_count) AS DOUBLE) / NULLIF(SUM(page_views), 0), 4)
@@ -80,7 +82,7 @@ CREATE OR REPLACE VIEW top_customers AS
 WITH totals AS (
     SELECT
         customer_id,
-        CAST(SUM(total_revenue) AS DECIMAL(18, 2)) AS total_revenue,
+        SUM(CAST(total_revenue AS $total_type)) AS total_revenue,
         CAST(SUM(purchase_count) AS BIGINT) AS purchase_count
     FROM customer_daily_metrics
     GROUP BY customer_id
@@ -98,7 +100,7 @@ FROM totals;
 CREATE OR REPLACE VIEW kpis AS
 WITH totals AS (
     SELECT
-        CAST(COALESCE(SUM(total_revenue), 0) AS DECIMAL(18, 2)) AS total_revenue,
+        COALESCE(SUM(CAST(total_revenue AS $total_type)), 0) AS total_revenue,
         CAST(COALESCE(SUM(purchase_count), 0) AS BIGINT) AS orders,
         CAST(COALESCE(SUM(page_views), 0) AS BIGINT) AS page_views,
         CAST(COALESCE(SUM(add_to_cart_count), 0) AS BIGINT) AS add_to_cart_count,
@@ -110,7 +112,7 @@ WITH totals AS (
 SELECT
     total_revenue,
     orders,
-    CAST(ROUND(total_revenue / NULLIF(orders, 0), 2) AS DECIMAL(18, 2)) AS avg_order_value,
+    CAST(ROUND(total_revenue / NULLIF(orders, 0), 2) AS $total_type) AS avg_order_value,
     page_views,
     add_to_cart_count,
     page_views + add_to_cart_count + orders AS events,
@@ -126,7 +128,7 @@ FROM totals;
 CREATE OR REPLACE VIEW revenue_by_category AS
 SELECT
     COALESCE(category, 'unknown') AS category,
-    CAST(SUM(COALESCE(reporting_amount, 0)) AS DECIMAL(18, 2)) AS revenue,
+    SUM(CAST(COALESCE(reporting_amount, 0) AS $total_type)) AS revenue,
     COUNT(*) AS orders,
     CAST(SUM(quantity) AS BIGINT) AS units_sold,
     COUNT(DISTINCT customer_id) AS customers
