@@ -241,3 +241,26 @@ def _dynamic_allocation(spark: SparkSession) -> bool:
 def ui_url(spark: SparkSession) -> str | None:
     """The Spark UI address, if the UI is enabled."""
     return spark.sparkContext.uiWebUrl
+
+
+def driver_pid(spark: SparkSession) -> int:
+    """Process id of the driver's JVM (in local mode also the executor's)."""
+    return int(spark.sparkContext._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
+
+
+def driver_memory_limit(spark: SparkSession) -> int:
+    """Bytes the driver's container may use: `spark.driver.memory` plus its overhead.
+
+    Spark asks a cluster manager (YARN, Kubernetes) for exactly this much and the container
+    is killed above it; the overhead is `spark.driver.memoryOverhead`, by default
+    max(384 MiB, memoryOverheadFactor (0.1) x memory), as Spark computes it.
+    """
+    conf = spark.sparkContext.getConf()
+    utils = spark.sparkContext._jvm.org.apache.spark.network.util.JavaUtils  # type: ignore[union-attr]
+    heap = int(utils.byteStringAsBytes(conf.get("spark.driver.memory", "1g")))
+    overhead = conf.get("spark.driver.memoryOverhead")
+    if overhead is not None:
+        # A bare number is MiB, as Spark reads it.
+        return heap + int(utils.byteStringAsMb(overhead)) * 1024**2
+    factor = float(conf.get("spark.driver.memoryOverheadFactor", "0.1"))
+    return heap + max(384 * 1024**2, int(factor * heap))

@@ -1,0 +1,172 @@
+"""Hostile input at volume: Silver keeps streaming, classifies every record, stays bounded.
+
+100,000 hostile records (`bronze/hostile.py`: random bytes, deep nesting, values near the
+broker's message limit, NUL and bidi characters, BOMs, numbers beyond any decimal,
+duplicate keys, invalid UTF-8, huge strings, wrong types) interleaved with generated
+traffic go through a real broker into a streaming Silver query, while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+from shopstream.bronze.hostile import HostileConfig, HostileGenerator
+from shopstream.config import Settings
+from shopstream.infra.kafka import client_config, end_offsets, max_message_bytes
+from shopstream.infra.spark import driver_memory_limit, driver_pid
+from shopstream.procinfo import PeakRss
+from shopstream.silver.job import start_silver
+from shopstream.silver.reference import classify
+
+HOSTILE = 100_000
+VALID = 40_000
+REFERENCE_SAMPLE = 3_000
+BATCH = 25_000  # records per micro-batch: the stream runs through many batches
+Coord = tuple[int, int]
+
+
+def _produce(settings: Settings, records: list[tuple[bytes | None, bytes | None]]) -> list[Coord]:
+    """Send in order; return each record's (partition, offset)."""
+    limit = max_message_bytes(settings, settings.kafka.raw_topic)
+    producer = Producer(
+        client_config(settings)
+        | {"acks": "all", "enable.idempotence": True, "message.max.bytes": limit}
+    )
+    where: list[Coord] = [(-1, -1)] * len(records)
+    errors: list[str] = []
+
+    def done(index: int) -> Any:
+        def callback(err: Any, msg: Any) -> None:
+            if err is not None:
+                errors.append(str(err))
+            else:
+                where[index] = (msg.partition(), msg.offset())
+
+        return callback
+
+    for index, (key, value) in enumerate(records):
+        while True:
+            try:
+                producer.produce(
+                    settings.kafka.raw_topic, value=value, key=key, on_delivery=done(index)
+                )
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    assert producer.flush(120) == 0
+    assert errors == []
+    return where
+
+
+def _outcomes(settings: Settings) -> dict[Coord, str | None]:
+    """Source (partition, offset) -> reason (None = clean), from both output topics."""
+    out: dict[Coord, str | None] = {}
+    for topic in (settings.kafka.clean_topic, settings.kafka.dead_letter_topic):
+        ends = end_offsets(settings, topic)
+        consumer = Consumer(
+            client_config(settings) | {"group.id": f"t-{topic}", "enable.auto.commit": False}
+        )
+        try:
+            consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end])
+            left = sum(ends.values())
+            while left:
+                for msg in consumer.consume(2000, timeout=5):
+                    assert msg.error() is None, msg.error()
+                    record = json.loads(msg.value())
+                    coord = (record["source_partition"], record["source_offset"])
+                    assert coord not in out, f"{coord} written twice"
+                    out[coord] = record.get("reason")
+                    left -= 1
+        finally:
+            consumer.close()
+    return out
+
+
+def _cause(err: Any) -> str:
+    """The first line and the root causes of a query's failure (its trace is pages long)."""
+    lines = str(err).splitlines()
+    causes = [line for line in lines if "Caused by" in line or "Exception:" in line]
+    return "\n".join(lines[:1] + causes[:8])
+
+
+def _caught_up(query: Any, settings: Settings, timeout: float) -> bool:
+    """Whether the query has committed every raw offset within `timeout` seconds."""
+    target = {str(p): o for p, o in end_offsets(settings, settings.kafka.raw_topic).items()}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for source in (query.lastProgress or {}).get("sources", []):
+            end = source.get("endOffset")
+            end = json.loads(end) if isinstance(end, str) else end
+            if (end or {}).get(settings.kafka.raw_topic) == target:
+                return True
+        assert query.isActive, _cause(query.exception())
+        time.sleep(0.5)
+    return False
+
+
+def test_hostile_records_at_volume_are_classified_while_silver_streams_in_bounded_memory(
+    settings_factory: Any, spark: Any
+) -> None:
+    settings = settings_factory(spark={"max_offsets_per_trigger": BATCH})
+    limit = max_message_bytes(settings, settings.kafka.raw_topic)
+    now = datetime.now(UTC)
+    hostile = HostileGenerator(
+        HostileConfig(seed=12, now_ms=int(now.timestamp() * 1000), max_message_bytes=limit)
+    ).records(HOSTILE)
+    valid = EventGenerator(GeneratorConfig.from_settings(settings, seed=12)).next_batch(VALID)
+    # (key, value, expected reason, kind), interleaved in a seeded order.
+    records = [(r.key, r.value, r.reason and r.reason.value, r.kind) for r in hostile]
+    records += [
+        (key, value, valid.reason_name(i), "generated")
+        for i, (key, value) in enumerate(zip(valid.keys, valid.values, strict=True))
+    ]
+    random.Random(12).shuffle(records)
+    assert sum(1 for r in records if r[3] == "near_max_size") >= 3
+    assert max(len(r[1] or b"") for r in records) > limit * 0.99
+
+    with PeakRss([driver_pid(spark)]) as rss:
+        query = start_silver(spark, settings)
+        try:
+            half = len(records) // 2
+            where = _produce(settings, [(k, v) for k, v, _, _ in records[:half]])
+            where += _produce(settings, [(k, v) for k, v, _, _ in records[half:]])
+            assert _caught_up(query, settings, timeout=240)
+            assert query.isActive and query.exception() is None  # the stream kept running
+        finally:
+            query.stop()
+
+    # raw = clean + dead_letter, counted by the topics' end offsets.
+    raw = sum(end_offsets(settings, settings.kafka.raw_topic).values())
+    clean = sum(end_offsets(settings, settings.kafka.clean_topic).values())
+    dead = sum(end_offsets(settings, settings.kafka.dead_letter_topic).values())
+    assert raw == len(records) == clean + dead
+
+    # Every record has exactly the outcome its kind declares.
+    got = _outcomes(settings)
+    wrong = Counter(
+        (kind, expected, got.get(coord, "missing"))
+        for coord, (_, _, expected, kind) in zip(where, records, strict=True)
+        if got.get(coord, "missing") != expected
+    )
+    assert not wrong, wrong
+    assert sum(1 for r in records if r[2] is None and r[3] != "generated") > 0
+
+    # The Python reference agrees on a sample of the hostile records.
+    sample = random.Random(7).sample([r for r in records if r[3] != "generated"], REFERENCE_SAMPLE)
+    assert [classify(v, now=now, settings=settings).reason for _, v, _, _ in sample] == [
+        expected for _, _, expected, _ in sample
+    ]
+
+    # Memory: the JVM never outgrew what a cluster manager would grant the driver.
+    assert rss.samples, "no RSS sample taken"
+    print(f"hostile: Spark JVM peak RSS {rss.peak:,} B, limit {driver_memory_limit(spark):,} B")
+    assert rss.peak <= driver_memory_limit(spark), (rss.peak, driver_memory_limit(spark))
