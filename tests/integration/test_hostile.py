@@ -3,7 +3,7 @@
 100,000 hostile records (`bronze/hostile.py`: random bytes, deep nesting, values near the
 broker's message limit, NUL and bidi characters, BOMs, numbers beyond any decimal,
 duplicate keys, invalid UTF-8, huge strings, wrong types) interleaved with generated
-traffic go through a real broker into a streaming Silver query, while it runs.
+traffic go through a real broker into streaming Silver and Gold queries, while they run.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.hostile import HostileConfig, HostileGenerator
 from shopstream.config import Settings
+from shopstream.gold.job import start_gold
 from shopstream.infra.kafka import client_config, end_offsets, max_message_bytes
 from shopstream.infra.spark import driver_memory_limit, driver_pid
 from shopstream.procinfo import PeakRss
 from shopstream.silver.job import start_silver
 from shopstream.silver.reference import classify
+from shopstream.warehouse import open_warehouse
 
 HOSTILE = 100_000
 VALID = 40_000
@@ -67,9 +69,11 @@ def _produce(settings: Settings, records: list[tuple[bytes | None, bytes | None]
     return where
 
 
-def _outcomes(settings: Settings) -> dict[Coord, str | None]:
-    """Source (partition, offset) -> reason (None = clean), from both output topics."""
+def _outcomes(settings: Settings) -> tuple[dict[Coord, str | None], set[str]]:
+    """Source (partition, offset) -> reason (None = clean) from both output topics, and
+    the distinct event ids of the clean records."""
     out: dict[Coord, str | None] = {}
+    event_ids: set[str] = set()
     for topic in (settings.kafka.clean_topic, settings.kafka.dead_letter_topic):
         ends = end_offsets(settings, topic)
         consumer = Consumer(
@@ -85,10 +89,12 @@ def _outcomes(settings: Settings) -> dict[Coord, str | None]:
                     coord = (record["source_partition"], record["source_offset"])
                     assert coord not in out, f"{coord} written twice"
                     out[coord] = record.get("reason")
+                    if "event_id" in record:
+                        event_ids.add(record["event_id"])
                     left -= 1
         finally:
             consumer.close()
-    return out
+    return out, event_ids
 
 
 def _cause(err: Any) -> str:
@@ -98,16 +104,17 @@ def _cause(err: Any) -> str:
     return "\n".join(lines[:1] + causes[:8])
 
 
-def _caught_up(query: Any, settings: Settings, timeout: float) -> bool:
-    """Whether the query has committed every raw offset within `timeout` seconds."""
-    target = {str(p): o for p, o in end_offsets(settings, settings.kafka.raw_topic).items()}
+def _caught_up(query: Any, settings: Settings, topics: list[str], timeout: float) -> bool:
+    """Whether the query has read `topics` to their current ends within `timeout` seconds."""
+    targets = {t: {str(p): o for p, o in end_offsets(settings, t).items()} for t in topics}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        ends: dict[str, Any] = {}
         for source in (query.lastProgress or {}).get("sources", []):
             end = source.get("endOffset")
-            end = json.loads(end) if isinstance(end, str) else end
-            if (end or {}).get(settings.kafka.raw_topic) == target:
-                return True
+            ends |= (json.loads(end) if isinstance(end, str) else end) or {}
+        if all(ends.get(t) == target for t, target in targets.items()):
+            return True
         assert query.isActive, _cause(query.exception())
         time.sleep(0.5)
     return False
@@ -133,16 +140,26 @@ def test_hostile_records_at_volume_are_classified_while_silver_streams_in_bounde
     assert sum(1 for r in records if r[3] == "near_max_size") >= 3
     assert max(len(r[1] or b"") for r in records) > limit * 0.99
 
-    with PeakRss([driver_pid(spark)]) as rss:
-        query = start_silver(spark, settings)
+    kafka = settings.kafka
+    with open_warehouse(settings) as wh, PeakRss([driver_pid(spark)]) as rss:
+        wh.init()
+        silver = start_silver(spark, settings)
+        gold, _ = start_gold(spark, settings, wh)
         try:
             half = len(records) // 2
             where = _produce(settings, [(k, v) for k, v, _, _ in records[:half]])
             where += _produce(settings, [(k, v) for k, v, _, _ in records[half:]])
-            assert _caught_up(query, settings, timeout=240)
-            assert query.isActive and query.exception() is None  # the stream kept running
+            assert _caught_up(silver, settings, [kafka.raw_topic], timeout=240)
+            assert _caught_up(
+                gold, settings, [kafka.clean_topic, kafka.dead_letter_topic], timeout=120
+            )
+            for query in (silver, gold):  # the streams kept running
+                assert query.isActive and query.exception() is None
         finally:
-            query.stop()
+            silver.stop()
+            gold.stop()
+        stored = wh.query_arrow("SELECT count(*) AS n FROM silver_events")["n"][0].as_py()
+        stored_dead = wh.query_arrow("SELECT count(*) AS n FROM dead_letter_events")["n"][0].as_py()
 
     # raw = clean + dead_letter, counted by the topics' end offsets.
     raw = sum(end_offsets(settings, settings.kafka.raw_topic).values())
@@ -151,7 +168,7 @@ def test_hostile_records_at_volume_are_classified_while_silver_streams_in_bounde
     assert raw == len(records) == clean + dead
 
     # Every record has exactly the outcome its kind declares.
-    got = _outcomes(settings)
+    got, event_ids = _outcomes(settings)
     wrong = Counter(
         (kind, expected, got.get(coord, "missing"))
         for coord, (_, _, expected, kind) in zip(where, records, strict=True)
@@ -159,6 +176,9 @@ def test_hostile_records_at_volume_are_classified_while_silver_streams_in_bounde
     )
     assert not wrong, wrong
     assert sum(1 for r in records if r[2] is None and r[3] != "generated") > 0
+
+    # Gold stored every distinct clean event once and every dead letter, huge ones too.
+    assert (stored, stored_dead) == (len(event_ids), dead)
 
     # The Python reference agrees on a sample of the hostile records.
     sample = random.Random(7).sample([r for r in records if r[3] != "generated"], REFERENCE_SAMPLE)

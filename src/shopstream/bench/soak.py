@@ -124,6 +124,12 @@ def _stop_up(proc: subprocess.Popen[bytes], timeout: float = 90) -> int | None:
         return None
 
 
+def _alive(pid: int) -> bool:
+    from shopstream.infra.kafka import pid_alive
+
+    return pid_alive(pid)
+
+
 def _rss(pids: list[int]) -> int:
     from shopstream.procinfo import tree_rss_bytes
 
@@ -311,8 +317,21 @@ class _Soak:
                 self.producer.wait(60)
         if self.up is not None:
             codes["up_exit"] = _stop_up(self.up)
+        brokers = self.broker_pids()
         stopped = self.home.run("kafka", "stop", timeout=120)
-        codes["kafka_stop"] = stopped.returncode
+        codes["kafka_stop"] = {"returncode": stopped.returncode, "output": stopped.stdout[-300:]}
+        # Brokers `kafka stop` left behind (with one dead it may not see the others): ours.
+        left = [pid for pid in brokers if _alive(pid)]
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        codes["brokers_left_by_kafka_stop"] = len(left)
+        deadline = time.monotonic() + 60
+        while any(_alive(pid) for pid in left) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         return codes
 
 
