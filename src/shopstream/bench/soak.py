@@ -58,8 +58,11 @@ class _Home:
         self.logs = home / "soak-logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         # The home's cluster has 3 brokers: every command must expect that many (`up`
-        # would otherwise ask for its default single broker and refuse the cluster).
-        self.env = os.environ | {"SHOPSTREAM_KAFKA__BROKERS": "3"}
+        # would otherwise ask for its default single broker and refuse the cluster). Set in
+        # a config file: SHOPSTREAM_KAFKA__BROKERS=3 is refused ("Input should be 1 or 3").
+        config = home / "shopstream.toml"
+        config.write_text("[kafka]\nbrokers = 3\n")
+        self.env = os.environ | {"SHOPSTREAM_CONFIG": str(config)}
 
     def log_tail(self, name: str, lines: int = 15) -> list[str]:
         path = self.logs / f"{name}.log"
@@ -299,7 +302,10 @@ class _Soak:
                 schedule.pop(0)[1]()
             self.poll()
             stop.wait(max(0.0, o.poll_s - (self.now() % o.poll_s)))
-        self.event("generator finished", returncode=self.producer.poll())
+        code = self.producer.poll()
+        self.event("generator finished", returncode=code)
+        if code not in (0, None):
+            self.event("generator failed", log=self.home.log_tail("produce"))
         deadline = self.now() + o.catch_up_s
         while not stop.is_set() and self.now() < deadline:
             self.poll()
