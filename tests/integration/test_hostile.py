@@ -3,16 +3,22 @@
 100,000 hostile records (`bronze/hostile.py`: random bytes, deep nesting, values near the
 broker's message limit, NUL and bidi characters, BOMs, numbers beyond any decimal,
 duplicate keys, invalid UTF-8, huge strings, wrong types) interleaved with generated
-traffic go through a real broker into streaming Silver and Gold queries, while they run.
+traffic go through a real broker into a streaming `shopstream silver`, while it runs;
+then Gold stores what it wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -22,11 +28,13 @@ from shopstream.bronze.hostile import HostileConfig, HostileGenerator
 from shopstream.config import Settings
 from shopstream.gold.job import start_gold
 from shopstream.infra.kafka import client_config, end_offsets, max_message_bytes
-from shopstream.infra.spark import driver_memory_limit, driver_pid
-from shopstream.procinfo import PeakRss
-from shopstream.silver.job import start_silver
+from shopstream.infra.spark import driver_memory_limit
+from shopstream.procinfo import PeakRss, tree
 from shopstream.silver.reference import classify
 from shopstream.warehouse import open_warehouse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from shopstream_env import cli_env
 
 HOSTILE = 100_000
 VALID = 40_000
@@ -104,26 +112,36 @@ def _cause(err: Any) -> str:
     return "\n".join(lines[:1] + causes[:8])
 
 
-def _caught_up(query: Any, settings: Settings, topics: list[str], timeout: float) -> bool:
-    """Whether the query has read `topics` to their current ends within `timeout` seconds."""
-    targets = {t: {str(p): o for p, o in end_offsets(settings, t).items()} for t in topics}
+def _jvm_of(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
+    """The pid of the Java process `proc` starts (Spark's driver)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ends: dict[str, Any] = {}
-        for source in (query.lastProgress or {}).get("sources", []):
-            end = source.get("endOffset")
-            ends |= (json.loads(end) if isinstance(end, str) else end) or {}
-        if all(ends.get(t) == target for t, target in targets.items()):
+        for pid in tree([proc.pid]):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "java":
+                    return pid
+        assert proc.poll() is None, "Silver exited before its JVM was found"
+        time.sleep(0.2)
+    raise AssertionError("Silver's JVM did not start")
+
+
+def _written(settings: Settings, total: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether Silver wrote an output for all `total` raw records within `timeout` seconds."""
+    k = settings.kafka
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        written = sum(end_offsets(settings, k.clean_topic).values())
+        written += sum(end_offsets(settings, k.dead_letter_topic).values())
+        if written >= total:
             return True
-        assert query.isActive, _cause(query.exception())
+        assert proc.poll() is None, "Silver stopped (see silver.log in its home)"
         time.sleep(0.5)
     return False
 
 
 def test_hostile_records_at_volume_are_classified_while_silver_streams_in_bounded_memory(
-    settings_factory: Any, spark: Any
+    settings: Settings, spark: Any
 ) -> None:
-    settings = settings_factory(spark={"max_offsets_per_trigger": BATCH})
     limit = max_message_bytes(settings, settings.kafka.raw_topic)
     now = datetime.now(UTC)
     hostile = HostileGenerator(
@@ -140,26 +158,42 @@ def test_hostile_records_at_volume_are_classified_while_silver_streams_in_bounde
     assert sum(1 for r in records if r[3] == "near_max_size") >= 3
     assert max(len(r[1] or b"") for r in records) > limit * 0.99
 
-    kafka = settings.kafka
-    with open_warehouse(settings) as wh, PeakRss([driver_pid(spark)]) as rss:
-        wh.init()
-        silver = start_silver(spark, settings)
-        gold, _ = start_gold(spark, settings, wh)
-        try:
+    # Silver runs as `shopstream silver`, in its own JVM: the memory measured is Silver's
+    # alone, not what earlier tests left in the session's JVM.
+    log = settings.home / "silver.log"
+    silver = subprocess.Popen(
+        [sys.executable, "-m", "shopstream", "silver"],
+        env=cli_env(settings) | {"SHOPSTREAM_SPARK__MAX_OFFSETS_PER_TRIGGER": str(BATCH)},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    rss = PeakRss([])
+    try:
+        with rss:
+            rss.add_root(_jvm_of(silver))
             half = len(records) // 2
             where = _produce(settings, [(k, v) for k, v, _, _ in records[:half]])
             where += _produce(settings, [(k, v) for k, v, _, _ in records[half:]])
-            assert _caught_up(silver, settings, [kafka.raw_topic], timeout=240)
-            assert _caught_up(
-                gold, settings, [kafka.clean_topic, kafka.dead_letter_topic], timeout=120
-            )
-            for query in (silver, gold):  # the streams kept running
-                assert query.isActive and query.exception() is None
-        finally:
-            silver.stop()
-            gold.stop()
+            assert _written(settings, len(records), silver, timeout=240)
+        assert silver.poll() is None  # the stream kept running
+    finally:
+        silver.send_signal(signal.SIGINT)
+        try:
+            silver.wait(120)
+        except subprocess.TimeoutExpired:
+            silver.kill()
+            silver.wait(30)
+    assert silver.returncode == 0, log.read_text(errors="replace")[-2000:]
+
+    # Gold takes every output of the hostile records, huge dead letters too.
+    with open_warehouse(settings) as wh:
+        wh.init()
+        gold, _ = start_gold(spark, settings, wh, available_now=True)
+        gold.awaitTermination(240)
+        assert not gold.isActive and gold.exception() is None, _cause(gold.exception())
         stored = wh.query_arrow("SELECT count(*) AS n FROM silver_events")["n"][0].as_py()
-        stored_dead = wh.query_arrow("SELECT count(*) AS n FROM dead_letter_events")["n"][0].as_py()
+        stored_dead = wh.query_arrow("SELECT count(*) AS n FROM dead_letter_events")["n"][0]
+        stored_dead = stored_dead.as_py()
 
     # raw = clean + dead_letter, counted by the topics' end offsets.
     raw = sum(end_offsets(settings, settings.kafka.raw_topic).values())
@@ -186,7 +220,8 @@ def test_hostile_records_at_volume_are_classified_while_silver_streams_in_bounde
         expected for _, _, expected, _ in sample
     ]
 
-    # Memory: the JVM never outgrew what a cluster manager would grant the driver.
+    # Memory: Silver's JVM never outgrew what a cluster manager would grant its driver.
+    limit = driver_memory_limit(settings.spark)
     assert rss.samples, "no RSS sample taken"
-    print(f"hostile: Spark JVM peak RSS {rss.peak:,} B, limit {driver_memory_limit(spark):,} B")
-    assert rss.peak <= driver_memory_limit(spark), (rss.peak, driver_memory_limit(spark))
+    print(f"hostile: Silver's JVM peak RSS {rss.peak:,} B, limit {limit:,} B")
+    assert rss.peak <= limit, (rss.peak, limit)

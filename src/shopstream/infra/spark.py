@@ -243,24 +243,18 @@ def ui_url(spark: SparkSession) -> str | None:
     return spark.sparkContext.uiWebUrl
 
 
-def driver_pid(spark: SparkSession) -> int:
-    """Process id of the driver's JVM (in local mode also the executor's)."""
-    return int(spark.sparkContext._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
 
+def driver_memory_limit(s: SparkSettings) -> int:
+    """Bytes a driver may use in all: `spark.driver.memory` plus Spark's default overhead.
 
-def driver_memory_limit(spark: SparkSession) -> int:
-    """Bytes the driver's container may use: `spark.driver.memory` plus its overhead.
+    A cluster manager (YARN, Kubernetes) grants the driver's container exactly this much and
+    kills it above; the overhead is max(384 MiB, 10% of the memory), as Spark computes it.
 
-    Spark asks a cluster manager (YARN, Kubernetes) for exactly this much and the container
-    is killed above it; the overhead is `spark.driver.memoryOverhead`, by default
-    max(384 MiB, memoryOverheadFactor (0.1) x memory), as Spark computes it.
+    >>> driver_memory_limit(SparkSettings(driver_memory="2g")) / 1024**2
+    2432.0
     """
-    conf = spark.sparkContext.getConf()
-    utils = spark.sparkContext._jvm.org.apache.spark.network.util.JavaUtils  # type: ignore[union-attr]
-    heap = int(utils.byteStringAsBytes(conf.get("spark.driver.memory", "1g")))
-    overhead = conf.get("spark.driver.memoryOverhead")
-    if overhead is not None:
-        # A bare number is MiB, as Spark reads it.
-        return heap + int(utils.byteStringAsMb(overhead)) * 1024**2
-    factor = float(conf.get("spark.driver.memoryOverheadFactor", "0.1"))
-    return heap + max(384 * 1024**2, int(factor * heap))
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    text = s.driver_memory.lower().removesuffix("b")
+    number, unit = (text[:-1], text[-1]) if text[-1] in units else (text, "m")
+    heap = int(number) * units[unit]  # a bare number is MiB, as Spark reads it
+    return heap + max(384 << 20, heap // 10)
