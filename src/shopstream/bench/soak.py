@@ -321,7 +321,7 @@ class _Soak:
             _kill_group(self.producer, signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.producer.wait(60)
-        if self.up is not None:
+        if self.up is not None and self.up.poll() is None:
             codes["up_exit"] = _stop_up(self.up)
         brokers = self.broker_pids()
         stopped = self.home.run("kafka", "stop", timeout=120)
@@ -362,8 +362,11 @@ def run(
     }
     try:
         soak.run(stop)
-        final = home.status()
+        final = home.status()  # while `up` runs, as an operator reads it
         result["final_status"] = final
+        if soak.up is not None:
+            # `sql` reads the DuckDB file itself once `up`, its one writer, has stopped.
+            result["up_exit"] = _stop_up(soak.up)
         truth_path = home.home / "truth.json"
         if truth_path.exists():
             truth = read_truth(truth_path)

@@ -243,7 +243,6 @@ def ui_url(spark: SparkSession) -> str | None:
     return spark.sparkContext.uiWebUrl
 
 
-
 def driver_memory_limit(s: SparkSettings) -> int:
     """Bytes a driver may use in all: `spark.driver.memory` plus Spark's default overhead.
 
