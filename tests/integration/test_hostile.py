@@ -160,6 +160,7 @@ def test_hostile_records_at_volume_are_classified_while_silver_streams_in_bounde
 
     # Silver runs as `shopstream silver`, in its own JVM: the memory measured is Silver's
     # alone, not what earlier tests left in the session's JVM.
+    settings.home.mkdir(parents=True, exist_ok=True)
     log = settings.home / "silver.log"
     silver = subprocess.Popen(
         [sys.executable, "-m", "shopstream", "silver"],
