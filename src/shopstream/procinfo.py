@@ -13,7 +13,11 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 def children(pid: int) -> list[int]:
     """Direct children of `pid`."""
     out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # the process is gone
+        return out
+    for task in tasks:
         try:
             out += [int(c) for c in (task / "children").read_text().split()]
         except OSError:

@@ -273,6 +273,51 @@ def scale(
     console.print(f"results in {out}/scale.json and scale.png")
 
 
+@bench_app.command("soak")
+def soak(
+    minutes: float = typer.Option(30.0, "--minutes", min=0.5, help="Length of the loaded run."),
+    rate: float = typer.Option(5_000, "--rate", min=1, help="Generator events per second."),
+    seed: int = typer.Option(1, "--seed", help="Generator seed."),
+    poll: float = typer.Option(10.0, "--poll", min=1, help="Seconds between status samples."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's home (brokers, warehouse)."),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """`up` on 3 brokers under load; kill -9 Spark at 1/3 and a broker at 2/3; vs the truth.
+
+    Not part of CI: it runs for --minutes (default 30) plus start-up and catch-up.
+    Ctrl-C stops it cleanly and still writes what was measured.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from shopstream.bench.soak import SoakOptions, run
+    from shopstream.runtime.signals import stop_on_signals
+
+    options = SoakOptions(minutes=minutes, rate=rate, seed=seed, poll_s=poll, keep=keep)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar, stop_on_signals() as stop:
+        task = bar.add_task("soak", total=minutes * 60)
+
+        def progress(what: str, seconds: float) -> None:
+            bar.update(task, completed=min(seconds, minutes * 60), description=what)
+            bar.console.print(f"[dim]{seconds:7.1f} s[/] {what}")
+
+        result = run(settings_from(home), options, out, progress, stop)
+    for name, entry in (result.get("vs_truth") or {}).items():
+        if isinstance(entry, dict):
+            mark = "[green]=" if entry["equal"] else "[red]!="
+            console.print(f"{name}: status {entry['status']} {mark}[/] truth {entry['truth']}")
+    if "error" in result:
+        console.print(f"[red]soak failed:[/] {result['error']}")
+    console.print(
+        f"warehouse vs truth: {result.get('warehouse_vs_truth')}; peak RSS of up "
+        f"{result['peak_rss_up_bytes'] / 1024**3:.2f} GiB; status failures "
+        f"{result['status_failures']}; results in {out}/soak.json and soak.png"
+    )
+    if not result["exact"]:
+        raise typer.Exit(1)
+
+
 @bench_app.command("all")
 def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     """Every benchmark with its default size, one after the other."""

@@ -979,3 +979,36 @@ def cluster_status(settings: Settings) -> dict[str, Any]:
 def local_data_dir(settings: Settings, node_id: int) -> Path:
     """Where a local broker keeps its log segments."""
     return settings.kafka_dir / f"node-{node_id}" / "data"
+
+
+def max_message_bytes(settings: Settings, topic: str, bootstrap: str | None = None) -> int:
+    """The largest record batch `topic` accepts (its max.message.bytes, else the broker's)."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    client = admin(settings, bootstrap)  # kept alive until the answer is in
+    entries = client.describe_configs([resource], request_timeout=15)[resource].result(timeout=15)
+    return int(entries["max.message.bytes"].value)
+
+
+def raise_max_message_bytes(settings: Settings, topics: list[str], at_least: int) -> None:
+    """Set `topics`' max.message.bytes to `at_least` where it is lower (idempotent)."""
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    low = [t for t in topics if max_message_bytes(settings, t) < at_least]
+    if not low:
+        return
+    entry = ConfigEntry(
+        "max.message.bytes", str(at_least), incremental_operation=AlterConfigOpType.SET
+    )
+    resources = [ConfigResource(ResourceType.TOPIC, t, incremental_configs=[entry]) for t in low]
+    client = admin(settings)
+    for resource, future in client.incremental_alter_configs(resources).items():
+        try:
+            future.result(timeout=30)
+        except Exception as err:
+            raise KafkaError(
+                f"could not raise max.message.bytes of topic {resource.name} to {at_least} "
+                f"({err}); Silver's output for the largest raw record needs it: set it on the "
+                "topic, or lower raw_events' max.message.bytes."
+            ) from None

@@ -267,3 +267,19 @@ def _dynamic_allocation(spark: SparkSession) -> bool:
 def ui_url(spark: SparkSession) -> str | None:
     """The Spark UI address, if the UI is enabled."""
     return spark.sparkContext.uiWebUrl
+
+
+def driver_memory_limit(s: SparkSettings) -> int:
+    """Bytes a driver may use in all: `spark.driver.memory` plus Spark's default overhead.
+
+    A cluster manager (YARN, Kubernetes) grants the driver's container exactly this much and
+    kills it above; the overhead is max(384 MiB, 10% of the memory), as Spark computes it.
+
+    >>> driver_memory_limit(SparkSettings(driver_memory="2g")) / 1024**2
+    2432.0
+    """
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    text = s.driver_memory.lower().removesuffix("b")
+    number, unit = (text[:-1], text[-1]) if text[-1] in units else (text, "m")
+    heap = int(number) * units[unit]  # a bare number is MiB, as Spark reads it
+    return heap + max(384 << 20, heap // 10)

@@ -40,6 +40,14 @@ DEFAULT_REAL_TIME_INTERVAL = "30 seconds"
 # The sink writes many small records: 1 MiB producer batches take about half the CPU of
 # the default 16 KiB ones (measured with a pass-through copy), for at most 10 ms of delay.
 _SINK_OPTIONS = {"kafka.batch.size": "1048576", "kafka.linger.ms": "10"}
+# How much larger than its raw record a record Silver writes can be. A clean record writes
+# the customer id twice (key and value), and a field holding nested JSON is written as a
+# string, where every quote and backslash gains an escape (value up to 2x, the key 1x; a
+# number such as 1e9 re-rendered as 1.0E9 grows 1.5x in both). A dead letter is the
+# base64 of the raw value (4/3x) plus bounded text (DEAD_LETTER_TEXT_CHARS).
+OUTPUT_GROWTH = 3
+OUTPUT_ALLOWANCE_BYTES = 64 * 1024  # the fixed fields, JSON syntax, batch framing
+_DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024  # the Kafka producer's buffer.memory
 
 
 def read_raw(
@@ -132,6 +140,7 @@ def start_silver(
     if available_now and real_time:
         raise ValueError("available_now and real_time are exclusive")
     ensure_topics(settings)
+    output_bytes = size_output_topics(settings)
     if real_time:
         check_real_time_slots(spark, settings)
     out = silver_transform(read_raw(spark, settings, min_partitions, skip_lost), settings)
@@ -142,7 +151,7 @@ def start_silver(
         kafka_columns(out)
         .writeStream.format("kafka")
         .queryName(query_name)
-        .options(**sink_options(settings))
+        .options(**sink_options(settings, output_bytes))
         .option("checkpointLocation", str(checkpoint(settings, QUERY_NAME)))
     )
     if real_time:
@@ -158,11 +167,42 @@ def start_silver(
     return query
 
 
-def sink_options(settings: Settings) -> dict[str, str]:
-    """Kafka sink options of Silver's query: the connection plus producer batching."""
+def sink_options(settings: Settings, output_bytes: int | None = None) -> dict[str, str]:
+    """Kafka sink options of Silver's query: the connection, producer batching and, given
+    `output_bytes` (see `size_output_topics`), a request size that fits any output record.
+    """
     from shopstream.infra.kafka import spark_options
 
-    return spark_options(settings) | _SINK_OPTIONS
+    options = spark_options(settings) | _SINK_OPTIONS
+    if output_bytes is not None:
+        options["kafka.max.request.size"] = str(output_bytes)
+        options["kafka.buffer.memory"] = str(max(_DEFAULT_BUFFER_BYTES, 2 * output_bytes))
+    return options
+
+
+def output_limit(raw_limit: int) -> int:
+    """The largest record Silver can write for raw records of at most `raw_limit` bytes.
+
+    >>> output_limit(1_048_588)
+    3211300
+    """
+    return OUTPUT_GROWTH * raw_limit + OUTPUT_ALLOWANCE_BYTES
+
+
+def size_output_topics(settings: Settings) -> int:
+    """Let clean_events and dead_letter take Silver's output for any record raw_events takes.
+
+    Without it one large raw record (the local broker accepts 8 MiB) stops Silver for good:
+    its dead letter (base64, a third larger) exceeds the sink's request size, and the
+    restarted query fails on the same record. Raises the topics' max.message.bytes where it
+    is lower; returns the size for the sink (`sink_options`).
+    """
+    from shopstream.infra.kafka import max_message_bytes, raise_max_message_bytes
+
+    k = settings.kafka
+    needed = output_limit(max_message_bytes(settings, k.raw_topic))
+    raise_max_message_bytes(settings, [k.clean_topic, k.dead_letter_topic], needed)
+    return needed
 
 
 # --------------------------------------------------------------------------- progress

@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 UTF8_BOM = b"\xef\xbb\xbf"
+# A dead letter's human-readable text fields are cut to this many characters, so its size
+# is the raw value's base64 plus a constant: the raw key can be as large as the broker
+# allows and grows up to 6x when written as JSON (\u0001). The message's Kafka key and
+# raw_base64 keep the original bytes whole, so replay is unaffected.
+DEAD_LETTER_TEXT_CHARS = 1024
 # Rates carry up to 10 decimals; products are rounded half-up to cents afterwards.
 RATE_SQL_TYPE = "DECIMAL(20,10)"
 # Kafka-record columns the transform reads (what the Kafka source provides).
@@ -347,11 +352,11 @@ def silver_transform(
     }
     dead_cols: dict[str, Column] = {
         "reason": c("reason"),
-        "detail": c("_detail"),
+        "detail": F.substring(c("_detail"), 1, DEAD_LETTER_TEXT_CHARS),
         "source_topic": c("topic"),
         "source_partition": c("partition"),
         "source_offset": c("offset"),
-        "source_key": c("key").cast("string"),
+        "source_key": F.substring(c("key").cast("string"), 1, DEAD_LETTER_TEXT_CHARS),
         "processed_at": c("_now"),
         "raw_base64": F.base64(c("value")),
     }

@@ -114,3 +114,24 @@ def test_values_in_many_chunks_parse_like_one() -> None:
 def test_a_record_without_a_value_fails_the_batch_loudly() -> None:
     with pytest.raises(GoldInputError, match="no value"):
         split_batch(_table([("clean", 0, 1, _clean("a")), ("clean", 0, 2, None)]), "clean")  # type: ignore[list-item]
+
+
+def test_records_longer_than_arrows_default_block_are_parsed() -> None:
+    from shopstream.gold.job import _DEAD_READ, parse_values
+
+    # The dead letter of an 8 MiB raw record: its base64 alone is 11 MB.
+    big = {
+        "reason": "unknown_event_type",
+        "detail": "event_type 'XXX' is not one of PAGE_VIEW, ADD_TO_CART, PURCHASE",
+        "source_topic": "raw",
+        "source_partition": 0,
+        "source_offset": 7,
+        "source_key": None,
+        "processed_at": "2026-12-01T00:00:00.000Z",
+        "raw_base64": "A" * 11_000_000,
+    }
+    small = big | {"source_offset": 8, "raw_base64": "e30="}
+    values = pa.array([json.dumps(r).encode() for r in (small, big, small)], pa.binary())
+    table = parse_values(values, _DEAD_READ)
+    assert table.column("source_offset").to_pylist() == [8, 7, 8]
+    assert len(table.column("raw_base64")[1].as_py()) == 11_000_000

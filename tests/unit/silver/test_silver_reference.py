@@ -109,3 +109,17 @@ def test_clean_record_is_normalized() -> None:
 )  # fmt: skip
 def test_float_tokens_spelled_like_spark_reads_them(token: str, spelled: str) -> None:
     assert java_double_text(token) == spelled
+
+
+def test_silvers_sink_takes_the_largest_output_of_a_raw_record_at_the_limit() -> None:
+    from shopstream.config import load_settings
+    from shopstream.silver.job import output_limit, sink_options
+
+    raw_limit = 8 * 1024 * 1024
+    settings = load_settings(kafka={"bootstrap_servers": "h:1"})
+    options = sink_options(settings, output_limit(raw_limit))
+    request = int(options["kafka.max.request.size"])
+    # A dead letter (base64) and a clean record (customer id twice, escaped) both fit.
+    assert request >= raw_limit * 4 // 3 and request >= 2 * raw_limit
+    assert int(options["kafka.buffer.memory"]) >= request
+    assert "kafka.max.request.size" not in sink_options(settings)

@@ -198,3 +198,25 @@ def test_amounts_rounded_half_up_and_converted(rows: list[Row]) -> None:
     )  # fmt: skip
     ts = by_name["iso with offset"].value["event_timestamp"]
     assert ts == "2026-11-25T09:00:00.000Z"  # 11:00+02:00 -> UTC
+
+
+def test_a_dead_letters_text_is_cut_but_its_key_and_raw_bytes_stay_whole(
+    spark: Any, settings: Settings
+) -> None:
+    from pyspark.sql import functions as F
+
+    from shopstream.silver.transform import DEAD_LETTER_TEXT_CHARS
+
+    key = b"\x01" * 5000  # written as \u0001 in JSON: six times its size, if not cut
+    raw = b'{"customer_id":"c","amount":"' + b"0" * 5000 + b'1","event_type":"PURCHASE"}'
+    schema = (
+        "key BINARY, value BINARY, topic STRING, partition INT, offset BIGINT, timestamp TIMESTAMP"
+    )
+    produced = PRODUCED_AT.replace(tzinfo=None)
+    df = spark.createDataFrame([(key, raw, RAW_TOPIC, 0, 0, produced)], schema)
+    [row] = silver_transform(df, settings, now=F.lit(NOW.replace(tzinfo=None))).collect()
+    value = json.loads(row.value)
+    assert row.topic == DLQ_TOPIC and row.key == key
+    assert value["source_key"] == "\x01" * DEAD_LETTER_TEXT_CHARS
+    assert len(value["detail"]) <= DEAD_LETTER_TEXT_CHARS
+    assert base64.b64decode(value["raw_base64"]) == raw

@@ -1,0 +1,436 @@
+"""Soak: `shopstream up` for N minutes under load, with a Spark crash and a broker loss.
+
+Everything runs as a user runs it, in its own processes: a 3-broker local cluster
+(`kafka start --brokers 3`), `up --no-generator` in its default mode, and the generator
+as `produce --rate R --duration S --truth F` beside it. The generator is not `up`'s own:
+a kill -9 of `up` would take it along, and nothing would record what it had sent; as a
+separate process it keeps producing through the crash and writes the ground truth.
+
+At 1/3 of the time the whole `up` process group (Python and Spark's JVM) gets SIGKILL and
+`up` is started again; at 2/3 one of the three brokers gets SIGKILL (and stays down).
+Every `poll_s` seconds `status --json` is read (as a user would, from another process),
+with the RSS of `up`'s process tree and of the brokers; at the end the final figures and
+the warehouse's `customer_daily_metrics` are checked against the truth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from shopstream.bench.common import host_info, write_result
+from shopstream.config import Settings
+
+# The figures status --json and the truth share (the reconciliation's terms).
+COMPARED = ("raw", "clean", "duplicates", "unique")
+
+
+@dataclass(frozen=True)
+class SoakOptions:
+    minutes: float = 30.0
+    rate: float = 5_000
+    seed: int = 1
+    poll_s: float = 10.0
+    catch_up_s: float = 300.0  # after the generator stops, time for the pipeline to finish
+    keep: bool = False
+
+
+Progress = Callable[[str, float], None]  # (what is happening, seconds into the run)
+
+
+class _Home:
+    """A throw-away home driven through the CLI, one subprocess per command."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.logs = home / "soak-logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        # The home's cluster has 3 brokers: every command must expect that many (`up`
+        # would otherwise ask for its default single broker and refuse the cluster). Set in
+        # a config file: SHOPSTREAM_KAFKA__BROKERS=3 is refused ("Input should be 1 or 3").
+        config = home / "shopstream.toml"
+        config.write_text("[kafka]\nbrokers = 3\n")
+        self.env = os.environ | {"SHOPSTREAM_CONFIG": str(config)}
+
+    def log_tail(self, name: str, lines: int = 15) -> list[str]:
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return []
+        return path.read_text(errors="replace").splitlines()[-lines:]
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "shopstream", *args, "--home", str(self.home)]
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                self.argv(*args),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                env=self.env,
+            )
+        except subprocess.TimeoutExpired as err:
+            return subprocess.CompletedProcess(err.cmd, -1, "", f"timed out after {timeout} s")
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """A long-running command in its own process group, output to soak-logs/<name>.log."""
+        log = (self.logs / f"{name}.log").open("ab")
+        return subprocess.Popen(
+            self.argv(*args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=self.env,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """`status --json`, or {"error": ...} when the command failed."""
+        done = self.run("status", "--json", timeout=60)
+        if done.returncode not in (0, 1):  # 1 = unhealthy, still a document
+            return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+        try:
+            document: dict[str, Any] = json.loads(done.stdout)
+        except ValueError:
+            return {"error": f"not JSON: {done.stdout[:200]!r}"}
+        return document
+
+
+def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
+def _stop_up(proc: subprocess.Popen[bytes], timeout: float = 90) -> int | None:
+    """Ctrl-C as a user would; SIGKILL if it does not stop in time. Returns its exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    _kill_group(proc, signal.SIGINT)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc, signal.SIGKILL)
+        proc.wait(10)
+        return None
+
+
+def _alive(pid: int) -> bool:
+    from shopstream.infra.kafka import pid_alive
+
+    return pid_alive(pid)
+
+
+def _rss(pids: list[int]) -> int:
+    from shopstream.procinfo import tree_rss_bytes
+
+    return tree_rss_bytes(pids)
+
+
+def _sample(home: _Home, t: float, up_pid: int | None, broker_pids: list[int]) -> dict[str, Any]:
+    """One point of the time series: status figures and RSS."""
+    doc = home.status()
+    stages = doc.get("stages") or {}
+    lag = doc.get("lag") or {}
+    return {
+        "t": round(t, 1),
+        "error": doc.get("error"),
+        "healthy": doc.get("healthy"),
+        "problems": doc.get("problems"),
+        "raw": doc.get("raw"),
+        "clean": doc.get("clean"),
+        "dead_letter": (doc.get("dead_letter") or {}).get("total"),
+        "lag_silver": (lag.get("silver") or {}).get("total"),
+        "lag_gold": (lag.get("gold") or {}).get("total"),
+        "freshness_s": doc.get("freshness_seconds"),
+        "silver_rate": (stages.get("silver") or {}).get("input_rate"),
+        "gold_rate": (stages.get("gold") or {}).get("input_rate"),
+        "rss_up_bytes": _rss([up_pid]) if up_pid else 0,
+        "rss_brokers_bytes": _rss(broker_pids),
+    }
+
+
+def _brokers(home: _Home) -> list[dict[str, Any]]:
+    from shopstream.config import load_settings
+    from shopstream.infra.kafka import LocalCluster
+
+    state = LocalCluster(load_settings(home=home.home)).state()
+    return [asdict(b) for b in state.brokers] if state else []
+
+
+def compare_with_truth(final: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
+    """Per figure: status's value, the truth's, and whether they agree (pure).
+
+    >>> compare_with_truth({"raw": 5, "clean": 4, "duplicates": 0, "unique": 4,
+    ...     "dead_letter": {"total": 1, "by_reason": {"too_late": 1}}},
+    ...     {"raw": 5, "clean": 4, "duplicates": 0, "unique": 4,
+    ...     "dead_letter": {"total": 1, "by_reason": {"too_late": 1, "x": 0}}})["exact"]
+    True
+    """
+    figures = {name: (final.get(name), truth.get(name)) for name in COMPARED}
+    status_dl, truth_dl = final.get("dead_letter") or {}, truth.get("dead_letter") or {}
+    figures["dead_letter"] = (status_dl.get("total"), truth_dl.get("total"))
+    by_reason = {r: n for r, n in (truth_dl.get("by_reason") or {}).items() if n}
+    status_by_reason = {r: n for r, n in (status_dl.get("by_reason") or {}).items() if n}
+    figures["dead_letter_by_reason"] = (status_by_reason, by_reason)
+    out = {name: {"status": s, "truth": t, "equal": s == t} for name, (s, t) in figures.items()}
+    return out | {"exact": all(entry["equal"] for entry in out.values())}
+
+
+def _warehouse_vs_truth(home: _Home, truth: dict[str, Any]) -> dict[str, Any]:
+    """customer_daily_metrics row for row against the truth's rows."""
+    done = home.run(
+        "sql",
+        "SELECT customer_id, CAST(event_date AS VARCHAR) AS event_date, page_views, "
+        "add_to_cart_count, purchase_count, CAST(total_revenue AS VARCHAR) AS total_revenue "
+        "FROM customer_daily_metrics",
+        "--format",
+        "json",
+        timeout=120,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr.strip()[-300:], "exact": False}
+    columns = ("customer_id", "event_date", "page_views", "add_to_cart_count", "purchase_count")
+
+    def key(row: dict[str, Any]) -> tuple[str, ...]:
+        money = f"{float(row['total_revenue']):.2f}"  # both sides are decimal strings
+        return (*(str(row[c]) for c in columns), money)
+
+    got = {key(r) for r in json.loads(done.stdout)}
+    want = {key(r) for r in truth.get("customer_daily_metrics", [])}
+    return {
+        "rows": len(got),
+        "truth_rows": len(want),
+        "missing": len(want - got),
+        "unexpected": len(got - want),
+        "exact": got == want,
+    }
+
+
+class _Soak:
+    """One soak run: the processes, the schedule, the samples."""
+
+    def __init__(self, home: _Home, options: SoakOptions, progress: Progress) -> None:
+        self.home, self.options, self.progress = home, options, progress
+        self.total_s = options.minutes * 60
+        self.samples: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.up: subprocess.Popen[bytes] | None = None
+        self.up_exit_seen = False
+        self.producer: subprocess.Popen[bytes] | None = None
+        self.t0 = time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def event(self, what: str, **facts: Any) -> None:
+        self.events.append({"t": round(self.now(), 1), "event": what, **facts})
+        self.progress(what, self.now())
+
+    def start_up(self) -> None:
+        self.up_exit_seen = False
+        self.up = self.home.start("up", "up", "--no-generator", "--port", "0")
+        self.event("up started", pid=self.up.pid)
+
+    def broker_pids(self) -> list[int]:
+        return [int(b["pid"]) for b in _brokers(self.home)]
+
+    def poll(self) -> None:
+        if self.up is not None and self.up.poll() is not None and not self.up_exit_seen:
+            self.up_exit_seen = True
+            self.event("up exited by itself", code=self.up.returncode, log=self.home.log_tail("up"))
+        up_pid = self.up.pid if self.up is not None and self.up.poll() is None else None
+        sample = _sample(self.home, self.now(), up_pid, self.broker_pids())
+        self.samples.append(sample)
+        if sample["error"]:
+            self.progress(f"status failed: {sample['error']}", self.now())
+
+    def kill_up(self) -> None:
+        assert self.up is not None
+        _kill_group(self.up, signal.SIGKILL)
+        self.up.wait(30)
+        self.event("kill -9 up (Python and Spark's JVM)", pid=self.up.pid)
+        self.start_up()
+
+    def kill_broker(self) -> None:
+        brokers = _brokers(self.home)
+        victim = brokers[-1]
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(victim["pid"]), signal.SIGKILL)
+        self.event("kill -9 broker", node_id=victim.get("node_id"), pid=victim["pid"])
+        # What an operator would try next: do commands still answer on the quorum?
+        status = self.home.run("kafka", "status", "--json", timeout=60)
+        self.event(
+            "kafka status with a broker down",
+            returncode=status.returncode,
+            output=(status.stdout or status.stderr).strip()[-300:],
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        o = self.options
+        started = self.home.run("kafka", "start", "--brokers", "3", timeout=180)
+        if started.returncode != 0:
+            raise RuntimeError(f"kafka start --brokers 3 failed: {started.stderr.strip()[-300:]}")
+        self.event("3 brokers started")
+        self.start_up()
+        self.producer = self.home.start(
+            "produce",
+            *("produce", "--rate", str(o.rate), "--duration", str(self.total_s)),
+            *("--seed", str(o.seed), "--truth", str(self.home.home / "truth.json")),
+        )
+        self.event("generator started", rate=o.rate)
+        # Faults at 1/3 and 2/3 of the loaded time, counted from the generator's start.
+        begin = self.now()
+        schedule = [
+            (begin + self.total_s / 3, self.kill_up),
+            (begin + 2 * self.total_s / 3, self.kill_broker),
+        ]
+        while not stop.is_set() and self.producer.poll() is None:
+            if schedule and self.now() >= schedule[0][0]:
+                schedule.pop(0)[1]()
+            self.poll()
+            stop.wait(max(0.0, o.poll_s - (self.now() % o.poll_s)))
+        code = self.producer.poll()
+        self.event("generator finished", returncode=code)
+        if code not in (0, None):
+            self.event("generator failed", log=self.home.log_tail("produce"))
+        deadline = self.now() + o.catch_up_s
+        while not stop.is_set() and self.now() < deadline:
+            self.poll()
+            last = self.samples[-1]
+            if last["lag_silver"] == 0 and last["lag_gold"] == 0:
+                break
+            stop.wait(o.poll_s)
+        self.event("caught up" if not stop.is_set() else "interrupted")
+
+    def cleanup(self) -> dict[str, Any]:
+        codes: dict[str, Any] = {}
+        if self.producer is not None and self.producer.poll() is None:
+            _kill_group(self.producer, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.producer.wait(60)
+        if self.up is not None and self.up.poll() is None:
+            codes["up_exit"] = _stop_up(self.up)
+        brokers = self.broker_pids()
+        stopped = self.home.run("kafka", "stop", timeout=120)
+        codes["kafka_stop"] = {"returncode": stopped.returncode, "output": stopped.stdout[-300:]}
+        # Brokers `kafka stop` left behind (with one dead it may not see the others): ours.
+        left = [pid for pid in brokers if _alive(pid)]
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        codes["brokers_left_by_kafka_stop"] = len(left)
+        deadline = time.monotonic() + 60
+        while any(_alive(pid) for pid in left) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return codes
+
+
+def run(
+    settings: Settings,
+    options: SoakOptions,
+    out_dir: Path,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Run the soak; write `soak.json` + `soak.png` under out_dir; return the result."""
+    from shopstream.bronze.truth import read_truth
+
+    stop = stop or threading.Event()
+    home = _Home(settings.state_dir / "bench" / f"soak-{uuid.uuid4().hex[:8]}")
+    soak = _Soak(home, options, progress or (lambda what, t: None))
+    result: dict[str, Any] = {
+        "benchmark": "soak",
+        "options": asdict(options),
+        "host": host_info(),
+        "home": str(home.home),
+    }
+    try:
+        soak.run(stop)
+        final = home.status()  # while `up` runs, as an operator reads it
+        result["final_status"] = final
+        if soak.up is not None:
+            # `sql` reads the DuckDB file itself once `up`, its one writer, has stopped.
+            result["up_exit"] = _stop_up(soak.up)
+        truth_path = home.home / "truth.json"
+        if truth_path.exists():
+            truth = read_truth(truth_path)
+            result["vs_truth"] = compare_with_truth(final, truth)
+            result["warehouse_vs_truth"] = _warehouse_vs_truth(home, truth)
+        result["interrupted"] = stop.is_set()
+    except Exception as err:  # recorded in the result: a soak reports what broke
+        result["error"] = f"{type(err).__name__}: {err}"
+    finally:
+        result |= soak.cleanup()
+        result["events"] = soak.events
+        result["logs"] = {name: home.log_tail(name) for name in ("up", "produce")}
+        result["samples"] = soak.samples
+        result["peak_rss_up_bytes"] = max((s["rss_up_bytes"] for s in soak.samples), default=0)
+        result["status_failures"] = sum(1 for s in soak.samples if s["error"])
+        result["exact"] = bool(
+            result.get("vs_truth", {}).get("exact")
+            and result.get("warehouse_vs_truth", {}).get("exact")
+        )
+        if not options.keep:
+            shutil.rmtree(home.home, ignore_errors=True)
+    write_result("soak", result, out_dir, plot)
+    return result
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """RSS, lag, freshness and rates over time, with the injected faults marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = result.get("samples") or []
+    fig, axes = plt.subplots(4, 1, figsize=(11, 11), sharex=True)
+    t = [s["t"] for s in samples]
+
+    def series(name: str, scale: float = 1.0) -> list[float]:
+        return [float("nan") if s.get(name) is None else s[name] / scale for s in samples]
+
+    rss, lag, fresh, rate = axes
+    rss.plot(t, series("rss_up_bytes", 1024**3), label="up (Python + Spark JVM)")
+    rss.plot(t, series("rss_brokers_bytes", 1024**3), label="3 brokers")
+    rss.set_ylabel("RSS (GiB)")
+    lag.plot(t, series("lag_silver"), label="Silver")
+    lag.plot(t, series("lag_gold"), label="Gold")
+    lag.set_ylabel("lag (records)")
+    fresh.plot(t, series("freshness_s"), label="freshness")
+    fresh.set_ylabel("freshness (s)")
+    rate.plot(t, series("silver_rate"), label="Silver input")
+    rate.plot(t, series("gold_rate"), label="Gold input")
+    rate.set_ylabel("records/s")
+    rate.set_xlabel("seconds into the run")
+    for event in result.get("events") or []:
+        if event["event"].startswith("kill"):
+            for ax in axes:
+                ax.axvline(event["t"], color="#d62728", ls="--", lw=0.8)
+            rss.annotate(event["event"], (event["t"], 0), rotation=90, fontsize=7, va="bottom")
+    for ax in axes:
+        ax.legend(loc="upper right", fontsize=8)
+    options = result.get("options", {})
+    fig.suptitle(
+        f"soak: {options.get('minutes')} min at {options.get('rate', 0):,.0f} events/s; "
+        f"exact={result.get('exact')}"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
