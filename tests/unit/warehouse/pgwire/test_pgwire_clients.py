@@ -109,7 +109,7 @@ def test_sqlalchemy_inspector_lists_tables_views_and_columns(served: Served) -> 
     try:
         with engine.connect() as conn:
             inspector = sa.inspect(conn)
-            assert set(inspector.get_table_names()) == set(TABLES)
+            assert set(inspector.get_table_names()) == {*TABLES, "writer_lease"}  # + the lease
             assert set(inspector.get_view_names()) == set(VIEWS)
             columns = {c["name"]: str(c["type"]) for c in inspector.get_columns("top_customers")}
             frame = pd.read_sql_table("customer_daily_metrics", conn)
@@ -117,7 +117,7 @@ def test_sqlalchemy_inspector_lists_tables_views_and_columns(served: Served) -> 
         engine.dispose()
     names, _ = duck_rows(served, "SELECT * FROM top_customers LIMIT 0")
     assert list(columns) == names
-    assert columns["total_revenue"] == "NUMERIC(18, 2)"
+    assert columns["total_revenue"] == "NUMERIC(38, 2)"
     assert len(frame) == len(served.expected["customer_daily_metrics"])
 
 
@@ -127,7 +127,8 @@ def test_psql_meta_commands_list_and_describe(served: Served) -> None:
 
     tables = psql(served, "-A", "-t", "-c", r"\dt")
     assert tables.returncode == 0, tables.stderr
-    assert {line.split("|")[1] for line in tables.stdout.splitlines()} == set(TABLES)
+    listed = {line.split("|")[1] for line in tables.stdout.splitlines()}
+    assert listed == {*TABLES, "writer_lease"}  # the data tables and the writer lease
     views = psql(served, "-A", "-t", "-c", r"\dv")
     assert views.returncode == 0, views.stderr
     assert {line.split("|")[1] for line in views.stdout.splitlines()} == set(VIEWS)
@@ -137,7 +138,7 @@ def test_psql_meta_commands_list_and_describe(served: Served) -> None:
         names, _ = duck_rows(served, f"SELECT * FROM {relation} LIMIT 0")
         for name in names:
             assert f" {name} " in described.stdout
-    assert "numeric(18,2)" in psql(served, "-c", r"\d top_customers").stdout
+    assert "numeric(38,2)" in psql(served, "-c", r"\d top_customers").stdout
     assert "shopstream" in psql(served, "-A", "-t", "-c", r"\l").stdout
 
 
@@ -154,7 +155,7 @@ def test_metadata_queries_clients_send_on_connect(served: Served) -> None:
         info_tables = conn.execute(
             "select table_name from information_schema.tables where table_schema = 'main'"
         ).fetchall()
-        assert {t for (t,) in info_tables} == set(RELATIONS)
+        assert {t for (t,) in info_tables} == {*RELATIONS, "writer_lease"}
         columns = conn.execute(
             "select column_name, data_type from information_schema.columns "
             "where table_name = 'customer_daily_metrics' order by ordinal_position"
@@ -165,7 +166,7 @@ def test_metadata_queries_clients_send_on_connect(served: Served) -> None:
             "join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
             "where pg_catalog.pg_table_is_visible(c.oid) and c.relkind in ('r', 'v')"
         ).fetchall()
-        assert {r[0] for r in listed} == set(RELATIONS)
+        assert {r[0] for r in listed} == {*RELATIONS, "writer_lease"}
         types = conn.execute(
             "select a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
             "from pg_catalog.pg_attribute a join pg_catalog.pg_class c on c.oid = a.attrelid "
@@ -177,7 +178,7 @@ def test_metadata_queries_clients_send_on_connect(served: Served) -> None:
             "page_views": "bigint",
             "add_to_cart_count": "bigint",
             "purchase_count": "bigint",
-            "total_revenue": "numeric(18,2)",
+            "total_revenue": "numeric(38,2)",
             "updated_at": "timestamp without time zone",
         }
         oid = conn.execute("select 'top_customers'::regclass::oid").fetchone()
