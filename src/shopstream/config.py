@@ -68,6 +68,12 @@ class KafkaSettings(_Section):
     brokers: Literal[1, 3] = 1
     broker_heap: str = "512m"
 
+    @field_validator("brokers", mode="before")
+    @classmethod
+    def _brokers_from_text(cls, value: Any) -> Any:
+        # Environment variables are text, and a Literal of ints does not coerce "3".
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
     @property
     def sasl(self) -> bool:
         return self.security_protocol.startswith("SASL")

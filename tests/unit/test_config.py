@@ -47,6 +47,14 @@ def test_unknown_warehouse_kind_rejected(monkeypatch: pytest.MonkeyPatch) -> Non
         load_settings()
 
 
+def test_broker_count_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPSTREAM_KAFKA__BROKERS", "3")
+    assert load_settings().kafka.brokers == 3
+    monkeypatch.setenv("SHOPSTREAM_KAFKA__BROKERS", "2")
+    with pytest.raises(ConfigError, match=r"kafka\.brokers.*1 or 3"):
+        load_settings()
+
+
 def test_secrets_never_in_repr_or_errors() -> None:
     s = load_settings(
         kafka={"security_protocol": "SASL_SSL", "sasl_username": "u", "sasl_password": "hunter2"},
