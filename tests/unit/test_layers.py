@@ -7,6 +7,7 @@ is still a dependency, it only moves the failure from import time to call time.
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from collections.abc import Iterator
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -118,3 +119,10 @@ def test_the_checks_see_imports_inside_functions() -> None:
     # The cycle check is only as good as its parser: lazy imports must be found.
     found = {t for t, _ in imports("shopstream.cli.warehouse")}
     assert "shopstream.warehouse" in found
+
+
+def test_test_files_have_unique_names() -> None:
+    """pytest imports test modules by basename (no packages): two of a name cannot run together."""
+    tests = Path(__file__).resolve().parents[1]
+    names = Counter(p.name for p in tests.rglob("test_*.py"))
+    assert [name for name, n in names.items() if n > 1] == []
