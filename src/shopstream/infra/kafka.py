@@ -27,7 +27,7 @@ from typing import Any, Literal
 from shopstream.config import KafkaSettings, Settings
 from shopstream.errors import BrokerUnavailable, ConfigError, KafkaError
 from shopstream.infra import jars
-from shopstream.infra.ports import free_port, is_listening
+from shopstream.infra.ports import free_ports, is_listening
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
@@ -320,10 +320,11 @@ class LocalCluster:
             if not any(is_listening(HOST, p) for p in ports):
                 return [(b.node_id, b.port, b.controller_port) for b in prior.brokers]
         base = self.settings.kafka.broker_port
+        free = free_ports(2 * n)
         nodes = []
         for i in range(1, n + 1):
-            port = base + i - 1 if base else free_port()
-            nodes.append((i, port, free_port()))
+            port = base + i - 1 if base else free[2 * i - 1]
+            nodes.append((i, port, free[2 * i - 2]))
         return nodes
 
     def _start_node(
