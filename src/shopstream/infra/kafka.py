@@ -982,14 +982,34 @@ def local_data_dir(settings: Settings, node_id: int) -> Path:
     return settings.kafka_dir / f"node-{node_id}" / "data"
 
 
-def max_message_bytes(settings: Settings, topic: str, bootstrap: str | None = None) -> int:
-    """The largest record batch `topic` accepts (its max.message.bytes, else the broker's)."""
+def max_message_bytes(
+    settings: Settings, topic: str, bootstrap: str | None = None, timeout: float = 60.0
+) -> int:
+    """The largest record batch `topic` accepts (its max.message.bytes, else the broker's).
+
+    Retried while the cluster moves on from a lost broker or controller: a stage starting
+    just then must wait for the answer, not die of it.
+    """
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from confluent_kafka import KafkaError as CKError
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import ConfigResource, ResourceType
 
+    transient = {CKError._TIMED_OUT, CKError._TRANSPORT, CKError._DESTROY_BROKER}
     resource = ConfigResource(ResourceType.TOPIC, topic)
-    client = admin(settings, bootstrap)  # kept alive until the answer is in
-    entries = client.describe_configs([resource], request_timeout=15)[resource].result(timeout=15)
-    return int(entries["max.message.bytes"].value)
+    deadline = time.monotonic() + timeout
+    while True:
+        client = admin(settings, bootstrap)  # kept alive until the answer is in; new each try
+        try:
+            future = client.describe_configs([resource], request_timeout=15)[resource]
+            return int(future.result(timeout=20)["max.message.bytes"].value)
+        except (KafkaException, FutureTimeout) as err:
+            kerr = err.args[0] if isinstance(err, KafkaException) and err.args else None
+            retry = kerr is None or kerr.retriable() or kerr.code() in transient
+            if not retry or time.monotonic() > deadline:
+                raise KafkaError(f"cannot read the configuration of topic {topic}: {err}") from None
+            time.sleep(1)
 
 
 def raise_max_message_bytes(settings: Settings, topics: list[str], at_least: int) -> None:
