@@ -52,9 +52,9 @@ def _send(settings: Settings, batches: Iterator[EventBatch], n: int, truth: Trut
 
 
 def _start(settings: Settings, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`shopstream ARGS` (default `process`) leading its own process group (JVM included)."""
+    """`shopstream ARGS` (default `process --micro-batch`: the kill points are in its batches)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "shopstream", *(args or ("process",))],
+        [sys.executable, "-m", "shopstream", *(args or ("process", "--micro-batch"))],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -55,6 +55,7 @@ def read_raw(
     settings: Settings,
     min_partitions: int | None = None,
     skip_lost: bool = False,
+    real_time: bool = False,
 ) -> DataFrame:
     """The raw_events stream (earliest offsets on the first run; the checkpoint after).
 
@@ -72,7 +73,9 @@ def read_raw(
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "false" if skip_lost else "true")
     )
-    if settings.spark.max_offsets_per_trigger:
+    # Real-time Mode has no batch to bound (Spark refuses the option there); the setting
+    # still bounds Gold's micro-batches.
+    if settings.spark.max_offsets_per_trigger and not real_time:
         reader = reader.option("maxOffsetsPerTrigger", str(settings.spark.max_offsets_per_trigger))
     if min_partitions:
         reader = reader.option("minPartitions", str(min_partitions))
@@ -143,7 +146,9 @@ def start_silver(
     output_bytes = size_output_topics(settings)
     if real_time:
         check_real_time_slots(spark, settings)
-    out = silver_transform(read_raw(spark, settings, min_partitions, skip_lost), settings)
+    out = silver_transform(
+        read_raw(spark, settings, min_partitions, skip_lost, real_time=bool(real_time)), settings
+    )
     if not real_time:
         # observe() is not among Real-time Mode's supported operators; progress still counts input.
         out = observe_counts(out)
