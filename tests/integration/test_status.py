@@ -53,7 +53,9 @@ def test_topic_counts_and_lag_before_any_processing(settings: Settings) -> None:
     marks = watermarks(settings, settings.kafka.raw_topic)
     assert doc["kafka"]["reachable"] is True
     assert doc["raw"] == sum(hi - lo for lo, hi in marks.values()) == EVENTS
-    assert doc["clean"] == 0 and doc["dead_letter"]["total"] == 0
+    # Clean records and dead letters are counted in the warehouse, once per source offset;
+    # before Gold made one there is nothing to count from, and status invents no figure.
+    assert doc["clean"] is None and doc["dead_letter"]["total"] is None
     parts = doc["lag"]["silver"]["topics"][settings.kafka.raw_topic]
     assert {int(p): v["end"] for p, v in parts.items()} == {p: hi for p, (_, hi) in marks.items()}
     assert all(v["committed"] == 0 and v["lag"] == v["end"] for v in parts.values())
