@@ -118,13 +118,9 @@ def read_outage(settings: Settings) -> dict[str, Any] | None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
+    from shopstream.infra.kafka import pid_alive
+
+    return pid > 0 and pid_alive(pid)
 
 
 def retry_transient(
