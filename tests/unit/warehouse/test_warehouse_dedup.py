@@ -19,6 +19,7 @@ from shopstream.silver.reference import classify
 from shopstream.warehouse import BatchMeta, Warehouse
 from shopstream.warehouse.dedup import DEDUP_TOLERANCE, events_since
 from shopstream.warehouse.dialect import commit_statements
+from shopstream.warehouse.duckdb import ROW_GROUP_SIZE
 
 H = DEFAULT_LATENESS_HORIZON
 # Silver's processing time of the first batch; every test moves forward from here.
@@ -202,7 +203,7 @@ def test_bound_is_the_earlier_of_event_time_and_validation_minus_horizon() -> No
 def test_duckdb_skips_row_groups_older_than_the_bound(duck_wh: Warehouse) -> None:
     """The bound prunes storage: DuckDB reads only the recent row groups (zone maps)."""
     old, old_rows = datetime(2026, 9, 1), 400_000
-    cur = duck_wh._conn.cursor()  # type: ignore[attr-defined]
+    cur = duck_wh.cursor()  # type: ignore[attr-defined]
     cur.execute(
         "INSERT INTO silver_events SELECT uuid()::VARCHAR, 'PAGE_VIEW', 'c', ts, CAST(ts AS DATE),"
         " NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, 0, i, ts, ts, ts, -1 FROM (SELECT i,"
@@ -220,7 +221,7 @@ def test_duckdb_skips_row_groups_older_than_the_bound(duck_wh: Warehouse) -> Non
         "EXPLAIN (ANALYZE, FORMAT json) " + sql["mark_existing_events"], [since]
     ).fetchall()
     (scan,) = [op for op in _operators(json.loads(row[1])) if _scans(op, "silver_events")]
-    assert scan["total_row_groups_to_scan"] >= (old_rows + 2000) // 122_880
+    assert scan["total_row_groups_to_scan"] >= (old_rows + 2000) // ROW_GROUP_SIZE
     # Only the row group holding the recent rows is read; the old ones are skipped by min/max.
     assert scan["row_groups_scanned"] < scan["total_row_groups_to_scan"]
     assert scan["rows_scanned"] < old_rows

@@ -13,8 +13,12 @@ from wh_data import events_table, make_event
 from shopstream.config import load_settings
 from shopstream.errors import Transient
 from shopstream.warehouse import BatchMeta, Warehouse, open_warehouse
-from shopstream.warehouse.duckdb import DuckDBWarehouse
-from shopstream.warehouse.exceptions import WarehouseLocked, WarehouseNotInitialized
+from shopstream.warehouse.duckdb import ROW_GROUP_SIZE, DuckDBWarehouse
+from shopstream.warehouse.exceptions import (
+    WarehouseError,
+    WarehouseLocked,
+    WarehouseNotInitialized,
+)
 
 HOLD_LOCK = """
 import sys, duckdb
@@ -106,3 +110,32 @@ def test_missing_file_or_tables_say_how_to_fix(tmp_path: Path) -> None:
         pytest.raises(WarehouseNotInitialized, match="warehouse init"),
     ):
         wh.query("SELECT * FROM kpis")
+
+
+def test_writer_keeps_row_groups_small_at_every_open(tmp_path: Path) -> None:
+    """Checkpoints rewrite at most ROW_GROUP_SIZE rows, also after the file is reopened."""
+    path = tmp_path / "warehouse.duckdb"
+    for opening in range(2):
+        with DuckDBWarehouse(path) as wh:
+            wh.init()
+            rows = [make_event(f"o{opening}-{i}", customer_id=f"c{i % 7}") for i in range(20_000)]
+            wh.commit_batch(events_table(rows), None, BatchMeta("gold", "q", opening))
+            cur = wh.cursor()
+            cur.execute("CHECKPOINT")
+            ((groups, largest, catalog),) = cur.execute(
+                "SELECT count(*), max(count), any_value(current_database()) FROM (SELECT"
+                " row_group_id, max(count) AS count FROM pragma_storage_info('silver_events')"
+                " GROUP BY ALL)"
+            ).fetchall()
+            assert catalog == "warehouse"  # the name a plain connect gives: SQL stays the same
+            assert largest <= ROW_GROUP_SIZE
+            assert groups >= (opening + 1) * 20_000 // ROW_GROUP_SIZE
+    with DuckDBWarehouse(path, read_only=True) as ro:
+        assert ro.table_counts()["silver_events"] == 40_000
+
+
+def test_second_writer_in_one_process_is_told_to_reuse_the_first(tmp_path: Path) -> None:
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        wh.init()
+        with pytest.raises(WarehouseError, match="reuse that Warehouse object"):
+            DuckDBWarehouse(tmp_path / "w.duckdb")
