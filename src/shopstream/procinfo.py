@@ -1,4 +1,4 @@
-"""Resident memory of a process tree, read from /proc (Linux), for benchmarks and status."""
+"""Processes as /proc (Linux) shows them: alive or not, their trees, resident memory."""
 
 from __future__ import annotations
 
@@ -8,6 +8,21 @@ from collections.abc import Iterable
 from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
 
 
 def children(pid: int) -> list[int]:

@@ -30,9 +30,9 @@ from shopstream.infra.kafka import (
     admin,
     end_offsets,
     ensure_topics,
-    pid_alive,
     watermarks,
 )
+from shopstream.procinfo import pid_alive
 from shopstream.status.collect import endpoint_file
 
 EVENTS = 40_000

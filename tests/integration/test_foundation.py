@@ -20,9 +20,9 @@ from shopstream.infra.kafka import (
     create_topics,
     delete_topics,
     message_count,
-    pid_alive,
     spark_options,
 )
+from shopstream.procinfo import pid_alive
 
 
 def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

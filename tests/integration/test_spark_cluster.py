@@ -12,18 +12,14 @@ than the worker) must stop with one line and exit 2.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyspark
 import pytest
 from confluent_kafka import Producer
 from shopstream_env import cli_env
@@ -34,99 +30,19 @@ from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
 from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import client_config, end_offsets
-from shopstream.infra.ports import free_port, is_listening
+from shopstream.infra.ports import free_port
+from shopstream.infra.standalone import Standalone, standalone_cluster
 
-SPARK_HOME = Path(pyspark.__file__).resolve().parent
 WORKER_MEMORY = "1g"
 EXECUTOR_MEMORY = "512m"
 EVENTS = 20_000
 
 
-@dataclass
-class Standalone:
-    """A running standalone master and worker on loopback."""
-
-    url: str
-    web_port: int
-    logs: Path
-
-
-def _spark_class(main: str, *args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [str(SPARK_HOME / "bin" / "spark-class"), main, *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own group: teardown reaches the executors too
-        )
-
-
-def _alive_workers(web_port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/json/", timeout=5) as r:
-            doc = json.loads(r.read())
-    except OSError:
-        return 0
-    return sum(1 for w in doc.get("workers", []) if w.get("state") == "ALIVE")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(30)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     """Master and worker (1 core, 1 GiB) on 127.0.0.1, free ports; always torn down."""
-    tmp = tmp_path_factory.mktemp("spark-standalone")
-    env = os.environ | {
-        "SPARK_HOME": str(SPARK_HOME),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_DAEMON_MEMORY": "256m",
-        "SPARK_LOG_DIR": str(tmp / "logs"),
-        "SPARK_WORKER_DIR": str(tmp / "work"),
-        "SPARK_LOCAL_DIRS": str(tmp / "local"),
-    }
-    port, web = free_port(), free_port()
-    url = f"spark://127.0.0.1:{port}"
-    procs = [
-        _spark_class(
-            "org.apache.spark.deploy.master.Master",
-            *("--host", "127.0.0.1", "--port", str(port), "--webui-port", str(web)),
-            env=env,
-            log=tmp / "master.log",
-        )
-    ]
-    try:
-        deadline = time.monotonic() + 120
-        while not is_listening("127.0.0.1", port):
-            assert procs[0].poll() is None, (tmp / "master.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the master never listened"
-            time.sleep(0.2)
-        procs.append(
-            _spark_class(
-                "org.apache.spark.deploy.worker.Worker",
-                url,
-                *("--host", "127.0.0.1", "--cores", "1", "--memory", WORKER_MEMORY),
-                *("--work-dir", str(tmp / "work"), "--webui-port", str(free_port())),
-                env=env,
-                log=tmp / "worker.log",
-            )
-        )
-        while _alive_workers(web) < 1:
-            assert procs[1].poll() is None, (tmp / "worker.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the worker never registered"
-            time.sleep(0.5)
-        yield Standalone(url, web, tmp)
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
+    with standalone_cluster(1, WORKER_MEMORY, tmp_path_factory.mktemp("spark-standalone")) as c:
+        yield c
 
 
 def _env(settings: Settings, master: str, **spark: str) -> dict[str, str]:

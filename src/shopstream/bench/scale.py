@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shopstream.bench.common import bench_broker, drop_bench, host_info, write_result
 from shopstream.config import Settings, load_settings
+from shopstream.infra.standalone import START_TIMEOUT_S, standalone_cluster
 
 LOCAL_REFERENCE = "local[2]"
-START_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -41,102 +37,6 @@ class ScaleBenchOptions:
     executor_memory: str = "768m"
     max_offsets_per_trigger: int = 250_000
     local_reference: bool = True
-
-
-@dataclass(frozen=True)
-class Standalone:
-    """A running standalone master with its workers."""
-
-    url: str
-    web_port: int
-
-
-def _spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
-
-
-def _alive_workers(web_port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/json/", timeout=5) as r:
-            doc = json.loads(r.read())
-    except OSError:
-        return 0
-    return sum(1 for w in doc.get("workers", []) if w.get("state") == "ALIVE")
-
-
-@contextmanager
-def standalone_cluster(workers: int, memory: str, work_dir: Path) -> Iterator[Standalone]:
-    """A master and `workers` one-core workers on 127.0.0.1 (free ports); always stopped."""
-    from shopstream.infra.ports import free_port, is_listening
-
-    home = _spark_home()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {
-        "SPARK_HOME": str(home),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_DAEMON_MEMORY": "256m",
-        "SPARK_LOG_DIR": str(work_dir / "logs"),
-        "SPARK_WORKER_DIR": str(work_dir / "work"),
-        "SPARK_LOCAL_DIRS": str(work_dir / "local"),
-    }
-    port, web = free_port(), free_port()
-    url = f"spark://127.0.0.1:{port}"
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def spark_class(name: str, main: str, *args: str) -> None:
-        with (work_dir / f"{name}.log").open("ab") as out:
-            procs.append(
-                subprocess.Popen(
-                    [str(home / "bin" / "spark-class"), main, *args],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own group: stopping it reaches executors
-                )
-            )
-
-    try:
-        spark_class(
-            "master",
-            "org.apache.spark.deploy.master.Master",
-            *("--host", "127.0.0.1", "--port", str(port), "--webui-port", str(web)),
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not is_listening("127.0.0.1", port):
-            if procs[0].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Spark master did not start; see {work_dir}/master.log")
-            time.sleep(0.2)
-        for n in range(workers):
-            spark_class(
-                f"worker-{n + 1}",
-                "org.apache.spark.deploy.worker.Worker",
-                url,
-                *("--host", "127.0.0.1", "--cores", "1", "--memory", memory),
-                *("--work-dir", str(work_dir / "work"), "--webui-port", str(free_port())),
-            )
-        while _alive_workers(web) < workers:
-            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
-                raise RuntimeError(f"the Spark workers did not register; see {work_dir}")
-            time.sleep(0.5)
-        yield Standalone(url, web)
-    finally:
-        for proc in reversed(procs):
-            _stop_group(proc)
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
 
 
 def _executor_cpu_seconds(spark: Any) -> float:

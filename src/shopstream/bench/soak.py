@@ -128,7 +128,7 @@ def _stop_up(proc: subprocess.Popen[bytes], timeout: float = 90) -> int | None:
 
 
 def _alive(pid: int) -> bool:
-    from shopstream.infra.kafka import pid_alive
+    from shopstream.procinfo import pid_alive
 
     return pid_alive(pid)
 

@@ -28,6 +28,7 @@ from shopstream.config import KafkaSettings, Settings
 from shopstream.errors import BrokerUnavailable, ConfigError, KafkaError
 from shopstream.infra import jars
 from shopstream.infra.ports import free_ports, is_listening
+from shopstream.procinfo import pid_alive
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
@@ -122,21 +123,6 @@ def has_quorum(alive: int, total: int) -> bool:
     (True, False, True, False)
     """
     return alive > total // 2
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
 
 
 class LocalCluster:

@@ -118,7 +118,7 @@ def read_outage(settings: Settings) -> dict[str, Any] | None:
 
 
 def _alive(pid: int) -> bool:
-    from shopstream.infra.kafka import pid_alive
+    from shopstream.procinfo import pid_alive
 
     return pid > 0 and pid_alive(pid)
 
