@@ -142,7 +142,6 @@ def _rss(pids: list[int]) -> int:
 def _sample(home: _Home, t: float, up_pid: int | None, broker_pids: list[int]) -> dict[str, Any]:
     """One point of the time series: status figures and RSS."""
     doc = home.status()
-    stages = doc.get("stages") or {}
     lag = doc.get("lag") or {}
     return {
         "t": round(t, 1),
@@ -155,11 +154,44 @@ def _sample(home: _Home, t: float, up_pid: int | None, broker_pids: list[int]) -
         "lag_silver": (lag.get("silver") or {}).get("total"),
         "lag_gold": (lag.get("gold") or {}).get("total"),
         "freshness_s": doc.get("freshness_seconds"),
-        "silver_rate": (stages.get("silver") or {}).get("input_rate"),
-        "gold_rate": (stages.get("gold") or {}).get("input_rate"),
         "rss_up_bytes": _rss([up_pid]) if up_pid else 0,
         "rss_brokers_bytes": _rss(broker_pids),
     }
+
+
+def add_rates(samples: list[dict[str, Any]]) -> None:
+    """Give each sample the rates since the previous one, from the counts (pure).
+
+    A one-shot `status` has no rate tracker, so the rates come from the series: records
+    arriving in raw_events, Silver's committed position (raw minus its lag; in Real-time
+    Mode it moves at each checkpoint) and the records Gold stored (clean + dead letters).
+
+    >>> s = [{"t": 0, "raw": 0, "lag_silver": 0, "clean": 0, "dead_letter": 0},
+    ...      {"t": 10, "raw": 500, "lag_silver": 100, "clean": 300, "dead_letter": 10}]
+    >>> add_rates(s); [(x["raw_rate"], x["silver_rate"], x["gold_rate"]) for x in s]
+    [(None, None, None), (50.0, 40.0, 31.0)]
+    """
+
+    def positions(sample: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+        raw, lag, clean, dead = (
+            sample.get(k) for k in ("raw", "lag_silver", "clean", "dead_letter")
+        )
+        silver = raw - lag if raw is not None and lag is not None else None
+        gold = clean + dead if clean is not None and dead is not None else None
+        return raw, silver, gold
+
+    previous: dict[str, Any] | None = None
+    for sample in samples:
+        rates: list[float | None] = [None, None, None]
+        if previous is not None and sample["t"] > previous["t"]:
+            span = sample["t"] - previous["t"]
+            for i, (now, before) in enumerate(
+                zip(positions(sample), positions(previous), strict=True)
+            ):
+                if now is not None and before is not None:
+                    rates[i] = round((now - before) / span, 1)
+        sample["raw_rate"], sample["silver_rate"], sample["gold_rate"] = rates
+        previous = sample
 
 
 def _brokers(home: _Home) -> list[dict[str, Any]]:
@@ -379,6 +411,7 @@ def run(
         result |= soak.cleanup()
         result["events"] = soak.events
         result["logs"] = {name: home.log_tail(name) for name in ("up", "produce")}
+        add_rates(soak.samples)
         result["samples"] = soak.samples
         result["peak_rss_up_bytes"] = max((s["rss_up_bytes"] for s in soak.samples), default=0)
         result["status_failures"] = sum(1 for s in soak.samples if s["error"])
@@ -415,8 +448,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     lag.set_ylabel("lag (records)")
     fresh.plot(t, series("freshness_s"), label="freshness")
     fresh.set_ylabel("freshness (s)")
-    rate.plot(t, series("silver_rate"), label="Silver input")
-    rate.plot(t, series("gold_rate"), label="Gold input")
+    rate.plot(t, series("raw_rate"), label="arriving (raw_events)", lw=0.8)
+    rate.plot(t, series("silver_rate"), label="Silver (committed)", lw=0.8)
+    rate.plot(t, series("gold_rate"), label="Gold (stored)", lw=0.8)
     rate.set_ylabel("records/s")
     rate.set_xlabel("seconds into the run")
     for event in result.get("events") or []:
