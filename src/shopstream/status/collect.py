@@ -1,8 +1,10 @@
-"""One status document for a home: built here, or asked from the process that holds it.
+"""One status document for a home: asked from the running pipeline, or built here.
 
-DuckDB admits one writing process per file. While `shopstream up` or `gold` holds it, this
-process cannot open it; that process serves a dashboard whose URL it records in
-`endpoint_file`, and `collect_status` forwards to its `/api/status` instead.
+A pipeline process (`shopstream up`, `process`, `gold`) serves a dashboard whose URL it
+records in `endpoint_file`; `collect_status` forwards to its `/api/status`, which knows the
+live queries and rates. Without one, the document is built here: DuckDB admits one
+writing process per file, so the file is read read-only, or through the pipeline's SQL
+endpoint when it serves one.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ def endpoint_file(settings: Settings) -> Path:
 
 
 def collect_status(settings: Settings) -> dict[str, Any]:
-    """The status document: built here, or asked from the process that holds the warehouse."""
+    """The status document: asked from the running pipeline's dashboard, or built here.
+
+    The process running the pipeline knows what no file says: its live queries (a query
+    that died, when they started, so a start-up is not a stall) and rates. Its dashboard
+    answers first; without one, the document is built from the home, the warehouse (the
+    file read-only, or the pipeline's SQL endpoint) and Kafka.
+    """
     from shopstream.errors import WarehouseLocked
 
+    remote = _from_running_dashboard(settings)
+    if remote is not None:
+        return remote
     warehouse, error = open_status_warehouse(settings)
-    if warehouse is None and settings.warehouse.kind == "duckdb":
-        # DuckDB admits one writer: while `up`/`gold` holds the file, its dashboard answers.
-        remote = _from_running_dashboard(settings)
-        if remote is not None:
-            return remote
     try:
         return build_status(settings, warehouse=warehouse, warehouse_error=error)
     except WarehouseLocked as err:  # the writer took the file between open and read

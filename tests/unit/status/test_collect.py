@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from shopstream.cli import app as cli
 from shopstream.config import Settings
-from shopstream.warehouse import Warehouse
+from shopstream.warehouse import Warehouse, open_warehouse
 
 
 def test_status_command_json_and_check(offline_settings: Settings, filled_wh: Warehouse) -> None:
@@ -56,3 +56,28 @@ def test_status_asks_the_pipeline_dashboard_while_the_writer_holds_the_file(
     finally:
         server.stop()
     assert not endpoint_file(offline_settings).exists()
+
+
+def test_status_prefers_the_running_pipeline_even_when_the_file_is_readable(
+    offline_settings: Settings, filled_wh: Warehouse
+) -> None:
+    """Only the pipeline's process knows its live queries, so its answer comes first."""
+    from shopstream.dashboard.app import DashboardServer, create_app
+    from shopstream.status.collect import collect_status
+    from shopstream.status.sources import LiveState
+
+    filled_wh.close()
+    settings = offline_settings
+    with open_warehouse(settings, read_only=True) as ro:
+        app = create_app(settings, warehouse=ro, live=LiveState())
+        server = DashboardServer(app, settings, port=0)
+        server.start()
+        try:
+            doc = collect_status(settings)
+        finally:
+            server.stop()
+    assert doc["source"] == f"{server.url}/api/status"
+    assert doc["unique"] == EXPECTED["unique"]
+    alone = collect_status(settings)  # no dashboard any more: built here from the file
+    assert "source" not in alone
+    assert alone["unique"] == EXPECTED["unique"]
