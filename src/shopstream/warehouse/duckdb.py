@@ -112,7 +112,7 @@ class DuckDBWarehouse(Warehouse):
         self._conn = _connect(self.path, read_only, lock_timeout)
         # The writer's main database is an in-memory one with the file attached beside it
         # (see ROW_GROUP_SIZE), so each new connection must be pointed at the file.
-        self._use: str | None = None if read_only else f'USE "{_catalog(self.path)}"'
+        self._use: str | None = None if read_only else f'USE "{catalog(self.path)}"'
         self._wcur: duckdb.DuckDBPyConnection | None = None
         self.writes = WriterFirst()
 
@@ -204,25 +204,28 @@ def _lock_pid(message: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _catalog(path: Path) -> str:
+def catalog(path: Path) -> str:
     """The name the writer attaches the file under: its stem, as a plain connect names it.
 
     Examples:
-        >>> _catalog(Path("/x/warehouse.duckdb")), _catalog(Path("memory.db"))
+        >>> catalog(Path("/x/warehouse.duckdb")), catalog(Path("memory.db"))
         ('warehouse', 'warehouse')
     """
     stem = path.stem.replace('"', "")
     return "warehouse" if not stem or stem.lower() in _RESERVED_CATALOGS else stem
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """One DuckDB connection: read-only to the file, or the writer's (see ROW_GROUP_SIZE)."""
+def connect_file(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """One DuckDB connection: read-only to the file, or the writer's (see ROW_GROUP_SIZE).
+
+    The writer's default catalog is the in-memory one: `USE` the file's (`catalog`) first.
+    """
     if read_only:
         return duckdb.connect(str(path), read_only=True)
     conn = duckdb.connect(":memory:")
     try:
         quoted = str(path).replace("'", "''")
-        conn.execute(f"ATTACH '{quoted}' AS \"{_catalog(path)}\" (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        conn.execute(f"ATTACH '{quoted}' AS \"{catalog(path)}\" (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
     except BaseException:
         conn.close()
         raise
@@ -244,7 +247,7 @@ def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBP
         try:
             # No TimeZone setting: it needs the ICU extension, which may not be installable
             # offline; batches are normalized to naive UTC before they reach DuckDB instead.
-            return _open(path, read_only)
+            return connect_file(path, read_only)
         except duckdb.IOException as err:
             message = str(err)
             if "lock" not in message.lower():
