@@ -113,7 +113,11 @@ def build_history(path: Path, events: int, end: datetime) -> None:
             conn.execute("BEGIN")
             conn.execute(sql["clear_stage_events"])
             conn.execute(sql["clear_stage_dead_letters"])
-            # ORDER BY keeps the append in event-time order, as a live Gold's would be.
+            # ORDER BY keeps the append in event-time order, as a live Gold's would be. Source
+            # offsets run up to -1: a live topic's history lies before its new records, and
+            # the commit's source checks are bounded by offset (clean_sources), so history
+            # overlapping the batches' offsets (which start at 0 here) would be read by every
+            # commit, as no real history is.
             conn.execute(
                 f"""
                 INSERT INTO stage_events
@@ -128,7 +132,7 @@ def build_history(path: Path, events: int, end: datetime) -> None:
                     'S' || CAST(i // 12 AS VARCHAR),
                     'P' || lpad(CAST(i % 1000 AS VARCHAR), 4, '0'),
                     'category_' || CAST(i % 10 AS VARCHAR),
-                    1, 'mobile', CAST(i % 3 AS INTEGER), i // 3,
+                    1, 'mobile', CAST(i % 3 AS INTEGER), i // 3 - {events // 3 + 1},
                     ts, ts + INTERVAL 1 SECOND, TRUE
                 FROM (
                     SELECT i, ? + to_microseconds(CAST(i * ({span_us} / {events}) AS BIGINT)) AS ts
@@ -137,11 +141,12 @@ def build_history(path: Path, events: int, end: datetime) -> None:
                 """,
                 [start],
             )
-            # Dead letters of an earlier raw topic, in offset order.
+            # Dead letters of an earlier raw topic, in offset order (before the batches').
             conn.execute(
                 f"""
                 INSERT INTO stage_dead_letters
-                SELECT 'invalid_amount', 'history', 'raw_events', CAST(j % 3 AS INTEGER), j,
+                SELECT 'invalid_amount', 'history', 'raw_events', CAST(j % 3 AS INTEGER),
+                    j - {dl_total + 1},
                     'CUST_00001', ? + to_microseconds(CAST(j * ({span_us} / {dl_total}) AS BIGINT)),
                     'e30=', TRUE
                 FROM range({int(first * DEAD_LETTER_SHARE)}, {int(last * DEAD_LETTER_SHARE)}) r(j)
