@@ -158,6 +158,11 @@ class WarehouseSettings(_Section):
 
     kind: Literal["duckdb", "snowflake"] = "duckdb"
     duckdb_path: Path | None = Field(None, description="default: <home>/warehouse.duckdb")
+    # Rows per DuckDB row group, set by the writer at every open (the file does not keep it).
+    # Smaller groups keep the checkpoint inside Gold's commit short (bench e2e: p99 3.19 s at
+    # DuckDB's 122,880, 1.19 s at 16,384) but compress worse (bench gold history: 30M events
+    # took 1.5 GiB instead of 0.9 GiB).
+    duckdb_row_group_size: int = Field(16_384, ge=2048, le=1_048_576)
     snowflake: SnowflakeSettings = SnowflakeSettings()
     # While the warehouse is unavailable Gold retries, waiting first `retry_initial_seconds`,
     # doubling up to `retry_max_seconds` between attempts, without ever giving up.
@@ -166,6 +171,15 @@ class WarehouseSettings(_Section):
     # The writer lease (one Gold per warehouse): a holder that stops renewing (crashed)
     # loses it after this many seconds; the running writer renews every third of it.
     lease_ttl_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("duckdb_row_group_size")
+    @classmethod
+    def _row_group_size(cls, v: int) -> int:
+        if v % 2048:
+            raise ValueError(
+                f"{v} is not a multiple of 2048 (DuckDB's vector size); use e.g. 16384"
+            )
+        return v
 
 
 class PipelineSettings(_Section):

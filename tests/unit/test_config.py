@@ -55,6 +55,15 @@ def test_broker_count_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
         load_settings()
 
 
+def test_duckdb_row_group_size_must_suit_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPSTREAM_WAREHOUSE__DUCKDB_ROW_GROUP_SIZE", "65536")
+    assert load_settings().warehouse.duckdb_row_group_size == 65_536
+    monkeypatch.setenv("SHOPSTREAM_WAREHOUSE__DUCKDB_ROW_GROUP_SIZE", "10000")
+    with pytest.raises(ConfigError, match=r"duckdb_row_group_size.*multiple of 2048") as e:
+        load_settings()
+    assert "\n" not in str(e.value)
+
+
 def test_secrets_never_in_repr_or_errors() -> None:
     s = load_settings(
         kafka={"security_protocol": "SASL_SSL", "sasl_username": "u", "sasl_password": "hunter2"},

@@ -41,7 +41,8 @@ DEFAULT_LOCK_TIMEOUT = 5.0
 # one rewrites it inside the commit that crossed the WAL threshold: at 10k events/s Gold's
 # commit grew by 0.4-0.9 s every ~13 s (bench e2e's p99). A checkpoint over 16,384-row
 # groups stayed under 0.22 s in a replay of the same run. The size is an ATTACH option that
-# the file does not keep, so the writer attaches it with the option at every open.
+# the file does not keep, so the writer attaches it with the option at every open
+# (`warehouse.duckdb_row_group_size`).
 ROW_GROUP_SIZE = 16_384
 _RESERVED_CATALOGS = {"memory", "temp", "system"}
 _BAD_SQL = (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException)
@@ -103,13 +104,18 @@ class DuckDBWarehouse(Warehouse):
     kind: ClassVar[Dialect] = "duckdb"
 
     def __init__(
-        self, path: Path, *, read_only: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        row_group_size: int = ROW_GROUP_SIZE,
     ) -> None:
         super().__init__()
         self.path = Path(path)
         self.read_only = read_only
         self._cursor_lock = threading.Lock()
-        self._conn = _connect(self.path, read_only, lock_timeout)
+        self._conn = _connect(self.path, read_only, lock_timeout, row_group_size)
         # The writer's main database is an in-memory one with the file attached beside it
         # (see ROW_GROUP_SIZE), so each new connection must be pointed at the file.
         self._use: str | None = None if read_only else f'USE "{catalog(self.path)}"'
@@ -215,7 +221,9 @@ def catalog(path: Path) -> str:
     return "warehouse" if not stem or stem.lower() in _RESERVED_CATALOGS else stem
 
 
-def connect_file(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect_file(
+    path: Path, read_only: bool = False, row_group_size: int = ROW_GROUP_SIZE
+) -> duckdb.DuckDBPyConnection:
     """One DuckDB connection: read-only to the file, or the writer's (see ROW_GROUP_SIZE).
 
     The writer's default catalog is the in-memory one: `USE` the file's (`catalog`) first.
@@ -225,14 +233,18 @@ def connect_file(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
     conn = duckdb.connect(":memory:")
     try:
         quoted = str(path).replace("'", "''")
-        conn.execute(f"ATTACH '{quoted}' AS \"{catalog(path)}\" (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        conn.execute(
+            f"ATTACH '{quoted}' AS \"{catalog(path)}\" (ROW_GROUP_SIZE {int(row_group_size)})"
+        )
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: Path, read_only: bool, lock_timeout: float, row_group_size: int
+) -> duckdb.DuckDBPyConnection:
     """Open the file, retrying while another process holds its lock."""
     if read_only and not path.exists():
         raise WarehouseNotInitialized(
@@ -247,7 +259,7 @@ def _connect(path: Path, read_only: bool, lock_timeout: float) -> duckdb.DuckDBP
         try:
             # No TimeZone setting: it needs the ICU extension, which may not be installable
             # offline; batches are normalized to naive UTC before they reach DuckDB instead.
-            return connect_file(path, read_only)
+            return connect_file(path, read_only, row_group_size)
         except duckdb.IOException as err:
             message = str(err)
             if "lock" not in message.lower():

@@ -44,4 +44,5 @@ def open_warehouse(
         settings.duckdb_path,
         read_only=read_only,
         lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
+        row_group_size=settings.warehouse.duckdb_row_group_size,
     )

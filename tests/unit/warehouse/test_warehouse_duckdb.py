@@ -134,6 +134,20 @@ def test_writer_keeps_row_groups_small_at_every_open(tmp_path: Path) -> None:
         assert ro.table_counts()["silver_events"] == 40_000
 
 
+def test_row_group_size_comes_from_settings(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, warehouse={"duckdb_row_group_size": 4096})
+    with open_warehouse(settings) as wh:
+        wh.init()
+        rows = [make_event(f"r{i}", customer_id="c") for i in range(10_000)]
+        wh.commit_batch(events_table(rows), None, BatchMeta("gold", "q", 0))
+        cur = wh.cursor()  # type: ignore[attr-defined]
+        cur.execute("CHECKPOINT")
+        ((largest,),) = cur.execute(
+            "SELECT max(count) FROM pragma_storage_info('silver_events')"
+        ).fetchall()
+        assert largest <= 4096
+
+
 def test_second_writer_in_one_process_is_told_to_reuse_the_first(tmp_path: Path) -> None:
     with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
         wh.init()
