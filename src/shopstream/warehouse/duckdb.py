@@ -230,7 +230,8 @@ def connect_file(
     """
     if read_only:
         return duckdb.connect(str(path), read_only=True)
-    conn = duckdb.connect(":memory:")
+    # Spill files beside the warehouse, as a plain connect puts them (in-memory: ./.tmp).
+    conn = duckdb.connect(":memory:", config={"temp_directory": f"{path}.tmp"})
     try:
         quoted = str(path).replace("'", "''")
         conn.execute(

@@ -128,6 +128,8 @@ def test_writer_keeps_row_groups_small_at_every_open(tmp_path: Path) -> None:
                 " GROUP BY ALL)"
             ).fetchall()
             assert catalog == "warehouse"  # the name a plain connect gives: SQL stays the same
+            ((spill,),) = cur.execute("SELECT current_setting('temp_directory')").fetchall()
+            assert spill == f"{path}.tmp"  # beside the file, not in the working directory
             assert largest <= ROW_GROUP_SIZE
             assert groups >= (opening + 1) * 20_000 // ROW_GROUP_SIZE
     with DuckDBWarehouse(path, read_only=True) as ro:
