@@ -820,30 +820,38 @@ def watermarks(
         tmd = md.topics.get(topic)
         if tmd is None or tmd.error is not None:
             return {}
-        return {p: _watermark(consumer, TopicPartition(topic, p)) for p in sorted(tmd.partitions)}
+        # One deadline for the topic: a leader that does not answer costs it once, not per
+        # partition.
+        deadline = time.monotonic() + 15.0
+        return {
+            p: _watermark(consumer, TopicPartition(topic, p), deadline)
+            for p in sorted(tmd.partitions)
+        }
     finally:
         consumer.close()
 
 
-def _watermark(consumer: Any, tp: Any, timeout: float = 15.0) -> tuple[int, int]:
+def _watermark(consumer: Any, tp: Any, deadline: float) -> tuple[int, int]:
     from confluent_kafka import KafkaError as CKError
     from confluent_kafka import KafkaException
 
     # Leadership moves (a new topic, a broker restart or death) are transient, although
     # librdkafka does not mark these retriable here; anything else is not. A broker killed
     # while we ask it fails the request with _DESTROY_BROKER or _TRANSPORT until the
-    # partition's new leader is known.
+    # partition's new leader is known, or times out while the cluster still names the dead
+    # broker as leader (until the controller fences it, ~9 s: the soak's status failed so).
     leadership = {
         CKError.NOT_LEADER_FOR_PARTITION,
         CKError.LEADER_NOT_AVAILABLE,
         CKError.UNKNOWN_TOPIC_OR_PART,
         CKError._DESTROY_BROKER,
         CKError._TRANSPORT,
+        CKError._TIMED_OUT,
     }
-    deadline = time.monotonic() + timeout
     while True:
         try:
-            lo, hi = consumer.get_watermark_offsets(tp, timeout=5)
+            wait = min(5.0, max(deadline - time.monotonic(), 0.5))
+            lo, hi = consumer.get_watermark_offsets(tp, timeout=wait)
             return int(lo), int(hi)
         except KafkaException as err:
             kerr = err.args[0]
