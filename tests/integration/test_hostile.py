@@ -118,8 +118,12 @@ def _jvm_of(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
     while time.monotonic() < deadline:
         for pid in tree([proc.pid]):
             with contextlib.suppress(OSError):
-                # Not spark-submit's launcher JVM, which runs first and exits.
-                if b"SparkSubmit" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                # spark-class execs the driver JVM in its own process; the launcher JVM it
+                # runs first names SparkSubmit too, but exits (measured, it reads 0 bytes).
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if b"org.apache.spark.deploy.SparkSubmit" in argv and not any(
+                    b"org.apache.spark.launcher.Main" in a for a in argv
+                ):
                     return pid
         assert proc.poll() is None, "Silver exited before its JVM was found"
         time.sleep(0.2)
