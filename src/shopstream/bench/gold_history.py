@@ -94,13 +94,12 @@ def capture_batches(spark: SparkSession, settings: Settings, out: Path) -> list[
 def build_history(path: Path, events: int, end: datetime) -> None:
     """A DuckDB warehouse at `path` holding `events` old events (ending at `end`), in time order."""
     from shopstream.warehouse.dialect import commit_statements, schema_statements
-    from shopstream.warehouse.duckdb import catalog, connect_file
+    from shopstream.warehouse.duckdb import connect_file
 
     sql = commit_statements("duckdb")
     # Opened as Gold's writer opens it, so the history has the row groups Gold writes.
     conn = connect_file(path)
     try:
-        conn.execute(f'USE "{catalog(path)}"')
         for stmt in schema_statements("duckdb"):
             conn.execute(stmt)
         for s in ("create_stage_events", "create_stage_dead_letters"):

@@ -1,8 +1,8 @@
 """One status document for a home: asked from the running pipeline, or built here.
 
-A pipeline process (`shopstream up`, `process`, `gold`) serves a dashboard whose URL it
-records in `endpoint_file`; `collect_status` forwards to its `/api/status`, which knows the
-live queries and rates. Without one, the document is built here: DuckDB admits one
+`shopstream up` serves a dashboard whose URL it records in `endpoint_file`;
+`collect_status` forwards to its `/api/status`, which knows the live queries and rates.
+Without one, the document is built here: DuckDB admits one
 writing process per file, so the file is read read-only, or through the pipeline's SQL
 endpoint when it serves one.
 """

@@ -118,7 +118,7 @@ class DuckDBWarehouse(Warehouse):
         self._conn = _connect(self.path, read_only, lock_timeout, row_group_size)
         # The writer's main database is an in-memory one with the file attached beside it
         # (see ROW_GROUP_SIZE), so each new connection must be pointed at the file.
-        self._use: str | None = None if read_only else f'USE "{catalog(self.path)}"'
+        self._use: str | None = None if read_only else use_statement(self.path)
         self._wcur: duckdb.DuckDBPyConnection | None = None
         self.writes = WriterFirst()
 
@@ -221,12 +221,18 @@ def catalog(path: Path) -> str:
     return "warehouse" if not stem or stem.lower() in _RESERVED_CATALOGS else stem
 
 
+def use_statement(path: Path) -> str:
+    """The `USE` that points a writer's connection at the attached file."""
+    return f'USE "{catalog(path)}"'
+
+
 def connect_file(
     path: Path, read_only: bool = False, row_group_size: int = ROW_GROUP_SIZE
 ) -> duckdb.DuckDBPyConnection:
-    """One DuckDB connection: read-only to the file, or the writer's (see ROW_GROUP_SIZE).
+    """One DuckDB connection to the file: read-only, or the writer's (see ROW_GROUP_SIZE).
 
-    The writer's default catalog is the in-memory one: `USE` the file's (`catalog`) first.
+    The writer's is an in-memory database with the file attached and in `USE`; its cursors
+    start in the in-memory one and need `use_statement(path)`.
     """
     if read_only:
         return duckdb.connect(str(path), read_only=True)
@@ -237,6 +243,7 @@ def connect_file(
         conn.execute(
             f"ATTACH '{quoted}' AS \"{catalog(path)}\" (ROW_GROUP_SIZE {int(row_group_size)})"
         )
+        conn.execute(use_statement(path))
     except BaseException:
         conn.close()
         raise
