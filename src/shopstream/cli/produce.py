@@ -72,15 +72,9 @@ def produce_cmd(
     **noise_rates: float | None,
 ) -> None:
     """Generate realistic shop events (or replay a file) into Kafka, with ground truth."""
-    from shopstream.bronze.generator import EventGenerator, GeneratorConfig
-    from shopstream.bronze.producer import (
-        FileSource,
-        ProcessSource,
-        generator_source,
-        produce,
-        raise_for_delivery,
-    )
-    from shopstream.bronze.truth import TruthBuilder, write_truth
+    from shopstream.bronze.generator import GeneratorConfig
+    from shopstream.bronze.producer import FileSource, ProcessSource, produce, raise_for_delivery
+    from shopstream.bronze.truth import TruthBuilder
     from shopstream.runtime.signals import stop_on_signals
 
     per_second = parse_rate(rate)
@@ -113,20 +107,7 @@ def produce_cmd(
             noise=noise,
         )
         use_process = parallel if parallel is not None else per_second is None
-        if use_process:
-            # With a rate, batches of ~1/20 s keep sending smooth (as in-process does).
-            size = 65_536 if per_second is None else max(1, min(65_536, int(per_second / 20)))
-            source = ProcessSource(config, events, batch_size=size)
-            # The child's start-up (~0.5 s: imports, world, first batch) overlaps ours.
-            source.start()
-            try:
-                gen = EventGenerator(config, total_events=events)  # validates; truth's names
-            except Exception:
-                source.close()
-                raise
-        else:
-            source = generator_source(config, events, per_second)
-            gen = source.generator
+        source, gen = _generator_source(config, events, per_second, in_process=not use_process)
     builder = TruthBuilder(gen) if (truth and gen is not None) else None
 
     try:
@@ -150,25 +131,56 @@ def produce_cmd(
     if gen is not None:
         summary["seed"] = gen.config.seed
     if builder is not None and truth is not None:
-        doc = builder.result()
-        doc["produced"] = {
-            "topic": report.topic,
-            "delivered": report.delivered,
-            "failed": report.failed + report.undelivered,
-            "interrupted": report.interrupted,
-        }
-        summary["truth"] = [str(p) for p in write_truth(doc, truth)]
-        summary["expected"] = {
-            "clean": doc["clean"],
-            "dead_letter": doc["dead_letter"]["total"],
-            "duplicates": doc["duplicates"],
-            "unique": doc["unique"],
-        }
+        summary |= _write_truth(builder, truth, report)
     if as_json:
         print_json(summary)
     else:
         _print_summary(summary)
     raise_for_delivery(report)
+
+
+def _generator_source(
+    config: Any, events: int | None, per_second: float | None, *, in_process: bool
+) -> tuple[Any, Any]:
+    """The generator's event source and the generator whose names the truth uses."""
+    from shopstream.bronze.generator import EventGenerator
+    from shopstream.bronze.producer import ProcessSource, generator_source
+
+    if in_process:
+        source = generator_source(config, events, per_second)
+        return source, source.generator
+    # With a rate, batches of ~1/20 s keep sending smooth (as in-process does).
+    size = 65_536 if per_second is None else max(1, min(65_536, int(per_second / 20)))
+    process = ProcessSource(config, events, batch_size=size)
+    # The child's start-up (~0.5 s: imports, world, first batch) overlaps ours.
+    process.start()
+    try:
+        return process, EventGenerator(config, total_events=events)  # validates; truth's names
+    except Exception:
+        process.close()
+        raise
+
+
+def _write_truth(builder: Any, truth: Path, report: Any) -> dict[str, Any]:
+    """Write the ground truth of what was delivered; the summary's truth and expected keys."""
+    from shopstream.bronze.truth import write_truth
+
+    doc = builder.result()
+    doc["produced"] = {
+        "topic": report.topic,
+        "delivered": report.delivered,
+        "failed": report.failed + report.undelivered,
+        "interrupted": report.interrupted,
+    }
+    return {
+        "truth": [str(p) for p in write_truth(doc, truth)],
+        "expected": {
+            "clean": doc["clean"],
+            "dead_letter": doc["dead_letter"]["total"],
+            "duplicates": doc["duplicates"],
+            "unique": doc["unique"],
+        },
+    }
 
 
 def _prepare_topics(settings: Any) -> str:
