@@ -118,11 +118,14 @@ def _jvm_of(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
     while time.monotonic() < deadline:
         for pid in tree([proc.pid]):
             with contextlib.suppress(OSError):
-                # spark-class execs the driver JVM in its own process; the launcher JVM it
-                # runs first names SparkSubmit too, but exits (measured, it reads 0 bytes).
+                # spark-class execs the driver JVM in its own process. Before that, a subshell
+                # of spark-class and the launcher JVM it runs name SparkSubmit too, but exit
+                # (measured, they read 0 bytes): only a java process without the launcher.
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                if b"org.apache.spark.deploy.SparkSubmit" in argv and not any(
-                    b"org.apache.spark.launcher.Main" in a for a in argv
+                if (
+                    Path(argv[0].decode(errors="replace")).name == "java"
+                    and b"org.apache.spark.deploy.SparkSubmit" in argv
+                    and not any(b"org.apache.spark.launcher.Main" in a for a in argv)
                 ):
                     return pid
         assert proc.poll() is None, "Silver exited before its JVM was found"

@@ -840,10 +840,12 @@ def _watermark(consumer: Any, tp: Any, deadline: float) -> tuple[int, int]:
     # while we ask it fails the request with _DESTROY_BROKER or _TRANSPORT until the
     # partition's new leader is known, or times out while the cluster still names the dead
     # broker as leader (until the controller fences it, ~9 s: the soak's status failed so).
+    # A new leader answers OFFSET_NOT_AVAILABLE until its high watermark has caught up.
     leadership = {
         CKError.NOT_LEADER_FOR_PARTITION,
         CKError.LEADER_NOT_AVAILABLE,
         CKError.UNKNOWN_TOPIC_OR_PART,
+        CKError.OFFSET_NOT_AVAILABLE,
         CKError._DESTROY_BROKER,
         CKError._TRANSPORT,
         CKError._TIMED_OUT,
