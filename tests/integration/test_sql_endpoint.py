@@ -17,7 +17,7 @@ from shopstream_env import cli_env
 from test_status import produce
 
 from shopstream.config import Settings
-from shopstream.warehouse.pgwire import endpoint_password, running_endpoint
+from shopstream.sqlendpoint import endpoint_password, running_endpoint
 
 EVENTS = 1_000
 COUNT = "SELECT count(*) AS n FROM silver_events"

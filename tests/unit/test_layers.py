@@ -26,6 +26,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
     "silver": (1, ("silver",)),
     "warehouse": (1, ("warehouse",)),
     "gold": (2, ("gold",)),  # commits into the warehouse
+    "sql endpoint": (2, ("sqlendpoint",)),  # serves the writer's warehouse to BI clients
     "status": (3, ("status", "metrics")),
     "dashboard": (4, ("dashboard",)),
     "runtime": (4, ("runtime", "runner", "pipeline")),

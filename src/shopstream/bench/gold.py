@@ -50,9 +50,9 @@ def preload(settings: Settings, events: int, seed: int) -> tuple[dict[str, Any],
 
 def warehouse_matches_truth(settings: Settings, truth: dict[str, Any]) -> bool:
     """customer_daily_metrics and unique count equal the truth, row for row."""
-    from shopstream.warehouse import open_warehouse
+    from shopstream.sqlendpoint.reader import open_reader
 
-    with open_warehouse(settings, read_only=True) as wh:
+    with open_reader(settings) as wh:
         return matches_truth(wh, truth)
 
 

@@ -131,8 +131,8 @@ def commit_round(
     settings: Settings, path: Path, batches: list[gold_history.SavedBatch], clients: bool
 ) -> dict[str, Any]:
     """Commit the batches into `path`'s warehouse while it serves SQL, with clients or not."""
+    from shopstream.sqlendpoint import SqlEndpoint, endpoint_password
     from shopstream.warehouse.duckdb import DuckDBWarehouse
-    from shopstream.warehouse.pgwire import SqlEndpoint, endpoint_password
 
     horizon = timedelta(days=settings.pipeline.lateness_horizon_days)
     ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads

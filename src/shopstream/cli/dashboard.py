@@ -20,8 +20,8 @@ def dashboard(
 ) -> None:
     """Serve the live dashboard from the warehouse (read-only); Kafka may be down."""
     from shopstream.dashboard.app import DashboardServer, create_app
+    from shopstream.sqlendpoint import running_endpoint
     from shopstream.status.collect import running_dashboard_url
-    from shopstream.warehouse.pgwire import running_endpoint
 
     settings = settings_from(home, dashboard={"port": port, "host": host})
     running = running_dashboard_url(settings)

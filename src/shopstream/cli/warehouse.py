@@ -50,9 +50,9 @@ def sql(
 
     While a pipeline holds the DuckDB file, the query goes through its SQL endpoint.
     """
-    from shopstream.warehouse import open_warehouse
+    from shopstream.sqlendpoint.reader import open_reader
 
-    with open_warehouse(settings_from(home), read_only=True) as wh:
+    with open_reader(settings_from(home)) as wh:
         names, rows = wh.query_rows(query)
     if fmt is OutputFormat.json:
         print_json([dict(zip(names, r, strict=True)) for r in rows])

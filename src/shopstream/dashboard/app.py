@@ -200,10 +200,11 @@ class WarehouseSource:
 
 
 def _open_read_only(settings: Settings) -> Warehouse:
-    """Open for reading; a DuckDB file locked by a writer fails fast instead of blocking."""
-    from shopstream.warehouse import open_warehouse
+    """Open for reading (through a running pipeline's SQL endpoint, else the file); a DuckDB
+    file locked by a writer without an endpoint fails fast instead of blocking."""
+    from shopstream.sqlendpoint.reader import open_reader
 
-    return open_warehouse(settings, read_only=True, lock_timeout=0.5)
+    return open_reader(settings, lock_timeout=0.5)
 
 
 class StatusSource:

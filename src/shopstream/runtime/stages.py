@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from shopstream.silver.metrics import Totals
-    from shopstream.warehouse.pgwire import SqlEndpoint
+    from shopstream.sqlendpoint import SqlEndpoint
 
 
 def run_silver(
@@ -91,8 +91,8 @@ ABANDONED = "stopped while waiting for the warehouse; nothing was committed"
 def run_gold(settings: Settings, *, available_now: bool = False, console: Console) -> str:
     """Run Gold until done (available-now) or SIGINT/SIGTERM; return its last status line."""
     from shopstream.infra.kafka import ensure_topics
+    from shopstream.sqlendpoint import serving
     from shopstream.warehouse.outage import RetryAbandoned
-    from shopstream.warehouse.pgwire import serving
     from shopstream.warehouse.writer import writing
 
     ensure_topics(settings)
@@ -156,8 +156,8 @@ def run_process(
     """
     from shopstream.infra.kafka import ensure_topics
     from shopstream.infra.slots import silver_mode
+    from shopstream.sqlendpoint import serving
     from shopstream.warehouse.outage import RetryAbandoned
-    from shopstream.warehouse.pgwire import serving
     from shopstream.warehouse.writer import writing
 
     mode = silver_mode(settings, False if available_now else real_time)

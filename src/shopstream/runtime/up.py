@@ -26,8 +26,8 @@ from shopstream.runtime.stages import (
 from shopstream.warehouse.base import Warehouse
 
 if TYPE_CHECKING:
+    from shopstream.sqlendpoint import SqlEndpoint
     from shopstream.status import LiveState
-    from shopstream.warehouse.pgwire import SqlEndpoint
 
 
 class Dashboard(Protocol):
@@ -111,9 +111,9 @@ def run_up(
     from shopstream.infra.kafka import LocalCluster, ensure_topics
     from shopstream.infra.slots import silver_mode
     from shopstream.infra.spark import ui_url
+    from shopstream.sqlendpoint import serving
     from shopstream.status import LiveState
     from shopstream.warehouse.outage import RetryAbandoned
-    from shopstream.warehouse.pgwire import serving
     from shopstream.warehouse.writer import writing
 
     mode = silver_mode(settings, real_time)

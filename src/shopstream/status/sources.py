@@ -276,10 +276,10 @@ class WarehouseSnapshot:
 def open_status_warehouse(settings: Settings) -> tuple[Warehouse | None, str | None]:
     """Open the warehouse read-only for a one-shot status; (None, why) when it can't."""
     from shopstream.errors import ShopstreamError
-    from shopstream.warehouse import open_warehouse
+    from shopstream.sqlendpoint.reader import open_reader
 
     try:
-        return open_warehouse(settings, read_only=True), None
+        return open_reader(settings), None
     except ShopstreamError as err:
         return None, str(err)
 

@@ -22,8 +22,9 @@ def open_warehouse(
 
     `read_only` and `lock_timeout` (seconds to wait while another process holds the file)
     matter for DuckDB only: on Snowflake the role's grants decide what a session may do,
-    and sessions never lock each other out. Read-only while a pipeline of this home writes
-    the DuckDB file, it is read through that process's SQL endpoint.
+    and sessions never lock each other out. This opens the file itself, always: a reader
+    that should go through a running pipeline's SQL endpoint instead asks for that at its
+    call site (`shopstream.sqlendpoint.open_reader`).
     """
     # Backends are imported on demand: the Snowflake connector costs a second at import.
     if settings.warehouse.kind == "snowflake":
@@ -31,14 +32,6 @@ def open_warehouse(
 
         return SnowflakeWarehouse(settings.warehouse.snowflake)
     from shopstream.warehouse.duckdb import DEFAULT_LOCK_TIMEOUT, DuckDBWarehouse
-
-    if read_only:
-        from shopstream.warehouse.pgwire import running_endpoint
-        from shopstream.warehouse.pgwire.remote import EndpointWarehouse
-
-        info = running_endpoint(settings)
-        if info is not None:
-            return EndpointWarehouse(settings, info)
 
     return DuckDBWarehouse(
         settings.duckdb_path,

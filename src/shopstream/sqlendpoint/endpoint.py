@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopstream.errors import ConfigError, ShopstreamError
-from shopstream.warehouse.pgwire.compat import DATABASE
-from shopstream.warehouse.pgwire.scram import Verifier
-from shopstream.warehouse.pgwire.server import CursorSource, ServerConfig, _Server
+from shopstream.sqlendpoint.compat import DATABASE
+from shopstream.sqlendpoint.scram import Verifier
+from shopstream.sqlendpoint.server import CursorSource, ServerConfig, _Server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -9,7 +9,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shopstream.warehouse.pgwire.types import PgType
+from shopstream.sqlendpoint.types import PgType
 
 PROTOCOL_V3 = 196608
 SSL_REQUEST = 80877103

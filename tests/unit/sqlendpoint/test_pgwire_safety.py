@@ -11,14 +11,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import Served
 from psycopg import errors
+from sql_served import Served
 
 from shopstream.config import Settings, load_settings
 from shopstream.errors import ShopstreamError
+from shopstream.sqlendpoint import SqlEndpoint, endpoint_file, password_file
 from shopstream.warehouse import Warehouse, open_warehouse
 from shopstream.warehouse.duckdb import DuckDBWarehouse
-from shopstream.warehouse.pgwire import SqlEndpoint, endpoint_file, password_file
 
 REFUSED = {
     "insert": "INSERT INTO silver_events SELECT * FROM silver_events",
@@ -241,7 +241,7 @@ def _self_signed(directory: Path) -> tuple[str, str]:
 def test_serving_starts_only_for_the_duckdb_writer(tmp_path: Path) -> None:
     import socket
 
-    from shopstream.warehouse.pgwire import running_endpoint, serving
+    from shopstream.sqlendpoint import running_endpoint, serving
 
     settings = load_settings(home=tmp_path)  # the default port, 5433
     with socket.socket() as taken:
@@ -301,7 +301,7 @@ def test_secrets_never_reach_the_logs(
 def test_nothing_is_served_on_snowflake(
     fake_snow_wh: Warehouse, snowflake_settings: Settings
 ) -> None:
-    from shopstream.warehouse.pgwire import running_endpoint, serving
+    from shopstream.sqlendpoint import running_endpoint, serving
 
     asked = snowflake_settings.model_copy(
         update={"sql": snowflake_settings.sql.model_copy(update={"enabled": True, "port": 0})}

@@ -1,4 +1,4 @@
-"""A DuckDB warehouse with rows in every table, served by a real SqlEndpoint on a free port.
+"""A DuckDB warehouse with rows in every table, and what serving it needs (fixture `served`).
 
 The test process plays the pipeline: it holds the file for writing, so other readers must go
 through the endpoint. `expected` holds every relation's rows as `shopstream sql --format json`
@@ -8,23 +8,21 @@ printed them from the file before the endpoint started (the same command, direct
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 import typer
 from typer.testing import CliRunner
 from wh_data import T0, dead_letters_table, events_table, make_dead_letter, make_event
 
 from shopstream.cli.warehouse import register
-from shopstream.config import Settings, load_settings
-from shopstream.warehouse import TABLES, VIEWS, BatchMeta, open_warehouse
+from shopstream.config import Settings
+from shopstream.sqlendpoint import SqlEndpoint
+from shopstream.warehouse import TABLES, VIEWS, BatchMeta
 from shopstream.warehouse.duckdb import DuckDBWarehouse
-from shopstream.warehouse.pgwire import SqlEndpoint, endpoint_password
 
 RELATIONS = (*TABLES, *VIEWS)
 
@@ -91,22 +89,3 @@ class Served:
     @property
     def url_with_password(self) -> str:
         return self.endpoint.url.replace("@", f":{self.password}@", 1)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("pg-home")
-    settings = load_settings(home=home, sql={"port": 0, "statement_timeout_seconds": 2})
-    with open_warehouse(settings) as wh:
-        fill(wh)  # type: ignore[arg-type]
-    expected = {r: sql_json(home, order_by_all(r)) for r in RELATIONS}
-    wh = open_warehouse(settings)
-    assert isinstance(wh, DuckDBWarehouse)
-    endpoint = SqlEndpoint(wh, settings).start()
-    password = endpoint_password(settings)
-    assert password
-    try:
-        yield Served(home, settings, wh, endpoint, password, expected)
-    finally:
-        endpoint.stop()
-        wh.close()

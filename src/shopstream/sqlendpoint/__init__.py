@@ -7,7 +7,7 @@ emulation), `server` (sessions), `endpoint` (`SqlEndpoint`, the home's endpoint 
 `remote` (`EndpointWarehouse`: other processes read through a running endpoint).
 """
 
-from shopstream.warehouse.pgwire.endpoint import (
+from shopstream.sqlendpoint.endpoint import (
     EndpointInfo,
     SqlEndpoint,
     endpoint_file,

@@ -9,8 +9,8 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from shopstream.warehouse.pgwire import compat, guard, types
-from shopstream.warehouse.pgwire.scram import ScramError, ScramExchange, Verifier
+from shopstream.sqlendpoint import compat, guard, types
+from shopstream.sqlendpoint.scram import ScramError, ScramExchange, Verifier
 
 
 def rfc7677_verifier() -> Verifier:
@@ -174,7 +174,7 @@ def test_ordinary_queries_are_not_rewritten() -> None:
 
 
 def test_result_hands_out_rows_in_portal_sized_pieces() -> None:
-    from shopstream.warehouse.pgwire.server import Result
+    from shopstream.sqlendpoint.server import Result
 
     result = Result("", [("n", types.PgType(types.INT8))], iter([(1,), (2,), (3,)]))
     first, last = result.take(2)
@@ -190,7 +190,7 @@ def test_result_hands_out_rows_in_portal_sized_pieces() -> None:
     "sql", ["SELECT 1; DELETE FROM t", "INSERT INTO t VALUES (1, 2)", "SET threads = 1", ""]
 )
 def test_duckdb_parser_must_see_one_read_statement(sql: str) -> None:
-    from shopstream.warehouse.pgwire.server import PgError, _check_with_duckdb
+    from shopstream.sqlendpoint.server import PgError, _check_with_duckdb
 
     with pytest.raises(PgError) as caught:
         _check_with_duckdb(duckdb.connect(), sql)

@@ -32,9 +32,9 @@ from typing import Any, Protocol
 
 import duckdb
 
+from shopstream.sqlendpoint import compat, guard, messages, types
+from shopstream.sqlendpoint.scram import MECHANISM, ScramError, ScramExchange, Verifier
 from shopstream.warehouse.duckdb import WriterFirst
-from shopstream.warehouse.pgwire import compat, guard, messages, types
-from shopstream.warehouse.pgwire.scram import MECHANISM, ScramError, ScramExchange, Verifier
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ import psycopg
 from psycopg.types.string import TextLoader
 
 from shopstream.errors import ShopstreamError
+from shopstream.sqlendpoint.endpoint import EndpointInfo, endpoint_password, running_endpoint
+from shopstream.sqlendpoint.types import NUMERIC
 from shopstream.warehouse.base import Cursor, Warehouse
 from shopstream.warehouse.exceptions import QueryError, WarehouseConnectionError, WarehouseError
-from shopstream.warehouse.pgwire.endpoint import EndpointInfo, endpoint_password, running_endpoint
-from shopstream.warehouse.pgwire.types import NUMERIC
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -14,7 +14,7 @@ import pandas as pd
 import psycopg
 import pytest
 import sqlalchemy as sa
-from conftest import RELATIONS, Served, order_by_all, sql_json
+from sql_served import RELATIONS, Served, order_by_all, sql_json
 
 from shopstream.errors import ShopstreamError
 
@@ -271,9 +271,9 @@ def test_status_and_a_second_dashboard_read_through_the_endpoint(served: Served)
     from dataclasses import replace
 
     from shopstream.dashboard import queries
+    from shopstream.sqlendpoint.reader import open_reader
+    from shopstream.sqlendpoint.remote import EndpointWarehouse
     from shopstream.status.sources import open_status_warehouse, warehouse_snapshot
-    from shopstream.warehouse import open_warehouse
-    from shopstream.warehouse.pgwire.remote import EndpointWarehouse
 
     # This process holds the file, as `up` would: readers go through the endpoint.
     remote, error = open_status_warehouse(served.settings)
@@ -287,7 +287,8 @@ def test_status_and_a_second_dashboard_read_through_the_endpoint(served: Served)
             assert panel(remote) == panel(served.wh), panel.__name__
         with pytest.raises(ShopstreamError, match="only that process can change it"):
             remote.init()
-    with open_warehouse(served.settings, read_only=True) as again:
+    with open_reader(served.settings) as again:
+        assert isinstance(again, EndpointWarehouse)
         assert again.query("SELECT count(*) AS n FROM silver_events") == served.wh.query(
             "SELECT count(*) AS n FROM silver_events"
         )
