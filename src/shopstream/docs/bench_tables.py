@@ -152,8 +152,10 @@ def _soak(r: Result) -> str:
     status = r["final_status"]
     peak_brokers = max((s.get("rss_brokers_bytes") or 0) for s in r["samples"])
     return (
-        f"{status['raw']:,} events: raw, clean, unique, duplicates and dead letters by reason "
-        f"as `status` reported them equal to the truth: {_yes(r['vs_truth']['exact'])}; "
+        f"{status['raw']:,} events: raw, clean ({status['clean']:,}), unique "
+        f"({status['unique']:,}), duplicates ({status['duplicates']:,}), dead letters "
+        f"({status['dead_letter']['total']:,}) and dead letters by reason as `status` reported "
+        f"them, each equal to the truth: {_yes(r['vs_truth']['exact'])}; "
         f"{r['warehouse_vs_truth']['rows']:,} sampled warehouse rows exact: "
         f"{_yes(r['warehouse_vs_truth']['exact'])}; {r['status_failures']} failed status polls; "
         f"peak RSS of `up` **{r['peak_rss_up_bytes'] / GIB:.2f} GiB**, of the brokers "
