@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shopstream.errors import DependencyError
+from shopstream.errors import ConfigError, DependencyError
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The same flags as the browser tests: no sandbox (containers), no network beyond the page.
@@ -28,6 +28,7 @@ CHROMIUM_ARGS = (
 def take(url: str, out: Path, *, width: int = 1280, settle_s: float = 4.0) -> Path:
     """Load `url`, let a few polls (one per second) fill the charts, save the page."""
     try:
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise DependencyError(
@@ -42,7 +43,13 @@ def take(url: str, out: Path, *, width: int = 1280, settle_s: float = 4.0) -> Pa
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page(viewport={"width": width, "height": 800})
-            page.goto(url, wait_until="networkidle")
+            try:
+                page.goto(url, wait_until="networkidle")
+            except PlaywrightError as err:
+                raise ConfigError(
+                    f"cannot load {url} ({str(err).splitlines()[0]}): start `shopstream up` or "
+                    "`shopstream dashboard` and pass the URL it prints"
+                ) from None
             page.wait_for_timeout(settle_s * 1000)
             page.screenshot(path=str(out), full_page=True)
         finally:
