@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # `conftest` and the second one collides.
 DOCTESTS := --doctest-modules src/shopstream
 
-.PHONY: run test test-jvm test-unit test-integration lint format bench install jars java-deps system-deps reset
+.PHONY: run test test-jvm test-unit test-integration lint format bench docs install jars java-deps system-deps reset
 
 run: install  ## the whole pipeline on this machine (Kafka, Spark, DuckDB, dashboard)
 	$(BIN)/shopstream up
@@ -43,6 +43,9 @@ format: install
 
 bench: install  ## benchmarks; JSON + PNG under bench/results/
 	$(BIN)/shopstream bench all
+
+docs: install  ## docs/configuration.md and the docs' tables, from config.py, contract.py and bench/results/
+	$(BIN)/shopstream docs build
 
 install: $(STAMP) jars
 

@@ -47,26 +47,49 @@ class KafkaSettings(_Section):
     bootstrap_servers: str | None = Field(
         None, description="host:port list of an existing cluster; unset = local broker"
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: Path | None = None
-    ssl_certificate_location: Path | None = None
-    ssl_key_location: Path | None = None
-    ssl_key_password: SecretStr | None = None
-    raw_topic: str = "raw_events"
-    clean_topic: str = "clean_events"
-    dead_letter_topic: str = "dead_letter"
-    raw_partitions: int = Field(3, ge=1)
-    clean_partitions: int = Field(3, ge=1)
-    dead_letter_partitions: int = Field(1, ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="how every client connects (producer, status, dlq and Spark's kafka.* "
+        "options); a home secured by `kafka start --security sasl_ssl` sets it itself",
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism (SASL_* protocols)"
+    )
+    sasl_username: str | None = Field(None, description="SASL user")
+    sasl_password: SecretStr | None = Field(
+        None, description="SASL password; give it from a secret store, never in the file"
+    )
+    ssl_ca_location: Path | None = Field(
+        None, description="PEM file of the CA that signed the brokers' certificates"
+    )
+    ssl_certificate_location: Path | None = Field(
+        None, description="PEM client certificate (mutual TLS only)"
+    )
+    ssl_key_location: Path | None = Field(None, description="PEM client key (mutual TLS only)")
+    ssl_key_password: SecretStr | None = Field(
+        None, description="passphrase of the client key, if it is encrypted"
+    )
+    raw_topic: str = Field("raw_events", description="topic the generator writes, Silver reads")
+    clean_topic: str = Field("clean_events", description="topic Silver writes, Gold reads")
+    dead_letter_topic: str = Field(
+        "dead_letter", description="rejected records with their reason; read by Gold and `dlq`"
+    )
+    raw_partitions: int = Field(
+        3, ge=1, description="partitions of a new raw topic; bounds Silver's parallelism"
+    )
+    clean_partitions: int = Field(3, ge=1, description="partitions of a new clean topic")
+    dead_letter_partitions: int = Field(
+        1, ge=1, description="partitions of a new dead-letter topic"
+    )
     broker_port: int = Field(0, ge=0, le=65535, description="local broker port; 0 = free port")
     data_dir: Path | None = Field(
         None, description="local broker data + state; default <home>/kafka"
     )
-    brokers: Literal[1, 3] = 1
-    broker_heap: str = "512m"
+    brokers: Literal[1, 3] = Field(
+        1,
+        description="local cluster size: 3 gives replication 3 and min.insync.replicas 2",
+    )
+    broker_heap: str = Field("512m", description="JVM heap of each local broker (-Xmx)")
 
     @field_validator("brokers", mode="before")
     @classmethod
@@ -99,13 +122,21 @@ MEMORY_PATTERN = r"^\d+[kKmMgGtT]?[bB]?$"
 class SparkSettings(_Section):
     """How Spark runs."""
 
-    master: str = "local[*]"
-    shuffle_partitions: int = Field(4, ge=1)
-    driver_memory: str = Field("2g", pattern=MEMORY_PATTERN)
+    master: str = Field(
+        "local[*]",
+        description=f"where Spark runs: {MASTER_FORMS}; a cluster master runs Silver in "
+        "micro-batches unless --real-time",
+    )
+    shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions")
+    driver_memory: str = Field(
+        "2g", pattern=MEMORY_PATTERN, description="driver JVM heap; it holds one Gold batch"
+    )
     driver_host: str | None = Field(
         None, description="address executors reach the driver at (cluster masters)"
     )
-    executor_memory: str = Field("1g", pattern=MEMORY_PATTERN)
+    executor_memory: str = Field(
+        "1g", pattern=MEMORY_PATTERN, description="heap of each executor (cluster masters)"
+    )
     executor_cores: int | None = Field(None, ge=1, description="unset = Spark's default")
     cores_max: int | None = Field(
         None, ge=1, description="standalone: cores this application may take in total"
@@ -120,8 +151,10 @@ class SparkSettings(_Section):
     # A Gold micro-batch took 0.35-0.55 s at 10k events/s on 2 shared cores; a shorter interval
     # starts the next one as soon as the last ends instead of waiting out the interval.
     trigger_seconds: float = Field(0.1, ge=0, description="micro-batch trigger interval")
-    max_offsets_per_trigger: int | None = Field(None, ge=1)
-    log_level: str = "WARN"
+    max_offsets_per_trigger: int | None = Field(
+        None, ge=1, description="most records per micro-batch and stage; unset = no limit"
+    )
+    log_level: str = Field("WARN", description="Spark's log level (its log4j root level)")
 
     @field_validator("master")
     @classmethod
@@ -140,15 +173,19 @@ class SparkSettings(_Section):
 class SnowflakeSettings(_Section):
     """Snowflake connection (key-pair auth)."""
 
-    account: str | None = None
-    user: str | None = None
-    role: str | None = None
-    warehouse: str | None = None
-    database: str = "SHOPSTREAM"
-    schema_: str = Field("ANALYTICS", alias="schema")
-    private_key_path: Path | None = None
-    private_key_base64: SecretStr | None = None
-    private_key_passphrase: SecretStr | None = None
+    account: str | None = Field(None, description="account identifier, e.g. myorg-myaccount")
+    user: str | None = Field(None, description="the service user with the RSA public key")
+    role: str | None = Field(None, description="role to use; unset = the user's default")
+    warehouse: str | None = Field(None, description="virtual warehouse; unset = the user's default")
+    database: str = Field("SHOPSTREAM", description="database holding the schema")
+    schema_: str = Field("ANALYTICS", alias="schema", description="schema of tables and views")
+    private_key_path: Path | None = Field(None, description="PKCS#8 private key file (PEM)")
+    private_key_base64: SecretStr | None = Field(
+        None, description="the private key itself, base64 (instead of a file)"
+    )
+    private_key_passphrase: SecretStr | None = Field(
+        None, description="passphrase of an encrypted private key"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -156,21 +193,35 @@ class SnowflakeSettings(_Section):
 class WarehouseSettings(_Section):
     """Which warehouse Gold writes and the dashboard reads."""
 
-    kind: Literal["duckdb", "snowflake"] = "duckdb"
+    kind: Literal["duckdb", "snowflake"] = Field(
+        "duckdb", description="which warehouse Gold writes and every reader reads"
+    )
     duckdb_path: Path | None = Field(None, description="default: <home>/warehouse.duckdb")
     # Rows per DuckDB row group, set by the writer at every open (the file does not keep it).
     # Smaller groups keep the checkpoint inside Gold's commit short (bench e2e: p99 3.19 s at
     # DuckDB's 122,880, 1.19 s at 16,384) but compress worse (bench gold history: 30M events
     # took 1.5 GiB instead of 0.9 GiB).
-    duckdb_row_group_size: int = Field(16_384, ge=2048, le=1_048_576)
+    duckdb_row_group_size: int = Field(
+        16_384,
+        ge=2048,
+        le=1_048_576,
+        description="rows per DuckDB row group, a multiple of 2048: smaller keeps Gold's "
+        "commits short, larger compresses better (docs/benchmarks.md)",
+    )
     snowflake: SnowflakeSettings = SnowflakeSettings()
     # While the warehouse is unavailable Gold retries, waiting first `retry_initial_seconds`,
     # doubling up to `retry_max_seconds` between attempts, without ever giving up.
-    retry_initial_seconds: float = Field(0.5, gt=0)
-    retry_max_seconds: float = Field(30.0, gt=0)
+    retry_initial_seconds: float = Field(
+        0.5, gt=0, description="first wait before retrying an unavailable warehouse"
+    )
+    retry_max_seconds: float = Field(
+        30.0, gt=0, description="longest wait between retries (the wait doubles up to it)"
+    )
     # The writer lease (one Gold per warehouse): a holder that stops renewing (crashed)
     # loses it after this many seconds; the running writer renews every third of it.
-    lease_ttl_seconds: float = Field(60.0, gt=0)
+    lease_ttl_seconds: float = Field(
+        60.0, gt=0, description="a crashed writer's lease expires after this"
+    )
 
     @field_validator("duckdb_row_group_size")
     @classmethod
@@ -185,18 +236,28 @@ class WarehouseSettings(_Section):
 class PipelineSettings(_Section):
     """Business rules that are configuration, not contract."""
 
-    reporting_currency: str = "USD"
-    # Units of reporting currency per unit of currency.
-    currency_rates: dict[str, Decimal] = {
-        "USD": Decimal("1"),
-        "EUR": Decimal("1.08"),
-        "GBP": Decimal("1.27"),
-        "CAD": Decimal("0.73"),
-        "AUD": Decimal("0.66"),
-        "JPY": Decimal("0.0067"),
-    }
-    lateness_horizon_days: float = Field(DEFAULT_LATENESS_HORIZON.days, gt=0)
-    stall_seconds: float = Field(30.0, gt=0, description="no commit while input moves = stall")
+    reporting_currency: str = Field("USD", description="currency of every revenue figure")
+    currency_rates: dict[str, Decimal] = Field(
+        {
+            "USD": Decimal("1"),
+            "EUR": Decimal("1.08"),
+            "GBP": Decimal("1.27"),
+            "CAD": Decimal("0.73"),
+            "AUD": Decimal("0.66"),
+            "JPY": Decimal("0.0067"),
+        },
+        description="units of reporting currency per unit of each currency; a well-formed "
+        "code missing here is dead-lettered as unsupported_currency",
+    )
+    lateness_horizon_days: float = Field(
+        DEFAULT_LATENESS_HORIZON.days,
+        gt=0,
+        description="events older than this are dead-lettered as too_late; also the window "
+        "of Gold's deduplication",
+    )
+    stall_seconds: float = Field(
+        30.0, gt=0, description="a stage with input waiting and no commit for this long is stalled"
+    )
     accept_data_loss: bool = Field(
         False,
         description="skip records retention deleted before a stage read them, recording the "
@@ -213,24 +274,28 @@ class PipelineSettings(_Section):
 
 
 class DashboardSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535, description="0 = free port")
+    """The web dashboard, its JSON API, /health and /metrics."""
+
+    host: str = Field("127.0.0.1", description="listen address; loopback by default")
+    port: int = Field(8000, ge=0, le=65535, description="listen port; 0 = free port")
 
 
 class SqlSettings(_Section):
     """The read-only PostgreSQL-protocol endpoint of the process that writes DuckDB."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="serve the endpoint while a process writes DuckDB")
     host: str = Field("127.0.0.1", description="listen address; loopback by default")
-    port: int = Field(5433, ge=0, le=65535, description="0 = free port")
-    user: str = Field("shopstream", min_length=1)
+    port: int = Field(5433, ge=0, le=65535, description="listen port; 0 = free port")
+    user: str = Field("shopstream", min_length=1, description="the one user clients log in as")
     password: SecretStr | None = Field(
         None, description="unset = generated once per home into <home>/sql-password (0600)"
     )
     tls_cert: Path | None = Field(None, description="PEM certificate; with tls_key enables TLS")
-    tls_key: Path | None = None
-    statement_timeout_seconds: float = Field(30.0, ge=0, description="0 = no limit")
-    max_connections: int = Field(32, ge=1)
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    statement_timeout_seconds: float = Field(
+        30.0, ge=0, description="a client statement running longer is cancelled; 0 = no limit"
+    )
+    max_connections: int = Field(32, ge=1, description="clients connected at once")
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SqlSettings:

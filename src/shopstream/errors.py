@@ -53,3 +53,7 @@ class DeliveryError(KafkaError, Terminal):
 
 class DataLost(KafkaError, Terminal):
     """Retention deleted records a stage had not read yet (see `infra/retention.py`)."""
+
+
+class DocsError(Terminal):
+    """A generated doc cannot be rendered (an unknown block, an unreadable result file)."""

@@ -1,4 +1,4 @@
-"""The package's import graph: no cycles, and nothing imports a layer above it (DESIGN.md).
+"""The import graph: no cycles, and nothing imports a layer above it (docs/design.md).
 
 Imports are read from the source (ast), including those inside functions: a lazy import
 is still a dependency, it only moves the failure from import time to call time.
@@ -30,7 +30,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
     "status": (3, ("status", "metrics")),
     "dashboard": (4, ("dashboard",)),
     "runtime": (4, ("runtime", "runner", "pipeline")),
-    "entry points": (5, ("cli", "bench", "__main__")),
+    "entry points": (5, ("cli", "bench", "docs", "__main__")),
 }
 LAYER_OF = {top: layer for layer, (_, tops) in LAYERS.items() for top in tops}
 # Violations being removed by the runtime/ package (runner.py and pipeline.py move there and

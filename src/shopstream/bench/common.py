@@ -1,16 +1,28 @@
-"""What every benchmark shares: a broker to run against, host facts, result files."""
+"""What every benchmark shares: a broker to run against, host facts, result files.
+
+Every result file carries one `meta` object (`bench_meta`), the facts a reader needs to
+compare two runs on machines that differ about 2x (Kafka's ProducerPerformance ran at
+216-248k records/s on one and 429k on another):
+
+    "meta": {"date": "2026-12-01T09:16:49Z", "load_avg_1m": 0.23,
+             "producer_performance_records_per_s": 464943.3, "git_rev": "126d072"}
+
+A fact a benchmark did not measure is null, and docs/benchmarks.md shows it as "not
+recorded" (the renderer never fills one in from another run).
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
@@ -53,10 +65,58 @@ def host_info() -> dict[str, Any]:
     }
 
 
+class BenchMeta(TypedDict):
+    """When and where a result was measured; null where the benchmark did not measure it."""
+
+    date: str  # UTC, ISO-8601, when the result was written
+    load_avg_1m: float | None  # 1-minute load average (at the start, where the bench says)
+    producer_performance_records_per_s: float | None  # Kafka's ProducerPerformance, same run
+    git_rev: str | None  # the code measured (`git describe --always --dirty`)
+
+
+def bench_meta(
+    *, load_avg_1m: float | None = None, producer_performance_records_per_s: float | None = None
+) -> BenchMeta:
+    """The `meta` of a result written now.
+
+    Pass `load_avg_1m` as measured before the run started (the load a benchmark adds itself
+    says nothing about the machine); left out, it is the load now. Pass the
+    ProducerPerformance figure only when this run measured it on this machine.
+    """
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_avg_1m": round(os.getloadavg()[0] if load_avg_1m is None else load_avg_1m, 2),
+        "producer_performance_records_per_s": producer_performance_records_per_s,
+        "git_rev": git_rev(),
+    }
+
+
+def git_rev() -> str | None:
+    """The checkout's revision, `-dirty` when it has changes; None outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def write_result(
-    name: str, result: dict[str, Any], out_dir: Path, plot: Callable[[dict[str, Any], Path], None]
+    name: str,
+    result: dict[str, Any],
+    out_dir: Path,
+    plot: Callable[[dict[str, Any], Path], None],
+    meta: BenchMeta | None = None,
 ) -> tuple[Path, Path]:
-    """Write `<name>.json` and `<name>.png` under out_dir."""
+    """Write `<name>.json` and `<name>.png` under out_dir, with `meta` (default: `bench_meta()`)
+    unless the result already has one."""
+    result.setdefault("meta", meta or bench_meta())
     out_dir.mkdir(parents=True, exist_ok=True)
     js, png = out_dir / f"{name}.json", out_dir / f"{name}.png"
     js.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))

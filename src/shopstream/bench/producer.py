@@ -225,6 +225,12 @@ def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, A
             _drop_topics(settings, bootstrap, topics)
         if started_here is not None:
             started_here.stop()
+    from shopstream.bench.common import bench_meta
+
+    perf_rate = result.get("kafka_producer_perf", {}).get("events_per_s")
+    result["meta"] = bench_meta(
+        load_avg_1m=load_before[0], producer_performance_records_per_s=perf_rate
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "producer.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     plot(result, out_dir / "producer.png")
@@ -391,7 +397,13 @@ def run_command_once(run: Settings, options: CommandOptions) -> dict[str, Any]:
 def run_command(settings: Settings, options: CommandOptions, out_dir: Path) -> dict[str, Any]:
     """Whole-command benchmark: `shopstream produce --truth` vs ProducerPerformance, both
     timed from exec to exit (JVM start-up included), alternating, on one broker."""
-    from shopstream.bench.common import bench_broker, bench_settings, drop_bench, write_result
+    from shopstream.bench.common import (
+        bench_broker,
+        bench_meta,
+        bench_settings,
+        drop_bench,
+        write_result,
+    )
     from shopstream.infra.kafka import create_topics, ensure_topics
 
     tuning = ProducerTuning()
@@ -439,7 +451,9 @@ def run_command(settings: Settings, options: CommandOptions, out_dir: Path) -> d
         result["ratio_vs_kafka_perf_wall"] = round(
             ours["events_per_s"] / perf["wall_events_per_s"], 3
         )
-    write_result("produce-cli", result, out_dir, plot_command)
+    perf_rate = result.get("kafka_producer_perf", {}).get("events_per_s")
+    meta = bench_meta(load_avg_1m=load_before[0], producer_performance_records_per_s=perf_rate)
+    write_result("produce-cli", result, out_dir, plot_command, meta)
     return result
 
 

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "warehouse",
     "dashboard",
     "bench",
+    "docs",
 )
 
 

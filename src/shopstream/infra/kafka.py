@@ -921,7 +921,7 @@ def down_brokers(settings: Settings) -> list[dict[str, Any]]:
 
 
 def cluster_status(settings: Settings) -> dict[str, Any]:
-    """The `kafka status --json` document (shape fixed in DESIGN.md, plus `degraded`).
+    """The `kafka status --json` document (shape fixed in docs/design.md, plus `degraded`).
 
     Brokers recorded by the local cluster but not answering are listed with `alive` false;
     `under_replicated` lists partitions whose ISR is smaller than their replica set.

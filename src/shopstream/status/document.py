@@ -1,7 +1,8 @@
 """The status document: counts, lag, freshness, reconciliation and stage health.
 
-`build_status` assembles the `status --json` document (shape in DESIGN.md; extend, don't
-rename) from real sources only (`sources.py`, `infra.checkpoints`):
+`build_status` assembles the `status --json` document (shape in docs/design.md,
+"Machine-readable output"; extend, don't rename) from real sources only (`sources.py`,
+`infra.checkpoints`):
 
 - Kafka watermarks of the raw, clean and dead-letter topics (messages and end offsets);
 - each stage's Spark checkpoint (`<home>/checkpoints/<stage>`): the newest *committed*
@@ -21,9 +22,10 @@ dead-letter end offsets for Silver) also counts as progress when the caller keep
 `RateTracker` (the dashboard does): Real-time Mode commits its checkpoint rarely while
 records flow.
 
-Added to the DESIGN.md shape: `healthy`, `problems` (one sentence per unhealthy stage or
-source), `stages` (state ok/idle/stalled/dead/unknown, reason, lag, rates, last batch),
-`reconciliation`, `kafka` (watermarks per partition), `warehouse_info`, `last_batch`.
+Added to the original shape (docs/design.md lists them all): `healthy`, `problems` (one
+sentence per unhealthy stage or source), `stages` (state ok/idle/stalled/dead/unknown,
+reason, lag, rates, last batch), `reconciliation`, `kafka` (watermarks per partition),
+`warehouse_info`, `last_batch`.
 `lag` is `{stage: {"total": N, "topics": {topic: {partition: {end, committed, lag}}}}}`.
 
 Raw is what the raw topic holds; clean, unique, duplicates and dead letters are the
@@ -368,7 +370,7 @@ def _record_counts(readings: _Readings) -> tuple[int | None, int | None, int | N
 
 
 def _counts(readings: _Readings) -> dict[str, Any]:
-    """The DESIGN.md counts (raw, clean, dead letters by reason, duplicates, unique, tables)
+    """The contract's counts (raw, clean, dead letters by reason, duplicates, unique, tables)
     and `redelivered`, the copies Silver re-sent after a crash, counted nowhere else."""
     raw, clean, dead_letter = _record_counts(readings)
     warehouse = readings.warehouse

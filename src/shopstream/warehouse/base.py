@@ -1,7 +1,7 @@
 """The `Warehouse` contract shared by DuckDB and Snowflake, and the exactly-once commit.
 
 The commit algorithm lives here once; each backend supplies cursors, a bulk stage loader
-and error translation. See DESIGN.md "Exactly-once into the warehouse".
+and error translation. See docs/design.md, "Exactly once into the warehouse".
 
 Backends subclass `Warehouse`; `factory.open_warehouse` picks one from the settings.
 

@@ -1,4 +1,4 @@
-"""A deliberately simple, pure-Python reading of the event contract (DESIGN.md), row by row.
+"""A deliberately simple, pure-Python reading of the event contract (docs/design.md), row by row.
 
 It shares no code with the generator: it parses the bytes that were produced, applies the
 rules in contract order (first failure wins) and aggregates with `Decimal`. Tests compare
