@@ -117,6 +117,8 @@ MASTER_PATTERN = re.compile(rf"{_LOCAL}|{_LOCAL_CLUSTER}|{_STANDALONE}|yarn|{_K8
 MASTER_FORMS = "local[N], local[*], spark://host:port[,host:port], yarn or k8s://https://host:port"
 # Spark's memory strings: a number with an optional unit (JVM -Xmx style).
 MEMORY_PATTERN = r"^\d+[kKmMgGtT]?[bB]?$"
+# DuckDB's size strings (memory_limit, max_temp_directory_size): a number and a unit.
+DUCKDB_SIZE_PATTERN = r"^\d+(\.\d+)?\s*([KMGT]i?B)$"
 
 
 class SparkSettings(_Section):
@@ -146,6 +148,12 @@ class SparkSettings(_Section):
     )
     executor_timeout_seconds: float = Field(
         60.0, ge=0, description="cluster master: time for a first executor; 0 = do not wait"
+    )
+    ui_host: str = Field(
+        "127.0.0.1",
+        description="address a local master's Spark UI listens on; loopback by default, "
+        "0.0.0.0 opens it to the network (a cluster master's driver listens where executors "
+        "reach it)",
     )
     ui_port: int = Field(0, ge=0, le=65535, description="Spark UI port; 0 = free port")
     # A Gold micro-batch took 0.35-0.55 s at 10k events/s on 2 shared cores; a shorter interval
@@ -207,6 +215,19 @@ class WarehouseSettings(_Section):
         le=1_048_576,
         description="rows per DuckDB row group, a multiple of 2048: smaller keeps Gold's "
         "commits short, larger compresses better (docs/benchmarks.md)",
+    )
+    # The writer's DuckDB instance is locked at open (no files but its own, no settings
+    # changes: warehouse/duckdb.py lock_down), so its limits are fixed there too.
+    duckdb_memory_limit: str = Field(
+        "2GB",
+        pattern=DUCKDB_SIZE_PATTERN,
+        description="memory DuckDB's buffer manager may use in the writing process (Gold "
+        "and the SQL endpoint's clients together), e.g. 2GB; beyond it DuckDB spills",
+    )
+    duckdb_max_temp_size: str = Field(
+        "20GB",
+        pattern=DUCKDB_SIZE_PATTERN,
+        description="disk DuckDB may spill to, beside the warehouse file, e.g. 20GB",
     )
     snowflake: SnowflakeSettings = SnowflakeSettings()
     # While the warehouse is unavailable Gold retries, waiting first `retry_initial_seconds`,
@@ -278,6 +299,11 @@ class DashboardSettings(_Section):
 
     host: str = Field("127.0.0.1", description="listen address; loopback by default")
     port: int = Field(8000, ge=0, le=65535, description="listen port; 0 = free port")
+    allowed_hosts: list[str] = Field(
+        [],
+        description="host names the dashboard answers to besides loopback and its listen "
+        "address (the Host header, e.g. behind a proxy); others get 400. '*' allows any",
+    )
 
 
 class SqlSettings(_Section):
@@ -293,9 +319,41 @@ class SqlSettings(_Section):
     tls_cert: Path | None = Field(None, description="PEM certificate; with tls_key enables TLS")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
     statement_timeout_seconds: float = Field(
-        30.0, ge=0, description="a client statement running longer is cancelled; 0 = no limit"
+        30.0,
+        ge=0,
+        description="a client statement running longer, parsing and sending its rows "
+        "included, is cancelled; 0 = no limit",
     )
-    max_connections: int = Field(32, ge=1, description="clients connected at once")
+    max_connections: int = Field(
+        32, ge=1, description="connections at once, logged in or not; more are refused"
+    )
+    # Before login a client may send only a start-up packet (<= 10,000 bytes, as PostgreSQL)
+    # and SCRAM messages (<= 8 KiB); these bound what it may do after.
+    max_message_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        le=1 << 30,
+        description="largest message a logged-in client may send (a query's text, a Bind's "
+        "parameters); a larger declared length is refused at once and the connection closed",
+    )
+    auth_timeout_seconds: float = Field(
+        10.0, gt=0, description="a connection that has not logged in by then is closed"
+    )
+    idle_session_timeout_seconds: float = Field(
+        600.0, ge=0, description="a logged-in client silent this long is disconnected; 0 = never"
+    )
+    send_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a client that reads none of its result for this long is disconnected "
+        "(its statement's snapshot would otherwise hold DuckDB's checkpoints)",
+    )
+    client_memory_mb: int = Field(
+        1024,
+        ge=16,
+        description="memory the clients' running statements may grow the writing process by, "
+        "together; beyond it they are cancelled (SQLSTATE 53200), Gold's commits are not",
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> SqlSettings:

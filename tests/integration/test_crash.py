@@ -205,7 +205,7 @@ def test_kill_9_anywhere_then_every_figure_equals_the_truth(
 
     with (
         open_warehouse(settings, read_only=True) as wh,
-        TestClient(create_app(settings, warehouse=wh)) as client,
+        TestClient(create_app(settings, warehouse=wh), base_url="http://127.0.0.1") as client,
     ):
         kpis = client.get("/api/kpis").json()
         dashboard_status = client.get("/api/status").json()

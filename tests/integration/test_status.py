@@ -97,7 +97,7 @@ def test_after_a_real_run_everything_reconciles(settings: Settings, spark: Any) 
     # The dashboard reading the same warehouse agrees, and /health is 200.
     from shopstream.dashboard import create_app
 
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as c:
         assert c.get("/health").status_code == 200
         api = c.get("/api/status").json()
     for key in ("raw", "clean", "duplicates", "unique", "warehouse", "reconciliation"):

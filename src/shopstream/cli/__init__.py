@@ -7,6 +7,7 @@ imports (pyspark, duckdb, confluent-kafka) happen inside commands so `--help` is
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -59,6 +60,9 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    # Everything this process and its children (Spark, brokers) create is the user's alone:
+    # the home holds the warehouse, passwords, keys and broker data.
+    os.umask(0o077)
     try:
         app()
     except ShopstreamError as err:

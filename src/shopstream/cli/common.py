@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,21 @@ HomeOption = typer.Option(
 
 
 def settings_from(home: Path | None = None, **overrides: Any) -> Settings:
-    """Settings with CLI flags (None = not given) layered over env and shopstream.toml."""
-    return load_settings(home=home, **overrides)
+    """Settings with CLI flags (None = not given) layered over env and shopstream.toml.
+
+    The home is made private (0700) here, once per command, before anything is put in it.
+    """
+    settings = load_settings(home=home, **overrides)
+    private_dir(settings.state_dir)
+    return settings
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` owner-only, or make it so if it is ours and wider (an older home, 0755)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        path.chmod(0o700)
 
 
 def exact_json(value: Any) -> Any:

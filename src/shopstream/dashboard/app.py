@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field
 from shopstream import __version__
 from shopstream.contract import CustomerTier
 from shopstream.dashboard import queries
+from shopstream.dashboard.protection import protect
 from shopstream.errors import ShopstreamError
 from shopstream.status import KafkaProbe, LiveState, RateTracker, build_status
 from shopstream.status.collect import endpoint_file
@@ -282,6 +283,7 @@ def create_app(
     )
     app.state.status = status
     app.state.warehouse = source
+    protect(app, settings.dashboard)
 
     def wh_or_503() -> Warehouse:
         wh = source.get()

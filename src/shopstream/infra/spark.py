@@ -162,6 +162,10 @@ def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSess
 
     # Workers must run the interpreter that has our dependencies.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if settings.spark.local:
+        # The driver's JVM binds its UI to SPARK_LOCAL_IP, else to every interface (Spark's
+        # WebUI.bind); its RPC and block manager follow spark.driver.bindAddress (loopback).
+        os.environ["SPARK_LOCAL_IP"] = settings.spark.ui_host
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     conf = spark_conf(settings, app_name)

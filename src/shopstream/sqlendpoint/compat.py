@@ -235,11 +235,18 @@ def needs_rewrite(sql: str) -> bool:
     return _NEEDS.search(sql) is not None
 
 
+# Clients' catalog queries are a few kB; sqlglot's parser is pure Python (a 1 MB statement
+# took minutes), so longer text is run as sent.
+REWRITE_MAX_CHARS = 64 << 10
+
+
 def rewrite(sql: str) -> str:
     """PostgreSQL catalog query -> DuckDB SQL over the session's catalog (else unchanged)."""
+    if len(sql) > REWRITE_MAX_CHARS:
+        return sql
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
-    except (ParseError, TokenError):
+    except (ParseError, TokenError, RecursionError):
         return sql
     for collate in list(tree.find_all(exp.Collate)):
         # `COLLATE pg_catalog.default`: DuckDB has no such collation; the default it is.

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from shopstream.errors import ConfigError, ShopstreamError
 from shopstream.sqlendpoint.compat import DATABASE
+from shopstream.sqlendpoint.limits import Limits
 from shopstream.sqlendpoint.scram import Verifier
-from shopstream.sqlendpoint.server import CursorSource, ServerConfig, _Server
+from shopstream.sqlendpoint.server import CursorSource, Server, ServerConfig
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -127,11 +128,10 @@ class SqlEndpoint:
             source=source,
             user=cfg.user,
             verifier=Verifier.from_password(password),
-            statement_timeout=cfg.statement_timeout_seconds,
-            max_connections=cfg.max_connections,
+            limits=Limits.from_settings(cfg),
             ssl_context=_ssl_context(settings),
         )
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -182,20 +182,18 @@ class SqlEndpoint:
         path.write_text(json.dumps(info.__dict__))
         return self
 
-    def _listen(self) -> _Server:
+    def _listen(self) -> Server:
         try:
-            return _Server((self.host, self._port), self._config)
+            return Server((self.host, self._port), self._config)
         except OSError:
             if self._port == 0 or "port" in self.settings.sql.model_fields_set:
                 raise
             log.warning("port %s is taken; the SQL endpoint listens on a free port", self._port)
-            return _Server((self.host, 0), self._config)
+            return Server((self.host, 0), self._config)
 
     def _preempt(self) -> None:
         """Gold's commit starts: it goes first (see `WriterFirst`)."""
-        with self._config.lock:
-            sessions = list(self._config.sessions.values())
-        for session in sessions:
+        for session in self._config.all_sessions():
             session.preempt()
 
     def stop(self) -> None:
@@ -207,14 +205,13 @@ class SqlEndpoint:
         self._config.source.writes.on_write(self._preempt, remove=True)
         server.shutdown()
         server.server_close()
-        with self._config.lock:
-            sessions = list(self._config.sessions.values())
-        for session in sessions:
+        for session in self._config.all_sessions():
             with contextlib.suppress(OSError):
                 session.cancel()
-                session.sock.shutdown(2)
+                session.wire.sock.shutdown(2)
         if self._thread is not None:
             self._thread.join(5)
+        self._config.checker.close()
         path = endpoint_file(self.settings)
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(path.read_text())

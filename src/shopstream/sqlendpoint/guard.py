@@ -1,22 +1,25 @@
 """Which statements the read-only endpoint runs, answers itself, or refuses (pure rules).
 
-An allow-list: a statement runs on DuckDB only if its first keyword is a read (SELECT,
-WITH, FROM, VALUES, SHOW, DESCRIBE, EXPLAIN, SUMMARIZE, PIVOT) and sqlglot's tree of it
-holds no file or URL read, no query-in-a-string, no SELECT INTO. Session statements that
-clients send on connect (SET datestyle, BEGIN, DISCARD ALL...) are answered without
-touching DuckDB. Everything else is refused with SQLSTATE 25006 (read-only) or 42501.
+The first of two checks, on sqlglot's tokens: a statement runs on DuckDB only if its first
+keyword is a read (SELECT, WITH, FROM, VALUES, TABLE, SHOW, DESCRIBE, EXPLAIN, SUMMARIZE,
+PIVOT). Tokens know strings, dollar-quoted strings, quoted identifiers and comments, so
+text inside them is never read as a keyword (a regex that stripped `/* ... */` once let
+`'/*' ... '*/'` hide a file read). Session statements clients send on connect (SET
+datestyle, BEGIN, DISCARD ALL...) are answered without touching DuckDB. Everything else is
+refused with SQLSTATE 25006 (read-only) or 42501.
+
+The second check is DuckDB's own parser (`sandbox.check_read`), and beneath both the writer's
+DuckDB instance cannot reach files or change settings at all (`warehouse.duckdb.lock_down`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType
 
 Kind = Literal[
     "read", "empty", "set", "show", "begin", "commit", "rollback", "savepoint", "rollback_to",
@@ -30,7 +33,10 @@ SYNTAX = "42601"  # syntax_error
 
 @dataclass(frozen=True)
 class Statement:
-    """One classified statement; `tag` is the CommandComplete tag for answered ones."""
+    """One classified statement; `tag` is the CommandComplete tag for answered ones.
+
+    `sql` is the statement exactly as the client sent it: what DuckDB runs, if it runs.
+    """
 
     kind: Kind
     sql: str
@@ -39,10 +45,12 @@ class Statement:
     value: str = ""
     code: str = ""
     reason: str = ""
+    explained: str | None = None  # for EXPLAIN: the statement it explains
+    run: str | None = None  # set by the checker: the exact text DuckDB may run
 
 
-_READ_WORDS = {"SELECT", "WITH", "FROM", "VALUES", "TABLE", "SHOW", "DESCRIBE", "DESC",
-               "EXPLAIN", "SUMMARIZE", "PIVOT", "UNPIVOT", "("}  # fmt: skip
+_READ_WORDS = {"SELECT", "WITH", "FROM", "VALUES", "TABLE", "DESCRIBE", "DESC", "SUMMARIZE",
+               "PIVOT", "UNPIVOT", "("}  # fmt: skip
 # Settings a client may set: they change how it talks, not what DuckDB does.
 CLIENT_SETTINGS = {
     "application_name", "datestyle", "extra_float_digits", "client_encoding", "intervalstyle",
@@ -53,52 +61,81 @@ CLIENT_SETTINGS = {
     "session characteristics", "transaction", "role", "session authorization",
     "max_parallel_workers_per_gather", "work_mem", "time zone", "xmloption", "row_security",
 }  # fmt: skip
-# Table and scalar functions that reach files, URLs, the environment or run SQL text.
-_EXTERNAL = re.compile(
-    r"^(read_\w+|\w+_scan|glob|query|query_table|getenv|sniff_csv|parquet_\w+|iceberg_\w+|"
-    r"delta_\w+|ducklake_\w+|\w+_attach|\w+_query|which_secret|duckdb_secrets|"
-    r"load_aws_credentials|json_execute_serialized_sql|sql_auto_complete|\w+_extension\w*)$",
-    re.IGNORECASE,
-)
+_MULTI_WORD_SETTINGS = {
+    ("SESSION", "CHARACTERISTICS"): "session characteristics",
+    ("SESSION", "AUTHORIZATION"): "session authorization",
+    ("TIME", "ZONE"): "time zone",
+}
 _DENIED_WORDS = {
     "INSERT": "INSERT", "UPDATE": "UPDATE", "DELETE": "DELETE", "MERGE": "MERGE",
     "UPSERT": "UPSERT", "TRUNCATE": "TRUNCATE", "CREATE": "DDL (CREATE)", "DROP": "DDL (DROP)",
     "ALTER": "DDL (ALTER)", "COMMENT": "COMMENT", "ATTACH": "ATTACH", "DETACH": "DETACH",
     "COPY": "COPY", "INSTALL": "INSTALL", "LOAD": "LOAD", "FORCE": "INSTALL", "PRAGMA": "PRAGMA",
     "CALL": "CALL", "EXPORT": "EXPORT", "IMPORT": "IMPORT", "CHECKPOINT": "CHECKPOINT",
-    "FORCE CHECKPOINT": "CHECKPOINT", "VACUUM": "VACUUM", "ANALYZE": "ANALYZE", "USE": "USE",
-    "GRANT": "GRANT", "REVOKE": "REVOKE", "PREPARE": "PREPARE", "EXECUTE": "EXECUTE",
+    "VACUUM": "VACUUM", "ANALYZE": "ANALYZE", "USE": "USE", "GRANT": "GRANT",
+    "REVOKE": "REVOKE", "PREPARE": "PREPARE", "EXECUTE": "EXECUTE",
     "UPDATE_EXTENSIONS": "UPDATE EXTENSIONS",
 }  # fmt: skip
-_ALLOWED_ROOTS = (
-    exp.Select, exp.SetOperation, exp.Values, exp.Describe, exp.Show, exp.Summarize,
-    exp.Pivot, exp.Subquery, exp.Table,
-)  # fmt: skip
-_WRITES = (
-    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Copy,
-    exp.Command, exp.TruncateTable, exp.Set, exp.Pragma, exp.Use, exp.Install, exp.Attach,
-    exp.Detach,
-)  # fmt: skip
+# Tokens whose text is data, never a keyword: strings of every quoting form, identifiers.
+_QUOTED = {t for t in TokenType if t.name.endswith("STRING")} | {TokenType.IDENTIFIER}
+# sqlglot reads the rest of a statement that starts with one of these (EXPLAIN, CALL, RESET,
+# EXECUTE...) as one string token; `tokens` tokenizes that rest too.
+_COMMANDS = {TokenType.COMMAND, TokenType.EXECUTE, TokenType.FETCH, TokenType.RENAME}
 HINT = "The SQL endpoint is read-only: SELECT, WITH, SHOW, DESCRIBE and EXPLAIN only."
 
 
-def split(sql: str) -> list[str]:
-    """Split a query string into statements at top-level semicolons (comments kept)."""
+def tokens(sql: str) -> list[Token] | None:
+    """sqlglot's tokens of one statement (comments dropped), or None if it cannot be tokenized.
+
+    A leading command keyword is followed by the tokens of the rest, not by one string.
+    """
+    toks = _tokenize(sql)
+    if not toks or toks[0].token_type not in _COMMANDS:
+        return toks
+    offset = toks[0].end + 1
+    rest = _tokenize(sql[offset:])
+    if rest is None:
+        return None
+    shifted = [
+        Token(t.token_type, t.text, t.line, t.col, t.start + offset, t.end + offset, t.comments)
+        for t in rest
+    ]
+    return [toks[0], *shifted]
+
+
+def _tokenize(sql: str) -> list[Token] | None:
     try:
-        tokens = sqlglot.tokenize(sql, read="duckdb")
+        return sqlglot.tokenize(sql, read="duckdb")
     except TokenError:
+        return None
+
+
+def split(sql: str) -> list[str]:
+    """Split a query string into statements at top-level semicolons (comments kept).
+
+    Parts holding nothing but comments and white space are dropped. Text that cannot be
+    tokenized (an unterminated string or comment) stays one part, which `classify` refuses.
+    """
+    toks = _tokenize(sql)
+    if toks is None:
         return [sql] if sql.strip() else []
-    parts, start = [], 0
-    for tok in tokens:
+    parts: list[str] = []
+    start, seen = 0, False
+    for tok in toks:
         if tok.token_type == TokenType.SEMICOLON:
-            parts.append(sql[start : tok.start])
-            start = tok.end + 1
-    parts.append(sql[start:])
-    return [p for p in parts if _strip_comments(p).strip()]
+            if seen:
+                parts.append(sql[start : tok.start])
+            start, seen = tok.end + 1, False
+        else:
+            seen = True
+    if seen:
+        parts.append(sql[start:])
+    return parts
 
 
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.DOTALL)
+def _word(tok: Token) -> str:
+    """A token's text as a keyword (upper case), or '' when it is data (string, identifier)."""
+    return "" if tok.token_type in _QUOTED else tok.text.upper()
 
 
 def _refuse(sql: str, what: str, code: str = READ_ONLY) -> Statement:
@@ -111,12 +148,36 @@ def _refuse(sql: str, what: str, code: str = READ_ONLY) -> Statement:
 
 def classify(sql: str) -> Statement:
     """Decide what to do with one statement (see the module docstring)."""
-    text = _strip_comments(sql).strip()
-    if not text:
+    toks = tokens(sql)
+    if toks is None:
+        return Statement(
+            "refused", sql, code=SYNTAX,
+            reason="unterminated quoted string, identifier or comment in the statement.",
+        )  # fmt: skip
+    if not toks:
         return Statement("empty", sql)
-    words = re.findall(r"[A-Za-z_]+|\(", text)
-    first = words[0].upper() if words else text[:1]
-    second = words[1].upper() if len(words) > 1 else ""
+    words = [_word(t) for t in toks[:3]]
+    first, second = words[0], words[1] if len(words) > 1 else ""
+    answered = _session_statement(sql, toks, first, second)
+    if answered is not None:
+        return answered
+    if first == "EXPLAIN":
+        skip = 2 if second in ("ANALYZE", "ANALYSE") else 1
+        if len(toks) <= skip:
+            return _refuse(sql, "an empty EXPLAIN", code=SYNTAX)
+        inner = classify(sql[toks[skip].start :])
+        if inner.kind == "read":
+            return Statement("read", sql, explained=inner.sql)
+        return inner if inner.kind == "refused" else _refuse(sql, f"EXPLAIN of a {inner.kind}")
+    if first in _DENIED_WORDS:
+        return _refuse(sql, _DENIED_WORDS[first])
+    if first not in _READ_WORDS:
+        return _refuse(sql, f"{first or 'a quoted'} statement")
+    return Statement("read", sql)
+
+
+def _session_statement(sql: str, toks: list[Token], first: str, second: str) -> Statement | None:
+    """Transaction bookkeeping, client settings and SHOW, answered by the session; else None."""
     if first in ("BEGIN", "START"):
         return Statement("begin", sql, tag="BEGIN")
     if first in ("COMMIT", "END"):
@@ -129,89 +190,45 @@ def classify(sql: str) -> Statement:
     if first in ("ROLLBACK", "ABORT"):
         return Statement("rollback", sql, tag="ROLLBACK")
     if first in ("SET", "RESET"):
-        return _classify_set(sql, text, first)
-    if first == "DISCARD" or (first == "DEALLOCATE"):
+        return _classify_set(sql, toks, first)
+    if first in ("DISCARD", "DEALLOCATE"):
         return Statement("noop", sql, tag=f"{first}{' ALL' if second == 'ALL' else ''}")
     if first == "SHOW":
-        return _classify_show(sql, text)
-    if first == "EXPLAIN":
-        inner = re.sub(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?", "", text, flags=re.IGNORECASE)
-        checked = classify(inner)
-        return checked if checked.kind == "refused" else Statement("read", sql)
-    if first in _DENIED_WORDS:
-        return _refuse(sql, _DENIED_WORDS[first])
-    if first not in _READ_WORDS:
-        return _refuse(sql, f"{first} statement")
-    return _check_tree(sql, text)
+        return _classify_show(sql, toks)
+    return None
 
 
-def _classify_set(sql: str, text: str, verb: str) -> Statement:
-    m = re.match(
-        r"^(?:SET|RESET)\s+(?:(?:SESSION|LOCAL)\s+(?!CHARACTERISTICS|AUTHORIZATION))?"
-        r"(session characteristics|session authorization|time zone|transaction|[\w.]+)"
-        r"(?:\s*(?:=|\bTO\b)\s*|\s+)?(.*)$",
-        text,
-        flags=re.IGNORECASE | re.DOTALL,
-    )
-    name = m[1].lower() if m else ""
+def _classify_set(sql: str, toks: list[Token], verb: str) -> Statement:
+    """SET/RESET of a PostgreSQL client setting (answered), anything else refused."""
+    i = 1
+    if i < len(toks) and _word(toks[i]) in ("SESSION", "LOCAL"):
+        after = _word(toks[i + 1]) if i + 1 < len(toks) else ""
+        if after not in ("CHARACTERISTICS", "AUTHORIZATION"):
+            i += 1
+    if i >= len(toks):
+        return _refuse(sql, f"{verb} without a setting", PRIVILEGE)
+    pair = (_word(toks[i]), _word(toks[i + 1]) if i + 1 < len(toks) else "")
+    if pair in _MULTI_WORD_SETTINGS:
+        name, i = _MULTI_WORD_SETTINGS[pair], i + 2
+    else:
+        name, i = toks[i].text.lower(), i + 1
+        while i + 1 < len(toks) and toks[i].token_type == TokenType.DOT:  # a.b.c
+            name, i = f"{name}.{toks[i + 1].text.lower()}", i + 2
     if name == "all" and verb == "RESET":
         return Statement("set", sql, tag="RESET", name="all")
     if name not in CLIENT_SETTINGS:
-        return _refuse(sql, f"{verb} {name or text}", PRIVILEGE)
-    value = (m[2] if m else "").strip().strip("'\"") if verb == "SET" else ""
+        return _refuse(sql, f"{verb} {name}", PRIVILEGE)
+    value = ""
+    if verb == "SET" and i < len(toks):
+        if _word(toks[i]) in ("=", "TO"):
+            i += 1
+        value = sql[toks[i].start :].strip().strip("'\"") if i < len(toks) else ""
     return Statement("set", sql, tag=verb, name=name, value=value)
 
 
-def _classify_show(sql: str, text: str) -> Statement:
+def _classify_show(sql: str, toks: list[Token]) -> Statement:
     """`SHOW <parameter>`: answered from the session if PostgreSQL's, else DuckDB's SHOW."""
-    name = " ".join(re.sub(r"^SHOW\s+", "", text, flags=re.IGNORECASE).split()).lower()
-    if re.fullmatch(r'[\w." ]+', name) is None:
-        return _refuse(sql, f"SHOW {name}", PRIVILEGE)
+    name = " ".join(t.text for t in toks[1:]).lower()
+    if not toks[1:] or any(t.token_type in _QUOTED - {TokenType.IDENTIFIER} for t in toks[1:]):
+        return _refuse(sql, f"SHOW {name}".strip(), PRIVILEGE)
     return Statement("show", sql, tag="SHOW", name=name)
-
-
-def _function_name(node: exp.Func) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.name)
-    return node.sql_name()
-
-
-def _check_tree(sql: str, text: str) -> Statement:
-    tree = None
-    for dialect in ("duckdb", "postgres"):
-        try:
-            tree = sqlglot.parse_one(text, read=dialect)
-            break
-        except (ParseError, TokenError):
-            continue
-    if tree is None:
-        return Statement(
-            "refused",
-            sql,
-            code=SYNTAX,
-            reason="the SQL endpoint could not parse this statement, so it cannot check it "
-            "is read-only; simplify it (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN).",
-        )
-    if not isinstance(tree, _ALLOWED_ROOTS):
-        return _refuse(sql, f"{type(tree).__name__.upper()} statement")
-    for node in tree.walk():
-        if isinstance(node, _WRITES):
-            return _refuse(sql, f"{type(node).__name__.upper()} inside a query")
-        if isinstance(node, exp.Into):
-            return _refuse(sql, "SELECT INTO")
-        if isinstance(node, exp.Func) and _EXTERNAL.match(_function_name(node)):
-            return _refuse(sql, f"reading files, URLs or SQL text ({_function_name(node)})",
-                           PRIVILEGE)  # fmt: skip
-        if isinstance(node, exp.Table) and _looks_like_a_path(node):
-            return _refuse(sql, f"reading the file {node.name!r}", PRIVILEGE)
-        if isinstance(node, exp.Table) and isinstance(node.this, exp.Literal):
-            return _refuse(sql, f"reading the file {node.this.this!r}", PRIVILEGE)
-    return Statement("read", sql)
-
-
-def _looks_like_a_path(table: exp.Table) -> bool:
-    """DuckDB reads `FROM 'x.csv'` / `FROM "s3://b/k"` as a file (a replacement scan)."""
-    ident = table.this
-    if not isinstance(ident, exp.Identifier):
-        return False
-    return bool(re.search(r"[./\\:*?]", str(ident.this)))

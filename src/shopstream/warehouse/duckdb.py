@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -45,6 +46,41 @@ DEFAULT_LOCK_TIMEOUT = 5.0
 # (`warehouse.duckdb_row_group_size`).
 ROW_GROUP_SIZE = 16_384
 _RESERVED_CATALOGS = {"memory", "temp", "system"}
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """What one DuckDB instance may take: memory (the buffer manager's) and spill space."""
+
+    memory_limit: str = "2GB"
+    max_temp_directory_size: str = "20GB"
+
+
+def lock_down(conn: duckdb.DuckDBPyConnection, limits: EngineLimits) -> None:
+    """Fix the instance's limits, then lock it: no file, URL or extension beyond its own.
+
+    After this no connection of the instance (every cursor, the SQL endpoint's clients and
+    Gold's writer alike) can read or write a file other than the database it has attached
+    and its spill directory, install or load an extension, or change any setting:
+    `read_text`, `glob`, `COPY ... TO` raise a PermissionException and every `SET`, and
+    `enable_profiling`/`enable_logging`, "the configuration has been locked" (DuckDB
+    2.0.1). What the writer needs still works: Arrow tables handed over with `register()`
+    (Gold's batches; replacement scans of Python variables stop), spilling to the
+    configured temp directory, checkpoints, DDL for migrations. So everything the writer
+    sets is set before this, at open.
+    """
+    for name, value in (
+        ("memory_limit", limits.memory_limit),
+        ("max_temp_directory_size", limits.max_temp_directory_size),
+        ("autoinstall_known_extensions", "false"),
+        ("autoload_known_extensions", "false"),
+        ("allow_community_extensions", "false"),
+        ("enable_external_access", "false"),
+        ("lock_configuration", "true"),
+    ):
+        conn.execute(f"SET {name} = '{value}'")
+
+
 _BAD_SQL = (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException)
 
 
@@ -110,12 +146,20 @@ class DuckDBWarehouse(Warehouse):
         read_only: bool = False,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         row_group_size: int = ROW_GROUP_SIZE,
+        limits: EngineLimits | None = None,
     ) -> None:
         super().__init__()
         self.path = Path(path)
         self.read_only = read_only
         self._cursor_lock = threading.Lock()
         self._conn = _connect(self.path, read_only, lock_timeout, row_group_size)
+        try:
+            lock_down(self._conn, limits or EngineLimits())
+        except BaseException:
+            self._conn.close()
+            raise
+        if not read_only:
+            _owner_only(self.path)
         # The writer's main database is an in-memory one with the file attached beside it
         # (see ROW_GROUP_SIZE), so each new connection must be pointed at the file.
         self._use: str | None = None if read_only else use_statement(self.path)
@@ -193,6 +237,19 @@ class DuckDBWarehouse(Warehouse):
             self._conn.close()
 
 
+def _owner_only(path: Path) -> None:
+    """The warehouse file and its WAL readable by the writing user only (the data is theirs;
+    the SQL endpoint, with its password, is how others read it)."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            return  # not ours to change: the open already proved we may write it
+
+
 def _mentions_our_table(message: str) -> bool:
     """Does a catalog error name one of our tables or views (i.e. init never ran)?"""
     words = set(re.findall(r"\w+", message.lower()))
@@ -260,7 +317,7 @@ def _connect(
             "(`shopstream up` / `shopstream gold`) first."
         )
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout
     delay = 0.05
     while True:

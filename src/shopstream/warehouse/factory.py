@@ -31,11 +31,14 @@ def open_warehouse(
         from shopstream.warehouse.snowflake import SnowflakeWarehouse
 
         return SnowflakeWarehouse(settings.warehouse.snowflake)
-    from shopstream.warehouse.duckdb import DEFAULT_LOCK_TIMEOUT, DuckDBWarehouse
+    from shopstream.warehouse.duckdb import DEFAULT_LOCK_TIMEOUT, DuckDBWarehouse, EngineLimits
 
     return DuckDBWarehouse(
         settings.duckdb_path,
         read_only=read_only,
         lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
         row_group_size=settings.warehouse.duckdb_row_group_size,
+        limits=EngineLimits(
+            settings.warehouse.duckdb_memory_limit, settings.warehouse.duckdb_max_temp_size
+        ),
     )

@@ -28,7 +28,9 @@ def plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def client(offline_settings: Settings, filled_wh: Warehouse) -> Iterator[TestClient]:
-    with TestClient(create_app(offline_settings, warehouse=filled_wh)) as c:
+    with TestClient(
+        create_app(offline_settings, warehouse=filled_wh), base_url="http://127.0.0.1"
+    ) as c:
         yield c
 
 
@@ -159,7 +161,7 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
 
 
 def test_missing_warehouse_is_a_503_not_a_crash(offline_settings: Settings) -> None:
-    with TestClient(create_app(offline_settings)) as c:
+    with TestClient(create_app(offline_settings), base_url="http://127.0.0.1") as c:
         res = c.get("/api/kpis")
         assert res.status_code == 503
         assert "no warehouse" in res.json()["detail"]
@@ -173,7 +175,7 @@ def test_standalone_app_reads_the_file_read_only(
     offline_settings: Settings, filled_wh: Warehouse
 ) -> None:
     filled_wh.close()  # the writer is gone: a standalone dashboard opens the file itself
-    with TestClient(create_app(offline_settings)) as c:
+    with TestClient(create_app(offline_settings), base_url="http://127.0.0.1") as c:
         assert c.get("/api/kpis").json()["orders"] == EXPECTED["orders"]
 
 

@@ -15,7 +15,9 @@ from shopstream.warehouse import Warehouse
 def test_metrics_endpoint_parses_and_matches_the_warehouse(
     offline_settings: Settings, filled_wh: Warehouse
 ) -> None:
-    with TestClient(create_app(offline_settings, warehouse=filled_wh)) as c:
+    with TestClient(
+        create_app(offline_settings, warehouse=filled_wh), base_url="http://127.0.0.1"
+    ) as c:
         res = c.get("/metrics")
     assert res.status_code == 200
     assert res.headers["content-type"].startswith("text/plain")

@@ -44,8 +44,10 @@ def test_snowflake_api_equals_duckdb_api(
 ) -> None:
     snow_settings, snow = snow_wh
     with (
-        TestClient(create_app(snow_settings, warehouse=snow)) as sf,
-        TestClient(create_app(offline_settings, warehouse=filled_wh)) as duck,
+        TestClient(create_app(snow_settings, warehouse=snow), base_url="http://127.0.0.1") as sf,
+        TestClient(
+            create_app(offline_settings, warehouse=filled_wh), base_url="http://127.0.0.1"
+        ) as duck,
     ):
         for path in ENDPOINTS:
             got, want = sf.get(path), duck.get(path)

@@ -118,7 +118,7 @@ def api_client(tmp_path: Path) -> Iterator[TestClient]:
             for n in range(API_PURCHASES)
         ]
         wh.commit_batch(events_table(sales), None, BatchMeta("gold", "q", 0))
-        with TestClient(create_app(settings, warehouse=wh)) as c:
+        with TestClient(create_app(settings, warehouse=wh), base_url="http://127.0.0.1") as c:
             yield c
 
 
