@@ -68,6 +68,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # Arrow makes DataFrame.toArrow() / toPandas() in foreachBatch cheap.
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.python.worker.reuse": "true",
+        # Checkpoints hold offsets and query ids: the user's alone, like the rest of the home
+        # (Hadoop's file system applies its own umask, 022, not the process's).
+        "spark.hadoop.fs.permissions.umask-mode": "077",
     }
     if local:
         # Scratch space is the driver's own; cluster managers give executors theirs.

@@ -15,11 +15,13 @@ import os
 import re
 import secrets
 import socketserver
+import threading
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from shopstream.sqlendpoint import compat, guard, messages, types
+from shopstream.sqlendpoint.checker import CLIENT_NICENESS
 from shopstream.sqlendpoint.errors import (
     ClientGone,
     ClientStalled,
@@ -45,6 +47,8 @@ class Session(socketserver.BaseRequestHandler):
     server: Server
 
     def setup(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # this thread only (Linux)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CLIENT_NICENESS)
         self.cfg: ServerConfig = self.server.cfg
         self.wire = Wire(self.request, self.cfg.limits.send_timeout)
         self.txn = "I"
