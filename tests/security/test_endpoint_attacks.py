@@ -208,6 +208,7 @@ def test_parsing_counts_against_the_statement_timeout(target: Target) -> None:
         conn.execute("SET statement_timeout = '200ms'")
         with pytest.raises(psycopg.errors.QueryCanceled):
             conn.execute(sql)
+        conn.execute("RESET statement_timeout")
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 

@@ -156,6 +156,15 @@ def test_every_listener_of_up_is_on_loopback(up: Up) -> None:
     assert not exposed, f"listening beyond loopback: {exposed}"
 
 
+def test_the_local_broker_listens_on_loopback(up: Up, kafka_bootstrap: str) -> None:
+    """The broker `kafka start` runs (here the test session's) is reachable from this host only."""
+    ports = {int(address.rsplit(":", 1)[1]) for address in kafka_bootstrap.split(",")}
+    every_pid = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+    broker = [entry for entry in _listening(every_pid) if entry[2] in ports]
+    assert broker, "no process listens on the broker's port"
+    assert all(_loopback(host) for _, host, _ in broker), broker
+
+
 def test_the_home_and_every_file_in_it_are_the_users_alone(up: Up) -> None:
     """The home is 0700, its secrets 0600, and nothing in it is readable or writable by
     anyone else (Spark's copies of public jars keep their 0711: execute, not read)."""

@@ -72,6 +72,11 @@ class Checker:
             if not self._closed:
                 self._idle.put(worker)
 
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until every checker process has started (so no statement waits for one)."""
+        for worker in self._workers:
+            worker.ready.wait(timeout)
+
     def close(self) -> None:
         self._closed = True
         for worker in self._workers:
@@ -92,18 +97,30 @@ class _Worker:
         self._process: Any = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()
+        self.ready = threading.Event()  # set once a process has answered its first check
 
     def warm(self) -> None:
         """Start the process in the background (spawning one takes ~0.5 s here)."""
-        threading.Thread(target=self._start, name="sql-checker-start", daemon=True).start()
+        threading.Thread(target=self._warm, name="sql-checker-start", daemon=True).start()
+
+    def _warm(self) -> None:
+        with self._lock:
+            conn = self._start_locked()
+            with contextlib.suppress(EOFError, OSError):
+                conn.send("SELECT 1")  # imports done, parser warm
+                conn.recv()
+            self.ready.set()
 
     def _start(self) -> Connection:
         with self._lock:
-            if self._process is None or not self._process.is_alive() or self._conn is None:
-                self._stop()
-                self._spawn()
-            assert self._conn is not None
-            return self._conn
+            return self._start_locked()
+
+    def _start_locked(self) -> Connection:
+        if self._process is None or not self._process.is_alive() or self._conn is None:
+            self._stop()
+            self._spawn()
+        assert self._conn is not None
+        return self._conn
 
     def _spawn(self) -> None:
         parent, child = self._ctx.Pipe()

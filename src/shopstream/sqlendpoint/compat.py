@@ -61,6 +61,11 @@ SHOW_EXTRA = {
 }
 
 
+def show_column(name: str) -> str:
+    """The column name PostgreSQL gives a SHOW's answer."""
+    return "transaction_isolation" if name == "transaction isolation level" else name
+
+
 def _empty_view(name: str, columns: str) -> str:
     cols = ", ".join(f"NULL::{t} AS {c}" for c, t in (p.split() for p in columns.split(",")))
     return f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} WHERE false"

@@ -175,6 +175,7 @@ class SqlEndpoint:
             daemon=True,
         )  # fmt: skip
         self._thread.start()
+        self._config.checker.wait_ready()
         self._config.source.writes.on_write(self._preempt)
         path = endpoint_file(self.settings)
         path.parent.mkdir(parents=True, exist_ok=True)

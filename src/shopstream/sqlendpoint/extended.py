@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shopstream.sqlendpoint import guard, messages, types
+from shopstream.sqlendpoint import compat, guard, messages, types
 from shopstream.sqlendpoint.errors import PROTOCOL_VIOLATION, PgError
 
 if TYPE_CHECKING:
@@ -136,8 +136,6 @@ class Extended:
         return portal.result
 
     def _describe_statement(self, prepared: Prepared) -> None:
-        from shopstream.sqlendpoint.session import show_column
-
         s, stmt = self.session, prepared.statement
         wire = s.wire
         n = _param_count(stmt.sql)
@@ -145,7 +143,9 @@ class Extended:
         wire.send(messages.parameter_description([o or types.TEXT for o in oids]))
         if stmt.kind == "show" and stmt.name in s.show_values():
             wire.send(
-                messages.row_description([(show_column(stmt.name), types.PgType(types.TEXT))])
+                messages.row_description(
+                    [(compat.show_column(stmt.name), types.PgType(types.TEXT))]
+                )
             )
         elif stmt.kind == "refused":
             raise PgError(stmt.code, stmt.reason, hint=guard.HINT)

@@ -223,7 +223,7 @@ class Session(socketserver.BaseRequestHandler):
         if stmt.kind == "show":
             values = self.show_values()
             if stmt.name in values:
-                column = (show_column(stmt.name), types.PgType(types.TEXT))
+                column = (compat.show_column(stmt.name), types.PgType(types.TEXT))
                 return Result("SHOW", [column], iter([(values[stmt.name],)]))
         if stmt.run is None:
             raise PgError(guard.PRIVILEGE, f"SHOW {stmt.name} is not a setting shopstream shows.")
@@ -275,10 +275,6 @@ class Session(socketserver.BaseRequestHandler):
         values.update(compat.SHOW_EXTRA)
         values["statement_timeout"] = f"{round(self.timeout * 1000)}ms" if self.timeout else "0"
         return values
-
-
-def show_column(name: str) -> str:
-    return "transaction_isolation" if name == "transaction isolation level" else name
 
 
 def parse_timeout(value: str) -> float:
