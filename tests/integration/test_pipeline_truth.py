@@ -53,6 +53,7 @@ def _warehouse_figures(settings: Settings) -> dict[str, Any]:
         )
         dlq = wh.query("SELECT reason, COUNT(*) AS n FROM dead_letter_events GROUP BY reason")
         unique = wh.query("SELECT COUNT(*) AS n FROM silver_events")[0]["n"]
+        sessions = wh.query(SESSIONS_SQL)
     return {
         "cdm": [
             {
@@ -67,7 +68,34 @@ def _warehouse_figures(settings: Settings) -> dict[str, Any]:
         ],
         "dead_letter": {r["reason"]: int(r["n"]) for r in dlq},
         "unique": int(unique),
+        "sessions": {
+            r["session_id"]: (
+                r["customer_id"],
+                r["device"],
+                int(r["page_views"]),
+                int(r["carts"]),
+                int(r["purchases"]),
+                int(r["units"]),
+                Decimal(r["revenue"]),
+            )
+            for r in sessions
+        },
     }
+
+
+# The generator's sessions (its truth, per session_id) read back from the unique events.
+# fakesnow sums a DECIMAL column as a double (236.96000000000000795...): the cast rounds it
+# back, exactly for sums this small.
+SESSIONS_SQL = """
+SELECT session_id, MIN(customer_id) AS customer_id, MIN(device) AS device,
+       SUM(CASE WHEN event_type = 'PAGE_VIEW' THEN 1 ELSE 0 END) AS page_views,
+       SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS carts,
+       SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchases,
+       SUM(CASE WHEN event_type = 'PURCHASE' THEN quantity ELSE 0 END) AS units,
+       CAST(COALESCE(SUM(CASE WHEN event_type = 'PURCHASE' THEN reporting_amount END), 0)
+            AS DECIMAL(38, 2)) AS revenue
+FROM silver_events WHERE session_id IS NOT NULL GROUP BY session_id
+"""
 
 
 def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +106,18 @@ def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
         ],
         "dead_letter": {k: v for k, v in truth["dead_letter"]["by_reason"].items() if v},
         "unique": truth["unique"],
+        "sessions": {
+            r["session_id"]: (
+                r["customer_id"],
+                r["device"],
+                r["page_views"],
+                r["add_to_cart_count"],
+                r["purchase_count"],
+                r["units"],
+                Decimal(r["revenue"]),
+            )
+            for r in truth["sessions"]["rows"]
+        },
     }
 
 
@@ -113,6 +153,7 @@ def test_pipeline_equals_ground_truth_through_restarts(
         truth = _produce_with_truth(settings, seed=11)
         assert truth["raw"] == message_count(settings, settings.kafka.raw_topic)
         assert truth["duplicates"] > 0 and truth["dead_letter"]["total"] > 0
+        assert truth["sessions"]["sessions"] > 500 and truth["sessions"]["converted"] > 0
         expected = _truth_figures(truth)
 
         _process(spark, settings)
