@@ -19,6 +19,7 @@ import pytest
 from confluent_kafka import Producer
 
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+from shopstream.bronze.incidents import parse_incidents
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
 from shopstream.infra.checkpoints import checkpoint
@@ -31,7 +32,14 @@ EVENTS = 6_000
 
 
 def _produce_with_truth(settings: Settings, seed: int) -> dict[str, Any]:
-    cfg = GeneratorConfig.from_settings(settings, seed=seed, customers=300, backfill_days=3)
+    # Incidents too: their rows (locale timestamps, purchases without amount, checkouts
+    # turned into views) must meet real Silver's rules as the truth classified them.
+    incidents = parse_incidents(
+        ["checkout_outage@6h+12h", "payment_failures@1d+12h:1", "bad_release@2d+12h"]
+    )
+    cfg = GeneratorConfig.from_settings(
+        settings, seed=seed, customers=300, backfill_days=3, incidents=incidents
+    )
     gen = EventGenerator(cfg, total_events=EVENTS)
     truth = TruthBuilder(gen)
     producer = Producer(client_config(settings) | {"acks": "all", "enable.idempotence": True})
@@ -154,6 +162,7 @@ def test_pipeline_equals_ground_truth_through_restarts(
         assert truth["raw"] == message_count(settings, settings.kafka.raw_topic)
         assert truth["duplicates"] > 0 and truth["dead_letter"]["total"] > 0
         assert truth["sessions"]["sessions"] > 500 and truth["sessions"]["converted"] > 0
+        assert all(i["affected_events"] > 0 for i in truth["incidents"])
         expected = _truth_figures(truth)
 
         _process(spark, settings)
