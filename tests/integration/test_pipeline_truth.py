@@ -21,6 +21,7 @@ from confluent_kafka import Producer
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.incidents import parse_incidents
 from shopstream.bronze.truth import TruthBuilder
+from shopstream.bronze.truth_shop import session_rows
 from shopstream.config import Settings
 from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import client_config, message_count
@@ -124,7 +125,7 @@ def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
                 r["units"],
                 Decimal(r["revenue"]),
             )
-            for r in truth["sessions"]["rows"]
+            for r in session_rows(truth["sessions"])
         },
     }
 

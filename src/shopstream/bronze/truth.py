@@ -32,7 +32,7 @@ Truth JSON shape (contract v1; extend, don't rename):
       "keys": {"null": N, "by_key": {"CUST_00000001": N, ...}},  # raw messages per Kafka key
       "noise": {"malformed_json": N, ..., "duplicate": N},     # what was injected
       "customers": {"configured": N, "at_run_start": N, "at_end": N},  # the growing base
-      "sessions": {...},     # per session_id and totals: see `truth_shop.SessionTruth`
+      "sessions": {...},     # totals and a table per session_id: `truth_shop.SessionTruth`
       "incidents": [...]     # each incident's window: see `truth_shop.IncidentTruth`
     }
 
@@ -315,7 +315,11 @@ def _config_json(cfg: Any) -> dict[str, Any]:
 
 
 def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
-    """Write the truth as JSON, or Parquet rows + JSON summary for a `.parquet` path."""
+    """Write the truth as JSON, or Parquet rows + JSON summary for a `.parquet` path.
+
+    With `.parquet`, `customer_daily_metrics` goes to that file, the sessions table to
+    `<name>.sessions.parquet` and everything else to `<name>.json`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix != ".parquet":
@@ -340,11 +344,19 @@ def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
         }
     )
     pq.write_table(table, path)
+    sessions_path = _sessions_parquet(path)
+    pq.write_table(pa.table(truth["sessions"]["table"]), sessions_path)
     summary = {k: v for k, v in truth.items() if k != "customer_daily_metrics"}
     summary["customer_daily_metrics_parquet"] = path.name
+    summary["sessions"] = {k: v for k, v in truth["sessions"].items() if k != "table"}
+    summary["sessions"]["table_parquet"] = sessions_path.name
     side = path.with_suffix(".json")
     side.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-    return [path, side]
+    return [path, sessions_path, side]
+
+
+def _sessions_parquet(path: Path) -> Path:
+    return path.with_name(path.stem + ".sessions.parquet")
 
 
 def read_truth(path: Path) -> dict[str, Any]:
@@ -363,6 +375,9 @@ def read_truth(path: Path) -> dict[str, Any]:
             }
             for r in rows
         ]
+        sessions = truth["sessions"]
+        if sessions.pop("table_parquet", None):
+            sessions["table"] = pq.read_table(_sessions_parquet(path)).to_pydict()
         return truth
     return orjson.loads(path.read_bytes())
 

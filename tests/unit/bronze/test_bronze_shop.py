@@ -21,6 +21,7 @@ from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.noise import NoiseRates
 from shopstream.bronze.shop import ShopModel
 from shopstream.bronze.truth import TruthBuilder
+from shopstream.bronze.truth_shop import session_rows
 from shopstream.config import GeneratorSettings
 from shopstream.errors import ConfigError
 
@@ -49,7 +50,7 @@ def _simulate(seed: int, **config: Any) -> dict[str, Any]:
         clock[0] += 1000
     doc = truth.result()
     half = _iso(T0 + RUN_MS // 2)
-    finished = [r for r in doc["sessions"]["rows"] if r["first_event_at"] < half]
+    finished = [r for r in session_rows(doc["sessions"]) if r["first_event_at"] < half]
     return {
         "truth": doc,
         "orders": orders,
@@ -129,7 +130,7 @@ def test_no_customer_has_a_visible_share_of_orders(open_shop) -> None:
 def test_returning_customers_have_a_heavy_tail(run) -> None:
     # The empty shop's base is the configured one; an open shop's also holds the
     # first-time customers of the sessions before its start.
-    sessions = Counter(r["customer_id"] for r in run["truth"]["sessions"]["rows"])
+    sessions = Counter(r["customer_id"] for r in session_rows(run["truth"]["sessions"]))
     returning = sorted(
         (
             n
@@ -154,7 +155,7 @@ def test_first_time_customers_are_a_share_of_sessions_and_grow_the_base(name, re
     assert sessions["new_customer_sessions"] == sessions["customers"]["new"]  # one first each
     assert customers["at_end"] - customers["at_run_start"] >= sessions["customers"]["new"] / 2
     assert customers["at_run_start"] >= customers["configured"] == 10_000
-    new_ids = {r["customer_id"] for r in sessions["rows"] if r["new_customer"]}
+    new_ids = {r["customer_id"] for r in session_rows(sessions) if r["new_customer"]}
     assert min(int(c.removeprefix("CUST_")) for c in new_ids) > customers["configured"]
 
 
@@ -201,7 +202,7 @@ def test_flags_set_the_funnel_on_every_device() -> None:
     truth = TruthBuilder(gen)
     for _ in range(8):
         truth.add(gen.next_batch(25_000))
-    rows = truth.result()["sessions"]["rows"]
+    rows = session_rows(truth.result()["sessions"])
     rows = rows[: len(rows) * 2 // 3]  # sorted by random id: a sample, open ones included
     carts = sum(r["add_to_cart_count"] > 0 for r in rows)
     assert carts / len(rows) == pytest.approx(0.4, abs=0.03)

@@ -12,6 +12,7 @@ from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.incidents import parse_incidents
 from shopstream.bronze.noise import Noise, NoiseRates
 from shopstream.bronze.truth import compute_truth, read_truth, write_truth
+from shopstream.bronze.truth_shop import session_rows
 from shopstream.contract import REASONS
 
 NOW_MS = 1_764_086_400_000 + 13 * 3_600_000  # 2025-11-25T13:00Z: backfill crosses midnights
@@ -94,7 +95,7 @@ def _check(cfg: GeneratorConfig, total: int, batch_size: int = 4096) -> dict:
             r["units"],
             r["revenue"],
         )
-        for r in truth["sessions"]["rows"]
+        for r in session_rows(truth["sessions"])
     }
     assert sessions == ref["sessions"]
     assert truth["sessions"]["sessions"] == len(ref["sessions"])
@@ -176,4 +177,5 @@ def test_truth_round_trips_through_json_and_parquet(tmp_path, suffix: str) -> No
     assert all(p.exists() for p in written)
     back = read_truth(tmp_path / f"truth{suffix}")
     assert back["customer_daily_metrics"] == truth["customer_daily_metrics"]
+    assert back["sessions"] == truth["sessions"] and len(session_rows(back["sessions"])) > 100
     assert back["raw"] == truth["raw"] == 3000
