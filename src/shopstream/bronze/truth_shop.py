@@ -29,7 +29,8 @@ _SUMS = ("page_views", "add_to_cart_count", "purchase_count", "units", "revenue_
 _MERGE_EVERY = 64  # partial groups kept before merging (bounds memory on small batches)
 
 
-def _iso_ms(ms: int) -> str:
+def iso_ms(ms: int) -> str:
+    """Epoch millis -> `YYYY-MM-DDTHH:MM:SS.mmmZ`."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
@@ -218,14 +219,14 @@ class IncidentTruth:
         out = []
         for index, window in enumerate(self.windows):
             incident = window.incident
-            event_time = {"start": _iso_ms(window.start_ms), "end": _iso_ms(window.end_ms)}
+            event_time = {"start": iso_ms(window.start_ms), "end": iso_ms(window.end_ms)}
             first, last = self._sent[index]
             wall_time = (
                 event_time
                 if self.live
                 else {
-                    "start": None if first is None else _iso_ms(first),
-                    "end": None if last is None else _iso_ms(last),
+                    "start": None if first is None else iso_ms(first),
+                    "end": None if last is None else iso_ms(last),
                 }
             )
             out.append(

@@ -161,6 +161,7 @@ def produce_cmd(
     from shopstream.bronze.producer import FileSource, ProcessSource, produce, raise_for_delivery
     from shopstream.bronze.shop import ShopModel
     from shopstream.bronze.truth import TruthBuilder
+    from shopstream.bronze.truth_shop import iso_ms
     from shopstream.runtime.signals import stop_on_signals
 
     per_second = parse_rate(rate)
@@ -226,6 +227,11 @@ def produce_cmd(
     summary = report.to_json()
     if gen is not None:
         summary["seed"] = gen.config.seed
+        if gen.windows:
+            summary["incidents"] = [
+                {"spec": w.incident.spec, "start": iso_ms(w.start_ms), "end": iso_ms(w.end_ms)}
+                for w in gen.windows
+            ]
     if builder is not None and truth is not None:
         summary |= _write_truth(builder, truth, report)
     if as_json:
@@ -353,6 +359,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     )
     if "seed" in s:
         table.add_row("seed", str(s["seed"]))
+    for incident in s.get("incidents", []):
+        table.add_row("incident", f"{incident['spec']}: {incident['start']} - {incident['end']}")
     if "truth" in s:
         e = s["expected"]
         table.add_row("truth", ", ".join(s["truth"]))
