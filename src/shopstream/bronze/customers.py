@@ -42,6 +42,9 @@ class Customers:
         self._cumulative = np.zeros(capacity, dtype=np.float64)  # running sum of weights
         self.currency = np.zeros(capacity, dtype=np.int8)
         self.device = np.zeros(capacity, dtype=np.int8)
+        # Each customer's id as ASCII, spelled once: a gather per batch instead of
+        # 8 divisions per row (~4 ms a 65,536-row batch).
+        self.ids = np.zeros((capacity, ID_WIDTH), dtype=np.uint8)
         self.add(rng, count)
 
     @property
@@ -58,12 +61,14 @@ class Customers:
             self._cumulative = np.resize(self._cumulative, grow)
             self.currency = np.resize(self.currency, grow)
             self.device = np.resize(self.device, grow)
+            self.ids = np.resize(self.ids, (grow, ID_WIDTH))
         weights = rng.lognormal(0.0, self.activity_sigma, size=count)
         base = self._cumulative[start - 1] if start else 0.0
         self._cumulative[start:end] = base + np.cumsum(weights)
         currencies = len(self.currency_weights)
         self.currency[start:end] = rng.choice(currencies, size=count, p=self.currency_weights)
         self.device[start:end] = rng.choice(len(self.device_shares), count, p=self.device_shares)
+        self.ids[start:end] = id_matrix(np.arange(start, end))
         self.count = end
         return np.arange(start, end, dtype=np.int32)
 

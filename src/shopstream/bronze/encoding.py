@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from shopstream.bronze.batch import ADD_TO_CART, MINUTE_MS, PAGE_VIEW, PURCHASE
-from shopstream.bronze.customers import ID_WIDTH, id_matrix
+from shopstream.bronze.customers import ID_WIDTH
 from shopstream.bronze.world import World
 from shopstream.contract import EVENT_TYPES
 
@@ -179,7 +179,8 @@ class RowEncoder:
     def customer_ids(self, customers: np.ndarray) -> np.ndarray:
         """(n, width) uint8 customer ids of the given customer indexes."""
         if self._fixed_ids is None:
-            return id_matrix(customers)
+            assert self.world.customers is not None
+            return self.world.customers.ids[customers]
         return self._fixed_ids[customers].view(np.uint8).reshape(len(customers), -1)
 
     def customer_keys(self, customers: np.ndarray) -> list[bytes]:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from shopstream.bronze.customers import ID_WIDTH, Customers, customer_id, id_matrix
+from shopstream.bronze.customers import ID_WIDTH, Customers, customer_id
 
 CATEGORIES: dict[str, float] = {  # category -> median price in the reporting currency
     "electronics": 120.0,
@@ -76,7 +76,7 @@ class World:
         """The customer ids of many indexes at once."""
         if self.customers is None:
             return [self.customer_ids[i] for i in indexes.tolist()]
-        ids = np.ascontiguousarray(id_matrix(indexes.astype(np.int64)))
+        ids = np.ascontiguousarray(self.customers.ids[indexes])
         return ids.view(f"S{ID_WIDTH}").ravel().astype(str).tolist()
 
     @property
