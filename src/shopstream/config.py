@@ -294,6 +294,93 @@ class PipelineSettings(_Section):
         return {k.upper(): r for k, r in v.items()}
 
 
+# The generator's shop: every default below is a published figure or a stated assumption,
+# each with its source in docs/generator.md ("Generator model"). Device tables are keyed by
+# device name; their keys must agree.
+DEVICE_SHARES = {"mobile": 0.73, "desktop": 0.24, "tablet": 0.03}
+# Hourly traffic index, hour 0-23 of the shop's day (only the shape matters: normalized to
+# a mean of 1). Trough 4 am, peak 8 pm, lowest hour about 1/7 of the highest.
+DAY_CURVE = (
+    80, 55, 35, 25, 21, 23, 35, 55, 75, 90, 103, 110,
+    118, 122, 118, 115, 118, 125, 135, 145, 151, 148, 130, 105,
+)  # fmt: skip
+
+
+class GeneratorSettings(_Section):
+    """The shop the built-in generator simulates (figures and sources: docs/generator.md)."""
+
+    customers: int = Field(
+        10_000, ge=1, le=10_000_000, description="customers known at the start; new ones join"
+    )
+    products: int = Field(1_000, ge=1, le=1_000_000, description="catalog size")
+    new_customer_share: float = Field(
+        0.52, ge=0, le=1, description="share of sessions from first-time customers"
+    )
+    returning_cart_lift: float = Field(
+        1.95, ge=1, le=10, description="returning customers add to cart this many times as often"
+    )
+    activity_sigma: float = Field(
+        1.2, ge=0, le=3, description="log-normal spread of how often returning customers visit"
+    )
+    mean_page_views: float = Field(5.0, ge=1, le=40, description="page views per session")
+    mean_cart_lines: float = Field(1.5, ge=1, le=10, description="products per cart")
+    device_shares: dict[str, float] = Field(
+        default_factory=lambda: dict(DEVICE_SHARES), description="share of sessions per device"
+    )
+    bounce_rate: dict[str, float] = Field(
+        default_factory=lambda: {"mobile": 0.37, "desktop": 0.26, "tablet": 0.28},
+        description="share of single-page sessions per device",
+    )
+    conversion_rate: dict[str, float] = Field(
+        default_factory=lambda: {"mobile": 0.018, "desktop": 0.039, "tablet": 0.038},
+        description="share of sessions with a purchase, per device",
+    )
+    cart_abandonment: dict[str, float] = Field(
+        default_factory=lambda: {"mobile": 0.72, "desktop": 0.66, "tablet": 0.68},
+        description="share of sessions with a cart and no purchase, per device",
+    )
+    day_length_seconds: float = Field(
+        1200.0,
+        ge=0,
+        description="live runs: length of one shop day (the traffic curve's period); 0 = flat",
+    )
+    day_curve_depth: float = Field(
+        1.0, ge=0, le=1, description="0 = flat traffic, 1 = the full day/night curve"
+    )
+    day_curve: tuple[float, ...] = Field(
+        DAY_CURVE, description="traffic index per hour 0-23 of the shop's day"
+    )
+    incidents: list[str] = Field(
+        default_factory=list, description="incidents to inject: KIND@START+DURATION[:MAGNITUDE]"
+    )
+
+    @model_validator(mode="after")
+    def _shop(self) -> GeneratorSettings:
+        devices = set(self.device_shares)
+        for name in ("bounce_rate", "conversion_rate", "cart_abandonment"):
+            table = getattr(self, name)
+            if set(table) != devices:
+                raise ValueError(
+                    f"{name} must name the devices of device_shares ({sorted(devices)}), "
+                    f"got {sorted(table)}"
+                )
+            if any(not 0 <= v <= 1 for v in table.values()):
+                raise ValueError(f"{name} values must be between 0 and 1")
+        shares = self.device_shares.values()
+        if not devices or any(v < 0 for v in shares) or abs(sum(shares) - 1) > 1e-6:
+            raise ValueError("device_shares must be non-negative and add up to 1")
+        for device in devices:
+            carts = self.conversion_rate[device] / max(1e-12, 1 - self.cart_abandonment[device])
+            if carts > 1 - self.bounce_rate[device]:
+                raise ValueError(
+                    f"{device}: conversion_rate / (1 - cart_abandonment) = {carts:.3f} sessions "
+                    f"with a cart exceed the {1 - self.bounce_rate[device]:.3f} that do not bounce"
+                )
+        if len(self.day_curve) != 24 or min(self.day_curve) < 0 or sum(self.day_curve) <= 0:
+            raise ValueError("day_curve needs 24 non-negative hourly values, not all zero")
+        return self
+
+
 class DashboardSettings(_Section):
     """The web dashboard, its JSON API, /health and /metrics."""
 
@@ -378,6 +465,7 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = WarehouseSettings()
     pipeline: PipelineSettings = PipelineSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    generator: GeneratorSettings = GeneratorSettings()
     sql: SqlSettings = SqlSettings()
 
     @classmethod

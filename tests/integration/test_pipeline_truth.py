@@ -19,7 +19,9 @@ import pytest
 from confluent_kafka import Producer
 
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+from shopstream.bronze.incidents import parse_incidents
 from shopstream.bronze.truth import TruthBuilder
+from shopstream.bronze.truth_shop import session_rows
 from shopstream.config import Settings
 from shopstream.infra.checkpoints import checkpoint
 from shopstream.infra.kafka import client_config, message_count
@@ -31,7 +33,14 @@ EVENTS = 6_000
 
 
 def _produce_with_truth(settings: Settings, seed: int) -> dict[str, Any]:
-    cfg = GeneratorConfig.from_settings(settings, seed=seed, customers=300, backfill_days=3)
+    # Incidents too: their rows (locale timestamps, purchases without amount, checkouts
+    # turned into views) must meet real Silver's rules as the truth classified them.
+    incidents = parse_incidents(
+        ["checkout_outage@6h+12h", "payment_failures@1d+12h:1", "bad_release@2d+12h"]
+    )
+    cfg = GeneratorConfig.from_settings(
+        settings, seed=seed, customers=300, backfill_days=3, incidents=incidents
+    )
     gen = EventGenerator(cfg, total_events=EVENTS)
     truth = TruthBuilder(gen)
     producer = Producer(client_config(settings) | {"acks": "all", "enable.idempotence": True})
@@ -53,6 +62,7 @@ def _warehouse_figures(settings: Settings) -> dict[str, Any]:
         )
         dlq = wh.query("SELECT reason, COUNT(*) AS n FROM dead_letter_events GROUP BY reason")
         unique = wh.query("SELECT COUNT(*) AS n FROM silver_events")[0]["n"]
+        sessions = wh.query(SESSIONS_SQL)
     return {
         "cdm": [
             {
@@ -67,7 +77,34 @@ def _warehouse_figures(settings: Settings) -> dict[str, Any]:
         ],
         "dead_letter": {r["reason"]: int(r["n"]) for r in dlq},
         "unique": int(unique),
+        "sessions": {
+            r["session_id"]: (
+                r["customer_id"],
+                r["device"],
+                int(r["page_views"]),
+                int(r["carts"]),
+                int(r["purchases"]),
+                int(r["units"]),
+                Decimal(r["revenue"]),
+            )
+            for r in sessions
+        },
     }
+
+
+# The generator's sessions (its truth, per session_id) read back from the unique events.
+# fakesnow sums a DECIMAL column as a double (236.96000000000000795...): the cast rounds it
+# back, exactly for sums this small.
+SESSIONS_SQL = """
+SELECT session_id, MIN(customer_id) AS customer_id, MIN(device) AS device,
+       SUM(CASE WHEN event_type = 'PAGE_VIEW' THEN 1 ELSE 0 END) AS page_views,
+       SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS carts,
+       SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchases,
+       SUM(CASE WHEN event_type = 'PURCHASE' THEN quantity ELSE 0 END) AS units,
+       CAST(COALESCE(SUM(CASE WHEN event_type = 'PURCHASE' THEN reporting_amount END), 0)
+            AS DECIMAL(38, 2)) AS revenue
+FROM silver_events WHERE session_id IS NOT NULL GROUP BY session_id
+"""
 
 
 def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +115,18 @@ def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
         ],
         "dead_letter": {k: v for k, v in truth["dead_letter"]["by_reason"].items() if v},
         "unique": truth["unique"],
+        "sessions": {
+            r["session_id"]: (
+                r["customer_id"],
+                r["device"],
+                r["page_views"],
+                r["add_to_cart_count"],
+                r["purchase_count"],
+                r["units"],
+                Decimal(r["revenue"]),
+            )
+            for r in session_rows(truth["sessions"])
+        },
     }
 
 
@@ -113,6 +162,8 @@ def test_pipeline_equals_ground_truth_through_restarts(
         truth = _produce_with_truth(settings, seed=11)
         assert truth["raw"] == message_count(settings, settings.kafka.raw_topic)
         assert truth["duplicates"] > 0 and truth["dead_letter"]["total"] > 0
+        assert truth["sessions"]["sessions"] > 500 and truth["sessions"]["converted"] > 0
+        assert all(i["affected_events"] > 0 for i in truth["incidents"])
         expected = _truth_figures(truth)
 
         _process(spark, settings)

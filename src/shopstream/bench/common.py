@@ -155,6 +155,8 @@ def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -
             "dead_letter_topic": f"bench_dlq_{tag}",
         },
         spark=spark,
+        # Benchmarks measure at a flat rate: no day/night curve (docs/generator.md).
+        generator={"day_length_seconds": 0.0},
     )
 
 

@@ -321,6 +321,7 @@ class _Soak:
             "produce",
             *("produce", "--rate", str(o.rate), "--duration", str(self.total_s)),
             *("--seed", str(o.seed), "--truth", str(self.home.home / "truth.json")),
+            *("--day-length", "off"),  # benchmarks load at a flat rate
         )
         self.event("generator started", rate=o.rate)
         # Faults at 1/3 and 2/3 of the loaded time, counted from the generator's start.

@@ -43,10 +43,15 @@ class EventBatch:
     product: np.ndarray  # int32, -1 = none
     quantity: np.ndarray  # int16
     has_event_id: np.ndarray  # bool
+    session: np.ndarray  # uint64 session id (its 16 hex digits are the session_id), 0 = none
+    device: np.ndarray  # int8 index into the world's devices, -1 = none
+    new_customer: np.ndarray  # bool: the session is the customer's first
+    incident: np.ndarray  # int8 index into the generator's incident windows, -1 = none
 
     _ARRAYS = (
         "reason", "duplicate", "noise", "customer", "event_type", "ts_ms", "cents",
-        "currency", "product", "quantity", "has_event_id",
+        "currency", "product", "quantity", "has_event_id", "session", "device",
+        "new_customer", "incident",
     )  # fmt: skip
 
     def __len__(self) -> int:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from shopstream.bronze.batch import ADD_TO_CART, MINUTE_MS, PAGE_VIEW, PURCHASE
+from shopstream.bronze.customers import ID_WIDTH
 from shopstream.bronze.world import World
 from shopstream.contract import EVENT_TYPES
 
@@ -39,6 +40,12 @@ def _uuid_into(out: np.ndarray, column: int, rng: np.random.Generator) -> None:
     out[:, start + 19 : start + 23] = digits[:, 16:20]
     out[:, start + 24 : start + 36] = digits[:, 20:32]
     out[:, [start + 8, start + 13, start + 18, start + 23]] = ord("-")
+
+
+def session_hex(sessions: np.ndarray) -> np.ndarray:
+    """uint64 session ids -> (n, 16) uint8 ASCII hex, as `f"{id:016x}"` spells them."""
+    raw = sessions.astype(">u8").view(np.uint8).reshape(len(sessions), 8)
+    return hex_ascii(raw)
 
 
 def random_uuids(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -102,8 +109,12 @@ class RowEncoder:
     def __init__(self, world: World) -> None:
         self.world = world
         self.currency_json = [json_string(code) for code in world.currencies]
-        self.customer_keys = np.array([name.encode() for name in world.customer_ids])
-        width = len(self.customer_keys[0])
+        # The seed's world lists its few customers; a growing base spells ids from indexes.
+        self._fixed_ids: np.ndarray | None = None
+        width = ID_WIDTH
+        if world.customers is None:
+            self._fixed_ids = np.array([name.encode() for name in world.customer_ids])
+            width = self._fixed_ids.dtype.itemsize
         prefix = (
             b'{"event_id":"' + b"u" * 36 + b'","customer_id":"' + b"c" * width
             + b'","event_timestamp":"' + b"t" * 23 + b'Z","session_id":"' + b"s" * 16 + b'",'
@@ -113,7 +124,7 @@ class RowEncoder:
         self._column_customer = prefix.index(b"c" * width)
         self._column_time = prefix.index(b"t" * 23)
         self._column_session = prefix.index(b"s" * 16)
-        self._customer_matrix = self.customer_keys.view(np.uint8).reshape(-1, width)
+        self._id_width = width
         self._device_suffix = np.array([b',"device":"%s"}' % d.encode() for d in world.devices])
         self._tail = self._tails()
         # JSON values for noisy rows, which are rebuilt field by field.
@@ -165,24 +176,37 @@ class RowEncoder:
         combo = np.where(event_type == PAGE_VIEW, 0, combo + quantity - 1)
         return product.astype(np.int64) * len(self._combos) + combo
 
+    def customer_ids(self, customers: np.ndarray) -> np.ndarray:
+        """(n, width) uint8 customer ids of the given customer indexes."""
+        if self._fixed_ids is None:
+            assert self.world.customers is not None
+            return self.world.customers.ids[customers]
+        return self._fixed_ids[customers].view(np.uint8).reshape(len(customers), -1)
+
+    def customer_keys(self, customers: np.ndarray) -> list[bytes]:
+        """The Kafka key (the customer id) of each given customer index."""
+        ids = np.ascontiguousarray(self.customer_ids(customers))
+        return ids.view(f"S{self._id_width}").ravel().tolist()
+
     def encode(
         self, events: dict[str, np.ndarray], ts_ms: np.ndarray, rng: np.random.Generator
-    ) -> tuple[list[bytes], list[bytes]]:
-        """(prefixes, values) of canonical rows; each row gets a fresh random event_id."""
+    ) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        """(prefixes, values, keys) of canonical rows; each row gets a fresh random event_id."""
         count = len(ts_ms)
         matrix = np.empty((count, len(self._prefix_row)), dtype=np.uint8)
         matrix[:] = self._prefix_row
         _uuid_into(matrix, self._column_uuid, rng)
-        width = self._customer_matrix.shape[1]
+        width = self._id_width
         customer_at, time_at, session_at = (
             self._column_customer,
             self._column_time,
             self._column_session,
         )
-        matrix[:, customer_at : customer_at + width] = self._customer_matrix[events["customer"]]
+        ids = self.customer_ids(events["customer"])
+        matrix[:, customer_at : customer_at + width] = ids
+        keys = np.ascontiguousarray(ids).view(f"S{width}").ravel().tolist()
         matrix[:, time_at : time_at + 23] = _iso_body(ts_ms)
-        sessions = events["sess_id"].view(np.uint8).reshape(count, 16)
-        matrix[:, session_at : session_at + 16] = sessions
+        matrix[:, session_at : session_at + 16] = session_hex(events["session"])
         prefixes = matrix.view(f"S{matrix.shape[1]}").ravel().tolist()
         tail_rows = self._tail_index(
             events["event_type"], events["product"], events["currency"], events["quantity"]
@@ -190,7 +214,7 @@ class RowEncoder:
         tails = self._tail[tail_rows].tolist()
         suffixes = self._device_suffix[events["device"]].tolist()
         values = [b"%s%s%s" % row for row in zip(prefixes, tails, suffixes, strict=True)]
-        return prefixes, values
+        return prefixes, values, keys
 
     def fields(
         self,

@@ -492,9 +492,14 @@ def shift_times(noise: np.ndarray, ts_ms: np.ndarray, rng: np.random.Generator) 
             ts_ms[rows] += kind.shift_time(rng, len(rows))
 
 
+def rewriting(noise: np.ndarray) -> np.ndarray:
+    """Whether each row's kind rewrites its fields (rather than none, or a time shift)."""
+    return np.isin(noise, _REWRITING_KINDS)
+
+
 def rows_to_rewrite(noise: np.ndarray) -> np.ndarray:
     """Rows whose kind rewrites their fields (few; the fast path renders the rest)."""
-    return np.flatnonzero(np.isin(noise, _REWRITING_KINDS))
+    return np.flatnonzero(rewriting(noise))
 
 
 def rewrite_rows(

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from shopstream.bronze.generator import EventBatch, EventGenerator, GeneratorConfig
+from shopstream.bronze.traffic import SendSchedule
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.errors import ConfigError, DeliveryError, KafkaError
 
@@ -93,17 +94,25 @@ class Source(Protocol):
 
 @dataclass
 class GeneratorSource:
-    """Events from an `EventGenerator`: a fixed count, or endless (stop by time or signal)."""
+    """Events from an `EventGenerator`: a fixed count, or endless (stop by time or signal).
+
+    With a `schedule`, each chunk's live timestamps spread over the time the schedule
+    gives its events (the day curve and traffic incidents included).
+    """
 
     generator: EventGenerator
     events: int | None = None
-    spread_ms: Callable[[int], int] = lambda n: 0
+    schedule: SendSchedule | None = None
 
     def chunks(self, size: Callable[[], int]) -> Iterator[tuple[list[bytes], list, Any]]:
-        gen = self.generator
+        gen, schedule = self.generator, self.schedule
         while self.events is None or gen.position < self.events:
             n = size() if self.events is None else min(size(), self.events - gen.position)
-            batch = gen.next_batch(n, self.spread_ms(n))
+            spread = 0
+            if schedule is not None:
+                due = schedule.seconds_for(gen.position + n) - schedule.seconds_for(gen.position)
+                spread = int(due * 1000)
+            batch = gen.next_batch(n, spread)
             yield batch.values, batch.keys, batch
 
 
@@ -348,7 +357,7 @@ def produce(
     source: Source,
     *,
     topic: str | None = None,
-    rate: float | None = None,
+    rate: float | SendSchedule | None = None,
     duration_s: float | None = None,
     truth: TruthBuilder | None = None,
     stop: StopRequest | None = None,
@@ -358,10 +367,15 @@ def produce(
     flush_timeout_s: float | None = None,
 ) -> ProduceReport:
     """Send everything `source` yields to `topic` (default: the raw topic); never raises on
-    delivery failures: they are counted in the report (see `raise_for_delivery`)."""
+    delivery failures: they are counted in the report (see `raise_for_delivery`).
+
+    `rate`: events per second (flat), a `SendSchedule` (a mean rate shaped by the day
+    curve and traffic incidents), or None for as fast as possible.
+    """
     from confluent_kafka import Producer
 
-    if rate is not None and rate <= 0:
+    schedule = SendSchedule(rate) if isinstance(rate, int | float) else rate
+    if schedule is not None and schedule.rate <= 0:
         raise ConfigError("--rate must be positive (or 'max')")
     topic = topic or settings.kafka.raw_topic
     stop = stop if stop is not None else _NoStop()
@@ -382,18 +396,25 @@ def produce(
     room = max(POLL_EVERY, tun.queue_max_messages - 2 * POLL_EVERY)
 
     # Rate control: chunks of ~1/20 s, each released on schedule (no per-message sleeps).
-    chunk = MAX_BATCH if rate is None else max(1, min(MAX_BATCH, int(rate / 20)))
     called = time.perf_counter()
     deadline = called + duration_s if duration_s else None
     start = called  # reset at the first chunk: throughput excludes source start-up
     last_progress = 0.0
 
-    for values, keys, batch in source.chunks(lambda: chunk):
+    def chunk() -> int:
+        if schedule is None:
+            return MAX_BATCH
+        now_rate = schedule.rate_at(time.perf_counter() - start)
+        return max(1, min(MAX_BATCH, int(now_rate / 20)))
+
+    for values, keys, batch in source.chunks(chunk):
         if not report.sent and not report.startup_s:
             start = time.perf_counter()
             report.startup_s = start - called
-        if rate is not None:
-            due = start + report.sent / rate
+            if schedule is not None:
+                schedule.begin(time.time_ns() // 1_000_000)
+        if schedule is not None:
+            due = start + schedule.seconds_for(report.sent)
             while (wait := due - time.perf_counter()) > 0 and not stop.is_set():
                 time.sleep(min(wait, 0.1))
         if stop.is_set() or (deadline and time.perf_counter() >= deadline):
@@ -484,12 +505,7 @@ def raise_for_delivery(report: ProduceReport) -> None:
     )
 
 
-def generator_source(
-    config: GeneratorConfig,
-    events: int | None,
-    rate: float | None,
-) -> GeneratorSource:
-    """A source whose live timestamps follow the send schedule at `rate`."""
+def generator_source(config: GeneratorConfig, events: int | None) -> GeneratorSource:
+    """A source whose live timestamps follow the send schedule of `config.rate`."""
     gen = EventGenerator(config, total_events=events)
-    spread = (lambda n: int(n * 1000 / rate)) if rate else (lambda n: 0)
-    return GeneratorSource(gen, events=events, spread_ms=spread)
+    return GeneratorSource(gen, events=events, schedule=gen.send_schedule())

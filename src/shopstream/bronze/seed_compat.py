@@ -108,4 +108,8 @@ def seed_compat_batch(world: World, rng: np.random.Generator, times: np.ndarray)
         product=np.full(count, -1, dtype=np.int32),
         quantity=np.ones(count, dtype=np.int16),
         has_event_id=np.ones(count, dtype=bool),
+        session=np.zeros(count, dtype=np.uint64),  # the seed's events have no session
+        device=np.full(count, -1, dtype=np.int8),
+        new_customer=np.zeros(count, dtype=bool),
+        incident=np.full(count, -1, dtype=np.int8),
     )

@@ -29,8 +29,11 @@ Truth JSON shape (contract v1; extend, don't rename):
       "product_metrics": [{"product_id", "category", "page_views", "add_to_cart_count",
           "purchase_count", "units_sold", "total_revenue"}],
       "category_metrics": [{"category", ...same counters...}],
-      "keys": {"null": N, "by_key": {"CUST_00001": N, ...}},   # raw messages per Kafka key
-      "noise": {"malformed_json": N, ..., "duplicate": N}      # what was injected
+      "keys": {"null": N, "by_key": {"CUST_00000001": N, ...}},  # raw messages per Kafka key
+      "noise": {"malformed_json": N, ..., "duplicate": N},     # what was injected
+      "customers": {"configured": N, "at_run_start": N, "at_end": N},  # the growing base
+      "sessions": {...},     # totals and a table per session_id: `truth_shop.SessionTruth`
+      "incidents": [...]     # each incident's window: see `truth_shop.IncidentTruth`
     }
 
 With a `.parquet` path, `customer_daily_metrics` goes to that Parquet file (event_date
@@ -52,6 +55,7 @@ import orjson
 from shopstream.bronze.batch import ADD_TO_CART, DAY_MS, HOUR_MS, PAGE_VIEW, PURCHASE, EventBatch
 from shopstream.bronze.generator import EventGenerator
 from shopstream.bronze.noise import Noise
+from shopstream.bronze.truth_shop import IncidentTruth, SessionTruth
 from shopstream.contract import CONTRACT_VERSION, EVENT_TYPES, REASONS
 
 _EPOCH = date(1970, 1, 1)
@@ -152,11 +156,13 @@ class TruthBuilder:
         self.duplicates = 0
         self.by_reason = np.zeros(len(REASONS), dtype=np.int64)
         self.noise = np.zeros(len(Noise), dtype=np.int64)
-        self.key_counts = np.zeros(len(generator.world.customer_ids), dtype=np.int64)
+        self.key_counts = np.zeros(generator.world.customer_count, dtype=np.int64)
         self.null_keys = 0
         self.ts_min: int | None = None
         self.ts_max: int | None = None
         self._daily, self._hourly, self._product = _Agg(), _Agg(), _Agg()
+        self.sessions = SessionTruth()
+        self.incidents = IncidentTruth(generator.windows, live=generator.clock is None)
 
     def add(self, batch: EventBatch) -> None:
         """Account for every row of `batch` (all of them were sent)."""
@@ -170,10 +176,16 @@ class TruthBuilder:
         injected = batch.noise[(batch.noise >= 0) & original]
         self.noise += np.bincount(injected, minlength=len(Noise))
         keyed = batch.customer >= 0
-        self.key_counts += np.bincount(batch.customer[keyed], minlength=len(self.key_counts))
+        counts = np.bincount(batch.customer[keyed], minlength=len(self.key_counts))
+        if len(counts) > len(self.key_counts):  # first-time customers joined the base
+            grown = np.zeros(len(counts), dtype=np.int64)
+            grown[: len(self.key_counts)] = self.key_counts
+            self.key_counts = grown
+        self.key_counts += counts
         self.null_keys += int(n - keyed.sum())
 
         m = ~invalid & original  # the unique valid events
+        self.incidents.add(batch, m)
         if not m.any():
             return
         ts, etype = batch.ts_ms[m], batch.event_type[m]
@@ -192,14 +204,17 @@ class TruthBuilder:
         self._hourly.add(ts // HOUR_MS, etype, qty, rev)
         has_prod = prod >= 0
         self._product.add(prod[has_prod], etype[has_prod], qty[has_prod], rev[has_prod])
+        self.sessions.add(batch, m, rev)
 
     def result(self) -> dict[str, Any]:
         """The truth document (see the module docstring)."""
         gen, cfg = self.gen, self.gen.config
-        names = gen.world.customer_ids
+        world = gen.world
         dk, dv = self._daily.merged()
         days = [(_EPOCH + timedelta(days=int(d))).isoformat() for d in (dk & 0xFFFFFF).tolist()]
         custs = (dk >> 24).tolist()
+        known = np.unique(dk >> 24)
+        names = dict(zip(known.tolist(), world.customer_names(known), strict=True))
         order = sorted(range(len(dk)), key=lambda j: (names[custs[j]], days[j]))
         daily = [
             {"customer_id": names[custs[j]], "event_date": days[j], **_counters(dv, j, False)}
@@ -257,9 +272,33 @@ class TruthBuilder:
             "category_metrics": cat_rows,
             "keys": {
                 "null": self.null_keys,
-                "by_key": {names[i]: int(c) for i, c in enumerate(self.key_counts.tolist()) if c},
+                "by_key": dict(
+                    zip(
+                        world.customer_names(np.flatnonzero(self.key_counts)),
+                        self.key_counts[self.key_counts > 0].tolist(),
+                        strict=True,
+                    )
+                ),
             },
             "noise": noise,
+            **self._shop_sections(),
+        }
+
+    def _shop_sections(self) -> dict[str, Any]:
+        """The shop model's truth (sessions, customers, incidents), kept in `truth_shop`."""
+        gen, world = self.gen, self.gen.world
+        base, planner = world.customers, gen.planner
+        at_run_start = planner.customers_at_run_start if planner is not None else None
+        return {
+            # Configured, then with the first-time customers of the sessions in flight when
+            # the run started (the shop was already open), then at the end.
+            "customers": {
+                "configured": base.configured if base is not None else world.customer_count,
+                "at_run_start": at_run_start or world.customer_count,
+                "at_end": world.customer_count,
+            },
+            "sessions": self.sessions.result(world.customer_names, world.devices),
+            "incidents": self.incidents.result(),
         }
 
 
@@ -276,7 +315,11 @@ def _config_json(cfg: Any) -> dict[str, Any]:
 
 
 def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
-    """Write the truth as JSON, or Parquet rows + JSON summary for a `.parquet` path."""
+    """Write the truth as JSON, or Parquet rows + JSON summary for a `.parquet` path.
+
+    With `.parquet`, `customer_daily_metrics` goes to that file, the sessions table to
+    `<name>.sessions.parquet` and everything else to `<name>.json`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix != ".parquet":
@@ -301,11 +344,19 @@ def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
         }
     )
     pq.write_table(table, path)
+    sessions_path = _sessions_parquet(path)
+    pq.write_table(pa.table(truth["sessions"]["table"]), sessions_path)
     summary = {k: v for k, v in truth.items() if k != "customer_daily_metrics"}
     summary["customer_daily_metrics_parquet"] = path.name
+    summary["sessions"] = {k: v for k, v in truth["sessions"].items() if k != "table"}
+    summary["sessions"]["table_parquet"] = sessions_path.name
     side = path.with_suffix(".json")
     side.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-    return [path, side]
+    return [path, sessions_path, side]
+
+
+def _sessions_parquet(path: Path) -> Path:
+    return path.with_name(path.stem + ".sessions.parquet")
 
 
 def read_truth(path: Path) -> dict[str, Any]:
@@ -324,6 +375,9 @@ def read_truth(path: Path) -> dict[str, Any]:
             }
             for r in rows
         ]
+        sessions = truth["sessions"]
+        if sessions.pop("table_parquet", None):
+            sessions["table"] = pq.read_table(_sessions_parquet(path)).to_pydict()
         return truth
     return orjson.loads(path.read_bytes())
 

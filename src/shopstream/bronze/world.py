@@ -1,6 +1,6 @@
 """The world events are drawn from: currencies, customers and a product catalog.
 
-- customers with Zipf-like activity, a home currency and a device;
+- customers (`customers.Customers`): log-normal activity, a home currency and device;
 - a catalog of products in categories, log-normal prices in the reporting currency,
   converted to each customer's currency at the configured rate and rounded there, so
   every amount is exact in minor units.
@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import numpy as np
 
+from shopstream.bronze.customers import ID_WIDTH, Customers, customer_id
+
 CATEGORIES: dict[str, float] = {  # category -> median price in the reporting currency
     "electronics": 120.0,
     "fashion": 45.0,
@@ -26,7 +28,6 @@ CATEGORIES: dict[str, float] = {  # category -> median price in the reporting cu
     "garden": 40.0,
     "automotive": 70.0,
 }
-DEVICES: dict[str, float] = {"mobile": 0.5, "desktop": 0.3, "app": 0.15, "tablet": 0.05}
 CURRENCY_WEIGHTS: dict[str, float] = {
     "USD": 0.6, "EUR": 0.2, "GBP": 0.1, "CAD": 0.05, "AUD": 0.03, "JPY": 0.02,
 }  # fmt: skip
@@ -44,12 +45,9 @@ class World:
     rates: dict[str, Decimal]  # upper-cased code -> units of reporting currency
     currencies: list[str]  # the rate table's codes, sorted; `currency` columns index it
     currency_weights: np.ndarray  # share of customers per currency
-    customer_ids: list[str]
-    customer_weights: np.ndarray = field(default_factory=lambda: _empty(np.float64))
-    customer_currency: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    customers: Customers | None = None  # None: a fixed list of `customer_ids` (seed shape)
+    customer_ids: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
-    device_weights: np.ndarray = field(default_factory=lambda: _empty(np.float64))
-    customer_device: np.ndarray = field(default_factory=lambda: _empty(np.int8))
     product_ids: list[str] = field(default_factory=list)
     product_category: list[str] = field(default_factory=list)
     product_weights: np.ndarray = field(default_factory=lambda: _empty(np.float64))
@@ -63,7 +61,29 @@ class World:
         """A world of given customers and the rate table's currencies, nothing for sale."""
         rates = _upper_rates(currency_rates)
         currencies, weights = _weighted(CURRENCY_WEIGHTS, sorted(rates))
-        return cls(rates, currencies, weights, customer_ids)
+        return cls(rates, currencies, weights, customer_ids=customer_ids)
+
+    @property
+    def customer_count(self) -> int:
+        """Customers so far (the base grows as first-time customers arrive)."""
+        return self.customers.count if self.customers is not None else len(self.customer_ids)
+
+    def customer_name(self, index: int) -> str:
+        """The customer id of index `index`."""
+        return self.customer_ids[index] if self.customers is None else customer_id(index)
+
+    def customer_names(self, indexes: np.ndarray) -> list[str]:
+        """The customer ids of many indexes at once."""
+        if self.customers is None:
+            return [self.customer_ids[i] for i in indexes.tolist()]
+        ids = np.ascontiguousarray(self.customers.ids[indexes])
+        return ids.view(f"S{ID_WIDTH}").ravel().astype(str).tolist()
+
+    @property
+    def customer_currency(self) -> np.ndarray:
+        """Home currency per customer (index into `currencies`)."""
+        assert self.customers is not None, "a world without a customer base has no currencies"
+        return self.customers.currency
 
 
 def build_world(
@@ -72,18 +92,20 @@ def build_world(
     *,
     customers: int,
     products: int,
-    zipf_exponent: float,
+    devices: tuple[str, ...],
+    device_shares: tuple[float, ...],
+    activity_sigma: float,
 ) -> World:
     """Customers and a priced catalog, drawn from `rng` (the draw order fixes the bytes)."""
     rates = _upper_rates(currency_rates)
     currencies, currency_weights = _weighted(CURRENCY_WEIGHTS, sorted(rates))
-    width = max(5, len(str(customers)))
-    customer_ids = [f"CUST_{number:0{width}d}" for number in range(1, customers + 1)]
-    customer_weights = _zipf_weights(customers, zipf_exponent, rng)
-    customer_currency = rng.choice(len(currencies), size=customers, p=currency_weights)
-    devices, device_weights = _weighted(DEVICES, list(DEVICES))
-    customer_device = rng.choice(len(devices), size=customers, p=device_weights)
-
+    base = Customers(
+        rng,
+        customers,
+        currency_weights=currency_weights,
+        device_shares=np.asarray(device_shares, dtype=np.float64),
+        activity_sigma=activity_sigma,
+    )
     categories = list(CATEGORIES)
     product_category = rng.integers(0, len(categories), size=products)
     median = np.array([CATEGORIES[name] for name in categories])[product_category]
@@ -102,12 +124,8 @@ def build_world(
         rates=rates,
         currencies=currencies,
         currency_weights=currency_weights,
-        customer_ids=customer_ids,
-        customer_weights=customer_weights,
-        customer_currency=customer_currency.astype(np.int8),
-        devices=devices,
-        device_weights=device_weights,
-        customer_device=customer_device.astype(np.int8),
+        customers=base,
+        devices=list(devices),
         product_ids=[f"SKU-{number:06d}" for number in range(1, products + 1)],
         product_category=[categories[index] for index in product_category],
         product_weights=product_weights,

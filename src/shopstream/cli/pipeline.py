@@ -9,6 +9,7 @@ import typer
 
 from shopstream.cli.common import HomeOption, console, settings_from
 from shopstream.cli.gold import AcceptDataLossOption, AvailableNowOption, TriggerOption
+from shopstream.cli.produce import DayLengthOption, IncidentOption, shop_overrides
 
 if TYPE_CHECKING:
     from shopstream.dashboard.app import DashboardServer
@@ -77,20 +78,38 @@ def register(app: typer.Typer) -> None:
 
 
 def up(
-    rate: float = typer.Option(1000.0, "--rate", min=0, help="Generator events per second."),
+    rate: float = typer.Option(
+        1000.0, "--rate", min=0, help="Generator events per second (the day's mean)."
+    ),
     no_generator: bool = typer.Option(
         False, "--no-generator", help="Do not generate events; feed raw_events yourself."
     ),
     port: int = typer.Option(None, "--port", min=0, help="Dashboard port (0 = a free port)."),
     seed: int = typer.Option(None, "--seed", help="Seed the generator for reproducible events."),
+    incident: list[str] = IncidentOption,
+    day_length: str = DayLengthOption,
     real_time: bool | None = RealTimeOption,
     accept_data_loss: bool = AcceptDataLossOption,
     home: Path = HomeOption,
 ) -> None:
-    """Everything, one command: Kafka, Silver + Gold, the generator and the live dashboard."""
+    """Everything, one command: Kafka, Silver + Gold, the generator and the live dashboard.
+
+    The generator's --rate is the mean of a day/night curve (see --day-length); incident
+    START times count from when the generator starts (once Spark is up).
+    """
+    from shopstream.bronze.generator import GeneratorConfig
+    from shopstream.errors import ConfigError
     from shopstream.runtime.up import run_up
 
-    settings = settings_from(home, pipeline={"accept_data_loss": accept_data_loss or None})
+    if no_generator and incident:
+        raise ConfigError("--incident needs the generator; drop --no-generator")
+    settings = settings_from(
+        home,
+        pipeline={"accept_data_loss": accept_data_loss or None},
+        generator=shop_overrides(incident, day_length),
+    )
+    if not no_generator:  # every generator flag and setting is checked before Kafka starts
+        GeneratorConfig.from_settings(settings, seed=seed, rate=rate or None)
 
     def dashboard(warehouse: Warehouse, live: LiveState) -> DashboardServer:
         from shopstream.dashboard.app import DashboardServer, create_app

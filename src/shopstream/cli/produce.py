@@ -2,6 +2,8 @@
 
 Every noise kind has its own `--<kind>-rate` flag, built from its declaration in
 `bronze.noise.NOISE_KINDS` (name, default and help), so adding a kind adds its flag here.
+The shop model's flags (`--incident`, `--day-length`, `--customers`, ...) are shared
+with `up` (`shop_flags`) and layered over the `generator` settings section.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,58 @@ def parse_rate(value: str | None) -> float | None:
     return rate
 
 
+IncidentOption = typer.Option(
+    None,
+    "--incident",
+    help=(
+        "Inject an incident, KIND@START+DURATION[:MAGNITUDE] (repeatable): checkout_outage, "
+        "payment_failures, traffic_spike, traffic_drop, bad_release; e.g. "
+        "checkout_outage@5m+2m, traffic_spike@10m+90s:x3. See docs/generator.md."
+    ),
+    rich_help_panel="Shop model",
+)
+DayLengthOption = typer.Option(
+    None,
+    "--day-length",
+    help=(
+        "Length of one shop day in a live run (the traffic curve's period), e.g. 20m, 24h; "
+        "'off' = flat traffic everywhere. Default: generator.day_length_seconds (20m)."
+    ),
+    rich_help_panel="Shop model",
+)
+
+
+def parse_day_length(value: str | None) -> float | None:
+    """`--day-length`: a duration, or `off` (0: flat traffic); None = the setting."""
+    from shopstream.bronze.incidents import parse_duration
+
+    if value is None:
+        return None
+    if value.strip().lower() in ("off", "flat", "0"):
+        return 0.0
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ConfigError(
+            f"--day-length must be a duration such as 20m or 24h, or 'off'; got {value!r}"
+        ) from None
+
+
+def shop_overrides(
+    incidents: list[str] | None,
+    day_length: str | None,
+    customers: int | None = None,
+    products: int | None = None,
+) -> dict[str, Any]:
+    """The `generator` settings the shop flags override (None = not given)."""
+    return {
+        "incidents": list(incidents) if incidents else None,
+        "day_length_seconds": parse_day_length(day_length),
+        "customers": customers,
+        "products": products,
+    }
+
+
 def produce_cmd(
     events: int = typer.Option(None, "--events", "-n", min=1, help="Send N events, then stop."),
     duration: float = typer.Option(None, "--duration", min=0.001, help="Send for S seconds."),
@@ -53,11 +108,40 @@ def produce_cmd(
     backfill_days: float = typer.Option(
         0.0, "--backfill-days", min=0, help="Spread event time over the last D days (needs -n)."
     ),
-    customers: int = typer.Option(10_000, "--customers", min=1, help="Customer population."),
-    products: int = typer.Option(1_000, "--products", min=1, help="Catalog size."),
-    mean_views: float = typer.Option(4.0, "--mean-views", help="Mean page views per session."),
-    cart_rate: float = typer.Option(0.3, "--cart-rate", help="P(view -> add to cart)."),
-    purchase_rate: float = typer.Option(0.4, "--purchase-rate", help="P(cart -> purchase)."),
+    customers: int = typer.Option(
+        None,
+        "--customers",
+        min=1,
+        help="Customers known at the start; first-time customers join (default 10,000).",
+        rich_help_panel="Shop model",
+    ),
+    products: int = typer.Option(
+        None,
+        "--products",
+        min=1,
+        help="Catalog size (default 1,000).",
+        rich_help_panel="Shop model",
+    ),
+    mean_views: float = typer.Option(
+        None,
+        "--mean-views",
+        help="Mean page views per session (default 5).",
+        rich_help_panel="Shop model",
+    ),
+    cart_rate: float = typer.Option(
+        None,
+        "--cart-rate",
+        help="Share of sessions that add to cart, every device (default: per device, 6-12%).",
+        rich_help_panel="Shop model",
+    ),
+    purchase_rate: float = typer.Option(
+        None,
+        "--purchase-rate",
+        help="Share of carts bought, every device (default: per device, 1 - abandonment).",
+        rich_help_panel="Shop model",
+    ),
+    incident: list[str] = IncidentOption,
+    day_length: str = DayLengthOption,
     no_noise: bool = typer.Option(
         False, "--no-noise", help="Only canonical events (rate flags given still apply)."
     ),
@@ -73,8 +157,11 @@ def produce_cmd(
 ) -> None:
     """Generate realistic shop events (or replay a file) into Kafka, with ground truth."""
     from shopstream.bronze.generator import GeneratorConfig
+    from shopstream.bronze.incidents import check_fits
     from shopstream.bronze.producer import FileSource, ProcessSource, produce, raise_for_delivery
+    from shopstream.bronze.shop import ShopModel
     from shopstream.bronze.truth import TruthBuilder
+    from shopstream.bronze.truth_shop import iso_ms
     from shopstream.runtime.signals import stop_on_signals
 
     per_second = parse_rate(rate)
@@ -86,8 +173,12 @@ def produce_cmd(
     if events is None and duration is None and from_file is None and per_second is None:
         raise ConfigError("say how much to send: --events N, --duration S or --rate R (endless)")
 
-    settings = settings_from(home, kafka={"raw_topic": topic})
+    if from_file and incident:
+        raise ConfigError("--from-file sends a file as is: --incident needs the generator")
+    shop = shop_overrides(incident, day_length, customers, products)
+    settings = settings_from(home, kafka={"raw_topic": topic}, generator=shop)
     gen = None
+    send_rate: Any = per_second
     if from_file:
         source: Any = FileSource(from_file, events)
     else:
@@ -97,17 +188,23 @@ def produce_cmd(
         config = GeneratorConfig.from_settings(
             settings,
             seed=seed if seed is not None else secrets.randbits(31),
-            customers=customers,
-            products=products,
-            mean_views=mean_views,
-            cart_rate=cart_rate,
-            purchase_rate=purchase_rate,
+            shop=ShopModel.from_settings(
+                settings.generator,
+                mean_views=mean_views,
+                cart_rate=cart_rate,
+                purchase_rate=purchase_rate,
+            ),
+            rate=per_second,
+            start_ms=time.time_ns() // 1_000_000,
             backfill_days=backfill_days,
             seed_compat=seed_compat,
             noise=noise,
         )
+        if not backfill_days:
+            check_fits(config.incidents, duration, "run")
         use_process = parallel if parallel is not None else per_second is None
-        source, gen = _generator_source(config, events, per_second, in_process=not use_process)
+        source, gen = _generator_source(config, events, in_process=not use_process)
+        send_rate = gen.send_schedule() if isinstance(source, ProcessSource) else source.schedule
     builder = TruthBuilder(gen) if (truth and gen is not None) else None
 
     try:
@@ -117,7 +214,7 @@ def produce_cmd(
             report = produce(
                 settings,
                 source,
-                rate=per_second,
+                rate=send_rate,
                 duration_s=duration,
                 truth=builder,
                 stop=stop,
@@ -130,6 +227,11 @@ def produce_cmd(
     summary = report.to_json()
     if gen is not None:
         summary["seed"] = gen.config.seed
+        if gen.windows:
+            summary["incidents"] = [
+                {"spec": w.incident.spec, "start": iso_ms(w.start_ms), "end": iso_ms(w.end_ms)}
+                for w in gen.windows
+            ]
     if builder is not None and truth is not None:
         summary |= _write_truth(builder, truth, report)
     if as_json:
@@ -139,18 +241,16 @@ def produce_cmd(
     raise_for_delivery(report)
 
 
-def _generator_source(
-    config: Any, events: int | None, per_second: float | None, *, in_process: bool
-) -> tuple[Any, Any]:
+def _generator_source(config: Any, events: int | None, *, in_process: bool) -> tuple[Any, Any]:
     """The generator's event source and the generator whose names the truth uses."""
     from shopstream.bronze.generator import EventGenerator
     from shopstream.bronze.producer import ProcessSource, generator_source
 
     if in_process:
-        source = generator_source(config, events, per_second)
+        source = generator_source(config, events)
         return source, source.generator
     # With a rate, batches of ~1/20 s keep sending smooth (as in-process does).
-    size = 65_536 if per_second is None else max(1, min(65_536, int(per_second / 20)))
+    size = 65_536 if config.rate is None else max(1, min(65_536, int(config.rate / 20)))
     process = ProcessSource(config, events, batch_size=size)
     # The child's start-up (~0.5 s: imports, world, first batch) overlaps ours.
     process.start()
@@ -259,6 +359,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     )
     if "seed" in s:
         table.add_row("seed", str(s["seed"]))
+    for incident in s.get("incidents", []):
+        table.add_row("incident", f"{incident['spec']}: {incident['start']} - {incident['end']}")
     if "truth" in s:
         e = s["expected"]
         table.add_row("truth", ", ".join(s["truth"]))

@@ -46,14 +46,20 @@ DashboardFactory = Callable[[Warehouse, "LiveState"], Dashboard]
 
 
 class LiveGenerator:
-    """The built-in shopper simulation, producing to raw_events at a steady rate in a thread."""
+    """The built-in shopper simulation, producing to raw_events in a thread.
+
+    `rate` is the mean of the day/night curve of `settings.generator` (flat when its
+    day length is 0); incidents there count from this generator's start.
+    """
 
     def __init__(self, settings: Settings, rate: float, seed: int | None = None) -> None:
         from shopstream.bronze.generator import GeneratorConfig
 
         self.settings = settings
         self.rate = rate
-        self.config = GeneratorConfig.from_settings(settings, seed=seed)
+        self.config = GeneratorConfig.from_settings(
+            settings, seed=seed, rate=rate, start_ms=time.time_ns() // 1_000_000
+        )
         self.stop_flag = Stop()
         self.sent = 0
         self.error: str | None = None
@@ -66,10 +72,11 @@ class LiveGenerator:
             self.sent = report.sent
 
         try:
+            source = generator_source(self.config, None)
             report = produce(
                 self.settings,
-                generator_source(self.config, None, self.rate),
-                rate=self.rate,
+                source,
+                rate=source.schedule,
                 stop=self.stop_flag,
                 on_progress=progress,
             )

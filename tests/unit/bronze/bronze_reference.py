@@ -110,6 +110,8 @@ def classify(raw: bytes, now: datetime, rates: dict[str, Decimal], horizon_days:
         "product_id": _text(obj.get("product_id")),
         "category": _text(obj.get("category")),
         "quantity": int(qty_text) if qty_text and qty_text.isdigit() and int(qty_text) >= 1 else 1,
+        "session_id": _text(obj.get("session_id")),
+        "device": _text(obj.get("device")),
     }
 
 
@@ -124,6 +126,8 @@ def recompute(
     hourly: dict[str, list] = defaultdict(lambda: [0, 0, 0, Decimal("0.00")])
     products: dict[str, list] = defaultdict(lambda: [0, 0, 0, 0, Decimal("0.00")])
     by_type: Counter[str] = Counter()
+    # session_id -> [customer, device, first, last, views, carts, purchases, units, revenue]
+    sessions: dict[str, list] = {}
     for raw in values:
         rec = classify(raw, now, rates, horizon_days)
         if rec["reason"]:
@@ -146,6 +150,16 @@ def recompute(
         prod = products[rec["product_id"]] if rec["product_id"] else None
         if prod is not None:
             prod[t] += 1
+        if rec["session_id"] is not None:
+            row = sessions.setdefault(
+                rec["session_id"],
+                [rec["customer_id"], rec["device"], ts, ts, 0, 0, 0, 0, Decimal("0.00")],
+            )
+            row[2], row[3] = min(row[2], ts), max(row[3], ts)
+            row[4 + t] += 1
+            if rec["event_type"] == "PURCHASE":
+                row[7] += rec["quantity"]
+                row[8] += rec["reporting_amount"]
         if rec["event_type"] == "PURCHASE":
             day[3] += rec["reporting_amount"]
             hour[3] += rec["reporting_amount"]
@@ -163,4 +177,12 @@ def recompute(
         "hourly_metrics": {k: (v[0], v[1], v[2], str(v[3])) for k, v in hourly.items()},
         "product_metrics": {k: (v[0], v[1], v[2], v[3], str(v[4])) for k, v in products.items()},
         "revenue_total": str(sum((v[3] for v in daily.values()), Decimal("0.00"))),
+        "sessions": {
+            k: (v[0], v[1], _iso(v[2]), _iso(v[3]), v[4], v[5], v[6], v[7], str(v[8]))
+            for k, v in sessions.items()
+        },
     }
+
+
+def _iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"

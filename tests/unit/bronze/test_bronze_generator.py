@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 import orjson
 import pytest
@@ -37,7 +36,7 @@ def test_canonical_events_follow_the_contract_shape() -> None:
         assert ev["event_type"] in ("PAGE_VIEW", "ADD_TO_CART", "PURCHASE")
         assert key == ev["customer_id"].encode()  # the Kafka key is the customer id
         assert ev["event_timestamp"].endswith("Z")
-        assert ev["device"] in ("mobile", "desktop", "app", "tablet")
+        assert ev["device"] in ("mobile", "desktop", "tablet")
         if ev["event_type"] == "PAGE_VIEW":
             assert "amount" not in ev and "currency" not in ev
         else:
@@ -46,22 +45,10 @@ def test_canonical_events_follow_the_contract_shape() -> None:
     assert len({orjson.loads(v)["event_id"] for v in batch.values}) == 5000
 
 
-def test_funnel_rates_and_zipf_activity() -> None:
-    cfg = GeneratorConfig(
-        seed=7, noise=NoiseRates.none(), cart_rate=0.5, purchase_rate=0.2, now_ms=NOW_MS
-    )
-    gen = EventGenerator(cfg)
-    batch = gen.next_batch(100_000)
-    types = Counter(batch.event_type.tolist())
-    assert types[1] / types[0] == pytest.approx(0.5, rel=0.05)  # carts per view
-    assert types[2] / types[1] == pytest.approx(0.2, rel=0.08)  # purchases per cart
-    per_customer = sorted(Counter(batch.customer.tolist()).values(), reverse=True)
-    top_1pct = sum(per_customer[: len(gen.world.customer_ids) // 100])
-    assert top_1pct / len(batch) > 0.2  # heavy-tailed activity, not uniform (uniform: 1%)
-
-
 def test_purchases_follow_a_cart_of_the_same_session_and_product() -> None:
-    gen = EventGenerator(GeneratorConfig(seed=3, noise=NoiseRates.none(), now_ms=NOW_MS))
+    # From an empty shop: an open one's first purchases may follow carts before its start.
+    cfg = GeneratorConfig(seed=3, noise=NoiseRates.none(), now_ms=NOW_MS, warm_start_s=0)
+    gen = EventGenerator(cfg)
     carts: set[tuple[str, str]] = set()
     for raw in gen.next_batch(20_000).values:
         ev = orjson.loads(raw)
