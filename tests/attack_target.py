@@ -150,10 +150,11 @@ def sustained(attack: Callable[[], object], seconds: float = 1.5, at_most: int =
 
 @dataclass
 class Baseline:
-    """Gold's quiet median commit time, measured again when older than `max_age` s."""
+    """Gold's quiet median commit time, measured again when older than `max_age` s: right
+    before each attack by default, so both see the same load from anything else running."""
 
     target: Target
-    max_age: float = 60.0
+    max_age: float = 0.0
     median_ms: float = 0.0
     at: float = float("-inf")
 
