@@ -87,7 +87,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory, _isolated_env: None) -> Iterator[Any]:
     """One real local Spark session (with the Maven-resolved Kafka connector) per test run."""
-    from shopstream.infra.spark import spark_session
+    from shopstream.spark.session import spark_session
 
     home = tmp_path_factory.mktemp("spark-home")
     session = spark_session(

@@ -24,7 +24,6 @@ import pytest
 from test_pipeline_truth import _truth_figures, _warehouse_figures
 
 from shopstream.config import Settings, load_settings
-from shopstream.infra.checkpoints import checkpoint, read_checkpoint
 from shopstream.infra.kafka import (
     LocalCluster,
     admin,
@@ -33,6 +32,7 @@ from shopstream.infra.kafka import (
     watermarks,
 )
 from shopstream.procinfo import pid_alive
+from shopstream.spark.checkpoints import checkpoint, read_checkpoint
 from shopstream.status.collect import endpoint_file
 
 EVENTS = 40_000

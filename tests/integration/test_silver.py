@@ -20,10 +20,10 @@ from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.noise import NoiseRates
 from shopstream.config import Settings
 from shopstream.contract import CLEAN_FIELDS, REASONS, field_names
-from shopstream.infra.checkpoints import progress_log, read_progress
 from shopstream.infra.kafka import client_config, watermarks
 from shopstream.silver.job import query_totals, start_silver
 from shopstream.silver.metrics import read_totals
+from shopstream.spark.checkpoints import progress_log, read_progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "silver"))
 from shopstream_env import cli_env

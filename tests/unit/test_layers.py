@@ -21,7 +21,10 @@ SRC = Path(shopstream.__file__).resolve().parent
 # nor another layer on its own level (siblings stay independent: runtime runs stages and
 # status, presentation such as the dashboard is composed above it, by the CLI).
 LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "foundation": (0, ("shopstream", "contract", "config", "errors", "infra", "procinfo")),
+    "foundation": (
+        0,
+        ("shopstream", "contract", "config", "errors", "infra", "ports", "procinfo", "spark"),
+    ),
     "bronze": (1, ("bronze",)),
     "silver": (1, ("silver",)),
     "warehouse": (1, ("warehouse",)),

@@ -96,11 +96,11 @@ def run(
 ) -> dict[str, Any]:
     """Run the steady-load latency measurement; write `<name>.json` + `<name>.png`."""
     from shopstream.infra.kafka import LocalCluster
-    from shopstream.infra.slots import silver_mode
-    from shopstream.infra.spark import spark_session
     from shopstream.procinfo import PeakRss
     from shopstream.runtime.stages import start_streams
     from shopstream.runtime.up import LiveGenerator
+    from shopstream.spark.session import spark_session
+    from shopstream.spark.slots import silver_mode
     from shopstream.warehouse import open_warehouse
 
     mode = silver_mode(settings, options.real_time)

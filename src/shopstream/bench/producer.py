@@ -92,7 +92,7 @@ def run_kafka_perf(
     payload_file: Path | None = None,
 ) -> dict[str, Any]:
     """Run ProducerPerformance once; returns parsed totals and wall-clock seconds."""
-    from shopstream.infra.jars import classpath
+    from shopstream.spark.jars import classpath
 
     java = os.environ.get("JAVA_HOME", "")
     java = str(Path(java) / "bin" / "java") if java else "java"

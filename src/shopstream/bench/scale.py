@@ -22,7 +22,7 @@ from typing import Any
 
 from shopstream.bench.common import bench_broker, drop_bench, host_info, write_result
 from shopstream.config import Settings, load_settings
-from shopstream.infra.standalone import START_TIMEOUT_S, standalone_cluster
+from shopstream.spark.standalone import START_TIMEOUT_S, standalone_cluster
 
 LOCAL_REFERENCE = "local[2]"
 
@@ -68,10 +68,10 @@ def _run_settings(
 def _silver_once(spark: Any, s: Settings, events: int, seed: int) -> dict[str, Any]:
     """Preload `events` into s's raw topic, run Silver --available-now over them, time it."""
     from shopstream.bench.gold import preload
-    from shopstream.infra.checkpoints import progress_log, read_progress
     from shopstream.infra.kafka import ensure_topics, message_count
     from shopstream.silver.job import start_silver
     from shopstream.silver.metrics import batch_counters
+    from shopstream.spark.checkpoints import progress_log, read_progress
 
     ensure_topics(s)
     _, truth = preload(s, events, seed)
@@ -105,7 +105,7 @@ def _series(
     settings: Settings, bootstrap: str, options: ScaleBenchOptions, label: str, spark_conf: dict
 ) -> list[dict[str, Any]]:
     """One Spark application: a warm-up, then one measured run per partition count."""
-    from shopstream.infra.spark import executor_count, spark_session
+    from shopstream.spark.session import executor_count, spark_session
 
     runs: list[dict[str, Any]] = []
     made: list[Settings] = []

@@ -419,7 +419,7 @@ class DashboardServer:
     ) -> None:
         import uvicorn
 
-        from shopstream.infra.ports import resolve_port
+        from shopstream.ports import resolve_port
 
         self.settings = settings
         self.host = host or settings.dashboard.host

@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 from shopstream.config import KafkaSettings, Settings
 from shopstream.errors import BrokerUnavailable, ConfigError, KafkaError
-from shopstream.infra import jars
-from shopstream.infra.ports import free_ports, is_listening
+from shopstream.ports import free_ports, is_listening
 from shopstream.procinfo import pid_alive
+from shopstream.spark import jars
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0

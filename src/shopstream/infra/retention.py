@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from shopstream.infra.checkpoints import checkpoint, read_checkpoint
+from shopstream.spark.checkpoints import checkpoint, read_checkpoint
 
 if TYPE_CHECKING:
     from shopstream.config import Settings

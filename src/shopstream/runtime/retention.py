@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from shopstream.errors import DataLost
-from shopstream.infra.checkpoints import checkpoint, read_checkpoint
 from shopstream.infra.retention import (
     Gap,
     checkpoint_query_id,
@@ -20,6 +19,7 @@ from shopstream.infra.retention import (
     gaps_json,
     retention_gaps,
 )
+from shopstream.spark.checkpoints import checkpoint, read_checkpoint
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -155,7 +155,7 @@ def run_process(
     as asked; available-now is micro-batches.
     """
     from shopstream.infra.kafka import ensure_topics
-    from shopstream.infra.slots import silver_mode
+    from shopstream.spark.slots import silver_mode
     from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.pgwire import serving
     from shopstream.warehouse.writer import writing

@@ -109,8 +109,8 @@ def run_up(
     can (`real_time` None; a one-line notice says why not), or as asked.
     """
     from shopstream.infra.kafka import LocalCluster, ensure_topics
-    from shopstream.infra.slots import silver_mode
-    from shopstream.infra.spark import ui_url
+    from shopstream.spark.session import ui_url
+    from shopstream.spark.slots import silver_mode
     from shopstream.status import LiveState
     from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.pgwire import serving

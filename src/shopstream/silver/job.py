@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream.config import Settings
 from shopstream.contract import REASONS
-from shopstream.infra.checkpoints import append_progress, checkpoint, progress_log
 from shopstream.silver.exceptions import RealTimeSlotsError
 from shopstream.silver.metrics import (
     METRIC_CLEAN,
@@ -28,6 +27,7 @@ from shopstream.silver.metrics import (
     batch_counters,
 )
 from shopstream.silver.transform import kafka_columns, silver_transform
+from shopstream.spark.checkpoints import append_progress, checkpoint, progress_log
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -99,7 +99,7 @@ def observe_counts(df: DataFrame) -> DataFrame:
 def check_real_time_slots(spark: SparkSession, settings: Settings) -> None:
     """Real-time Mode runs one long-lived task per input partition: all must fit at once."""
     from shopstream.infra.kafka import watermarks
-    from shopstream.infra.slots import task_slots
+    from shopstream.spark.slots import task_slots
 
     slots = task_slots(spark.sparkContext.master)
     if slots is None:

@@ -1,7 +1,7 @@
 """The status document: counts, lag, freshness, reconciliation and stage health.
 
 `build_status` assembles the `status --json` document (shape in DESIGN.md; extend, don't
-rename) from real sources only (`sources.py`, `infra.checkpoints`):
+rename) from real sources only (`sources.py`, `spark.checkpoints`):
 
 - Kafka watermarks of the raw, clean and dead-letter topics (messages and end offsets);
 - each stage's Spark checkpoint (`<home>/checkpoints/<stage>`): the newest *committed*
@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from shopstream.infra.checkpoints import checkpoint, last_progress, progress_log, read_checkpoint
+from shopstream.spark.checkpoints import checkpoint, last_progress, progress_log, read_checkpoint
 from shopstream.status.health import StageFacts, State, judge_stage
 from shopstream.status.sources import (
     KafkaSnapshot,

@@ -2,7 +2,7 @@
 
 Each source is read into a plain snapshot that never raises: a broker or a warehouse that
 does not answer is a state to report (`reachable=False`, `ok=False` with the error), not
-an exception. The checkpoints and progress logs are read through `infra.checkpoints`.
+an exception. The checkpoints and progress logs are read through `spark.checkpoints`.
 
 Examples:
     >>> snapshot = KafkaSnapshot(True, "127.0.0.1:9092", topics={"raw": {0: (2, 10), 1: (0, 5)}})
@@ -237,7 +237,7 @@ class KafkaProbe:
 
 def _any_listening(bootstrap: str) -> bool:
     """A TCP probe: librdkafka would wait out its whole timeout on a dead address."""
-    from shopstream.infra.ports import is_listening
+    from shopstream.ports import is_listening
 
     hosts = [server.rsplit(":", 1) for server in bootstrap.split(",") if ":" in server]
     return not hosts or any(

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream.config import Settings, SparkSettings
 from shopstream.errors import Terminal
-from shopstream.infra import jars
-from shopstream.infra.ports import resolve_port
+from shopstream.ports import resolve_port
+from shopstream.spark import jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -54,7 +54,7 @@ def alive_workers(web_port: int) -> int:
 @contextmanager
 def standalone_cluster(workers: int, memory: str, work_dir: Path) -> Iterator[Standalone]:
     """A master and `workers` one-core workers on 127.0.0.1 (free ports); always stopped."""
-    from shopstream.infra.ports import free_port, is_listening
+    from shopstream.ports import free_port, is_listening
 
     home = spark_home()
     work_dir.mkdir(parents=True, exist_ok=True)
