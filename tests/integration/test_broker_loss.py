@@ -24,7 +24,7 @@ import pytest
 from test_pipeline_truth import _truth_figures, _warehouse_figures
 
 from shopstream.config import Settings, load_settings
-from shopstream.infra.kafka import (
+from shopstream.kafka.cluster import (
     LocalCluster,
     admin,
     end_offsets,

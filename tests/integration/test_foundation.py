@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from shopstream.config import Settings, load_settings
-from shopstream.infra.kafka import (
+from shopstream.kafka.cluster import (
     LocalCluster,
     admin,
     client_config,
@@ -70,7 +70,7 @@ def test_status_without_broker_is_one_line_error(tmp_path: Path) -> None:
 
 
 def test_topics_created_with_partitions(settings: Settings) -> None:
-    from shopstream.infra.kafka import watermarks
+    from shopstream.kafka.cluster import watermarks
 
     assert len(watermarks(settings, settings.kafka.raw_topic)) == 3
     assert len(watermarks(settings, settings.kafka.clean_topic)) == 3

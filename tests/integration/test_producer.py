@@ -16,7 +16,7 @@ from shopstream.bronze.noise import Noise, NoiseRates
 from shopstream.bronze.producer import FileSource, GeneratorSource, produce
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
-from shopstream.infra.kafka import client_config, end_offsets
+from shopstream.kafka.cluster import client_config, end_offsets
 
 pytestmark = pytest.mark.integration
 

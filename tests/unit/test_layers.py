@@ -23,7 +23,17 @@ SRC = Path(shopstream.__file__).resolve().parent
 LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
     "foundation": (
         0,
-        ("shopstream", "contract", "config", "errors", "infra", "ports", "procinfo", "spark"),
+        (
+            "shopstream",
+            "contract",
+            "config",
+            "errors",
+            "infra",
+            "kafka",
+            "ports",
+            "procinfo",
+            "spark",
+        ),
     ),
     "bronze": (1, ("bronze",)),
     "silver": (1, ("silver",)),

@@ -196,7 +196,7 @@ def add_rates(samples: list[dict[str, Any]]) -> None:
 
 def _brokers(home: _Home) -> list[dict[str, Any]]:
     from shopstream.config import load_settings
-    from shopstream.infra.kafka import LocalCluster
+    from shopstream.kafka.cluster import LocalCluster
 
     state = LocalCluster(load_settings(home=home.home)).state()
     return [asdict(b) for b in state.brokers] if state else []

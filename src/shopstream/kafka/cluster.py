@@ -212,7 +212,7 @@ class LocalCluster:
 
     def _secure(self, fresh: bool) -> SecuredBroker:
         """The TLS files and SCRAM passwords, made once per data dir (new with new data)."""
-        from shopstream.infra.tls import issue_broker_tls, write_private
+        from shopstream.kafka.tls import issue_broker_tls, write_private
 
         d = self.security_dir
         client = d / "client.json"

@@ -12,7 +12,7 @@ import pytest
 
 from shopstream.config import load_settings
 from shopstream.errors import BrokerUnavailable
-from shopstream.infra.kafka import (
+from shopstream.kafka.cluster import (
     BrokerProcess,
     ClusterState,
     LocalCluster,

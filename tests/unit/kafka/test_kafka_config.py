@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shopstream.config import load_settings
-from shopstream.infra.kafka import (
+from shopstream.kafka.cluster import (
     SecuredBroker,
     _server_properties,
     client_config,
@@ -16,7 +16,7 @@ from shopstream.infra.kafka import (
     security_problem,
     spark_options,
 )
-from shopstream.infra.tls import issue_broker_tls
+from shopstream.kafka.tls import issue_broker_tls
 
 
 def test_plaintext_configs_match() -> None:
@@ -61,7 +61,7 @@ def test_three_broker_properties_replicate(tmp_path: Path) -> None:
 
 
 def test_cluster_ids_never_look_like_options() -> None:
-    from shopstream.infra.kafka import _new_cluster_id
+    from shopstream.kafka.cluster import _new_cluster_id
 
     ids = [_new_cluster_id() for _ in range(5000)]  # ~1 in 64 raw ids starts with '-'
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)

@@ -1,0 +1,1 @@
+"""Kafka: the local cluster shopstream can run, and how every command talks to Kafka."""
