@@ -60,7 +60,7 @@ def settings_factory(tmp_path: Path, kafka_bootstrap: str) -> Callable[..., Sett
     """Build Settings bound to the session broker, with fresh topics and a fresh home."""
 
     def make(**overrides: Any) -> Settings:
-        from shopstream.kafka.cluster import ensure_topics
+        from shopstream.kafka.topics import ensure_topics
 
         suffix = uuid.uuid4().hex[:10]
         kafka = {

@@ -24,13 +24,10 @@ import pytest
 from test_pipeline_truth import _truth_figures, _warehouse_figures
 
 from shopstream.config import Settings, load_settings
-from shopstream.kafka.cluster import (
-    LocalCluster,
-    admin,
-    end_offsets,
-    ensure_topics,
-    watermarks,
-)
+from shopstream.kafka.clients import admin
+from shopstream.kafka.cluster import LocalCluster
+from shopstream.kafka.offsets import end_offsets, watermarks
+from shopstream.kafka.topics import ensure_topics
 from shopstream.procinfo import pid_alive
 from shopstream.spark.checkpoints import checkpoint, read_checkpoint
 from shopstream.status.collect import endpoint_file

@@ -30,7 +30,8 @@ from shopstream.bronze.generator import EventBatch, EventGenerator, GeneratorCon
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
 from shopstream.dashboard import create_app
-from shopstream.kafka.cluster import client_config, message_count
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import message_count
 from shopstream.spark.checkpoints import checkpoint, read_checkpoint
 from shopstream.warehouse import open_warehouse
 from shopstream.warehouse.testing import PAUSE_ENV

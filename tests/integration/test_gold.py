@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 
 from shopstream.config import Settings
 from shopstream.gold.job import start_gold
-from shopstream.kafka.cluster import client_config
+from shopstream.kafka.connection import client_config
 from shopstream.spark.checkpoints import checkpoint
 from shopstream.warehouse import open_warehouse
 

@@ -21,7 +21,8 @@ from confluent_kafka import Producer
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
-from shopstream.kafka.cluster import client_config, message_count
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import message_count
 from shopstream.runtime.stages import process_available_now
 from shopstream.spark.checkpoints import checkpoint
 from shopstream.warehouse import open_warehouse

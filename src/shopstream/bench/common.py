@@ -21,7 +21,8 @@ from shopstream.config import Settings
 def bench_broker(settings: Settings) -> Iterator[str]:
     """The configured or running broker, or a local one started (and stopped) for the run."""
     from shopstream.errors import BrokerUnavailable
-    from shopstream.kafka.cluster import LocalCluster, bootstrap_servers
+    from shopstream.kafka.cluster import LocalCluster
+    from shopstream.kafka.connection import bootstrap_servers
 
     try:
         yield bootstrap_servers(settings)
@@ -70,7 +71,7 @@ def bench_run(settings: Settings, *, keep: bool = False, **spark: Any) -> Iterat
 
     `spark` overrides Spark settings (master, trigger, batch size) for the run.
     """
-    from shopstream.kafka.cluster import ensure_topics
+    from shopstream.kafka.topics import ensure_topics
 
     with bench_broker(settings) as bootstrap:
         run = bench_settings(settings, bootstrap, uuid.uuid4().hex[:8], **spark)
@@ -100,7 +101,7 @@ def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -
 
 def drop_bench(settings: Settings) -> None:
     """Delete a run's topics and home (a 5M-event run leaves gigabytes)."""
-    from shopstream.kafka.cluster import delete_topics, topic_specs
+    from shopstream.kafka.topics import delete_topics, topic_specs
 
     delete_topics(settings, list(topic_specs(settings)))
     shutil.rmtree(settings.state_dir, ignore_errors=True)

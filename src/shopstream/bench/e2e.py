@@ -62,7 +62,7 @@ def event_latencies(
 
 def _wait_caught_up(settings: Settings, streams: Any, timeout: float = 120.0) -> bool:
     """After the generator stopped: wait until Gold has committed everything Silver wrote."""
-    from shopstream.kafka.cluster import end_offsets
+    from shopstream.kafka.offsets import end_offsets
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -179,7 +179,7 @@ def run(
 
 
 def _no_cluster() -> Any:
-    from shopstream.kafka.cluster import ClusterState
+    from shopstream.kafka.state import ClusterState
 
     return ClusterState("", [])
 

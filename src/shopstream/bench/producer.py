@@ -119,7 +119,7 @@ def run_kafka_perf(
 
 
 def _drop_topics(settings: Settings, bootstrap: str, names: list[str]) -> None:
-    from shopstream.kafka.cluster import delete_topics
+    from shopstream.kafka.topics import delete_topics
 
     with contextlib.suppress(KafkaError):  # best effort: a leftover bench topic is harmless
         delete_topics(settings, names, bootstrap)
@@ -150,7 +150,9 @@ def _payload_sample(seed: int, path: Path, n: int = 100_000) -> float:
 def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, Any]:
     """Run the whole benchmark; returns the results document (also written to out_dir)."""
     from shopstream.errors import BrokerUnavailable
-    from shopstream.kafka.cluster import LocalCluster, bootstrap_servers, create_topics
+    from shopstream.kafka.cluster import LocalCluster
+    from shopstream.kafka.connection import bootstrap_servers
+    from shopstream.kafka.topics import create_topics
 
     started_here = None
     try:
@@ -392,7 +394,7 @@ def run_command(settings: Settings, options: CommandOptions, out_dir: Path) -> d
     """Whole-command benchmark: `shopstream produce --truth` vs ProducerPerformance, both
     timed from exec to exit (JVM start-up included), alternating, on one broker."""
     from shopstream.bench.common import bench_broker, bench_settings, drop_bench, write_result
-    from shopstream.kafka.cluster import create_topics, ensure_topics
+    from shopstream.kafka.topics import create_topics, ensure_topics
 
     tuning = ProducerTuning()
     result: dict[str, Any] = {

@@ -68,7 +68,8 @@ def _run_settings(
 def _silver_once(spark: Any, s: Settings, events: int, seed: int) -> dict[str, Any]:
     """Preload `events` into s's raw topic, run Silver --available-now over them, time it."""
     from shopstream.bench.gold import preload
-    from shopstream.kafka.cluster import ensure_topics, message_count
+    from shopstream.kafka.offsets import message_count
+    from shopstream.kafka.topics import ensure_topics
     from shopstream.silver.job import start_silver
     from shopstream.silver.metrics import batch_counters
     from shopstream.spark.checkpoints import progress_log, read_progress

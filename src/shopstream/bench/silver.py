@@ -55,7 +55,8 @@ def _pass_through(spark: Any, settings: Settings, topic: str, min_partitions: in
 def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[str, Any]:
     """Preload, time the pass-through, time Silver; write silver.json + silver.png."""
     from shopstream.bench.gold import preload
-    from shopstream.kafka.cluster import create_topics, delete_topics, message_count
+    from shopstream.kafka.offsets import message_count
+    from shopstream.kafka.topics import create_topics, delete_topics
     from shopstream.silver.job import query_totals, start_silver
     from shopstream.silver.metrics import batch_counters
     from shopstream.spark.checkpoints import progress_log, read_progress

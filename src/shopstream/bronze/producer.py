@@ -338,7 +338,7 @@ def producer_config(
     settings: Settings, tuning: ProducerTuning | None = None, bootstrap: str | None = None
 ) -> dict[str, Any]:
     """Connection (incl. SASL/SSL) + throughput settings for confluent-kafka's Producer."""
-    from shopstream.kafka.cluster import client_config
+    from shopstream.kafka.connection import client_config
 
     return client_config(settings, bootstrap) | (tuning or ProducerTuning()).config()
 

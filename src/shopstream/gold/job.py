@@ -26,7 +26,7 @@ import pyarrow.json as pa_json
 from shopstream.config import Settings
 from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field
 from shopstream.errors import ShopstreamError, Terminal
-from shopstream.kafka.cluster import spark_options
+from shopstream.kafka.connection import spark_options
 from shopstream.spark.checkpoints import checkpoint
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import BatchMeta, BatchResult, arrow_type

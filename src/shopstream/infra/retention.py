@@ -72,7 +72,7 @@ def stage_topics(settings: Settings, stage: str) -> tuple[str, ...]:
 
 def retention_gaps(settings: Settings, stage: str) -> list[Gap]:
     """The gaps between a stage's checkpoint and what its input topics still hold."""
-    from shopstream.kafka.cluster import watermarks
+    from shopstream.kafka.offsets import watermarks
 
     committed = read_checkpoint(checkpoint(settings, stage))
     if committed is None:  # a first run starts at the earliest offsets: nothing to lose

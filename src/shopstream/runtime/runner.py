@@ -75,7 +75,7 @@ def run_stage(
 
     Raises QueryFailed if a query died.
     """
-    from shopstream.kafka.cluster import check_connection
+    from shopstream.kafka.clients import check_connection
     from shopstream.spark.session import spark_session
 
     # Kafka's address and credentials are checked before Spark starts (seconds, not minutes).

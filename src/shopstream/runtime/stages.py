@@ -90,7 +90,7 @@ ABANDONED = "stopped while waiting for the warehouse; nothing was committed"
 
 def run_gold(settings: Settings, *, available_now: bool = False, console: Console) -> str:
     """Run Gold until done (available-now) or SIGINT/SIGTERM; return its last status line."""
-    from shopstream.kafka.cluster import ensure_topics
+    from shopstream.kafka.topics import ensure_topics
     from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.pgwire import serving
     from shopstream.warehouse.writer import writing
@@ -154,7 +154,7 @@ def run_process(
     Streaming, Silver runs in Real-time Mode where the machine can (`real_time` None), or
     as asked; available-now is micro-batches.
     """
-    from shopstream.kafka.cluster import ensure_topics
+    from shopstream.kafka.topics import ensure_topics
     from shopstream.spark.slots import silver_mode
     from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.pgwire import serving

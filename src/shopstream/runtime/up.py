@@ -108,7 +108,8 @@ def run_up(
     consistent so the next `up` resumes. Silver runs in Real-time Mode where the machine
     can (`real_time` None; a one-line notice says why not), or as asked.
     """
-    from shopstream.kafka.cluster import LocalCluster, ensure_topics
+    from shopstream.kafka.cluster import LocalCluster
+    from shopstream.kafka.topics import ensure_topics
     from shopstream.spark.session import ui_url
     from shopstream.spark.slots import silver_mode
     from shopstream.status import LiveState

@@ -8,14 +8,10 @@ from pathlib import Path
 import pytest
 
 from shopstream.config import load_settings
-from shopstream.kafka.cluster import (
-    SecuredBroker,
-    _server_properties,
-    client_config,
-    effective_kafka,
-    security_problem,
-    spark_options,
-)
+from shopstream.kafka.clients import security_problem
+from shopstream.kafka.connection import client_config, effective_kafka, spark_options
+from shopstream.kafka.properties import server_properties
+from shopstream.kafka.security import SecuredBroker
 from shopstream.kafka.tls import issue_broker_tls
 
 
@@ -52,7 +48,7 @@ def test_sasl_scram_passed_to_both_clients() -> None:
 
 
 def test_three_broker_properties_replicate(tmp_path: Path) -> None:
-    props = _server_properties(2, 9000, 9100, "1@h:1,2@h:2,3@h:3", tmp_path, 3)
+    props = server_properties(2, 9000, 9100, "1@h:1,2@h:2,3@h:3", tmp_path, 3)
     lines = dict(line.split("=", 1) for line in props.splitlines())
     assert lines["default.replication.factor"] == "3"
     assert lines["min.insync.replicas"] == "2"
@@ -111,7 +107,7 @@ def test_explicit_settings_win_over_the_local_cluster(tmp_path: Path) -> None:
 def test_secured_broker_properties(tmp_path: Path) -> None:
     secured = SecuredBroker(tmp_path / "ca.pem", tmp_path / "b.pem", "cpw", "bpw")
     assert "bpw" not in repr(secured) and "cpw" not in repr(secured)
-    props = _server_properties(1, 9000, 9100, "1@h:9100", tmp_path, 1, secured)
+    props = server_properties(1, 9000, 9100, "1@h:9100", tmp_path, 1, secured)
     lines = dict(line.split("=", 1) for line in props.splitlines())
     assert lines["listeners"] == "SASL_SSL://127.0.0.1:9000,CONTROLLER://127.0.0.1:9100"
     assert lines["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
