@@ -32,6 +32,7 @@ from pydantic_settings import (
 
 from shopstream.contract import DEFAULT_LATENESS_HORIZON
 from shopstream.errors import ConfigError
+from shopstream.home import Home
 
 CONFIG_FILE_ENV = "SHOPSTREAM_CONFIG"
 DEFAULT_CONFIG_FILE = "shopstream.toml"
@@ -270,25 +271,31 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml))
 
     # Derived locations: everything local sits under `home`, so two homes never interfere.
+    # Their names, and every other file's in the home, are in shopstream.home.
     @property
     def state_dir(self) -> Path:
-        return self.home.resolve()
+        return self.files.root
+
+    @property
+    def files(self) -> Home:
+        """Every file of this home (`shopstream.home`)."""
+        return Home.of(self)
 
     @property
     def kafka_dir(self) -> Path:
-        return (self.kafka.data_dir or self.state_dir / "kafka").resolve()
+        return self.files.kafka
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.state_dir / "checkpoints"
+        return self.files.checkpoints
 
     @property
     def log_dir(self) -> Path:
-        return self.state_dir / "logs"
+        return self.files.logs
 
     @property
     def duckdb_path(self) -> Path:
-        return (self.warehouse.duckdb_path or self.state_dir / "warehouse.duckdb").resolve()
+        return self.files.duckdb
 
 
 def _describe(err: ValidationError) -> str:

@@ -21,10 +21,20 @@ SRC = Path(shopstream.__file__).resolve().parent
 # nor another layer on its own level (siblings stay independent: runtime runs stages and
 # status, presentation such as the dashboard is composed above it, by the CLI).
 LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
-    # kafka/ and spark/ are the platform every stage stands on.
+    # kafka/, spark/ and home.py (every file of the home) are what every stage stands on.
     "foundation": (
         0,
-        ("shopstream", "contract", "config", "errors", "kafka", "ports", "procinfo", "spark"),
+        (
+            "shopstream",
+            "contract",
+            "config",
+            "errors",
+            "home",
+            "kafka",
+            "ports",
+            "procinfo",
+            "spark",
+        ),
     ),
     "bronze": (1, ("bronze",)),
     "silver": (1, ("silver",)),

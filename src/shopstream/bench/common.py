@@ -88,7 +88,7 @@ def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -
     from shopstream.config import load_settings
 
     return load_settings(
-        home=settings.state_dir / "bench" / tag,
+        home=settings.files.bench(tag),
         kafka={
             "bootstrap_servers": bootstrap,
             "raw_topic": f"bench_raw_{tag}",

@@ -52,7 +52,7 @@ def _run_settings(
     base: Settings, bootstrap: str, tag: str, partitions: int, spark: dict[str, Any]
 ) -> Settings:
     return load_settings(
-        home=base.state_dir / "bench" / tag,
+        home=base.files.bench(tag),
         kafka={
             "bootstrap_servers": bootstrap,
             "raw_topic": f"bench_raw_{tag}",
@@ -151,7 +151,7 @@ def run(settings: Settings, options: ScaleBenchOptions, out_dir: Path) -> dict[s
     common = {"max_offsets_per_trigger": options.max_offsets_per_trigger}
     with bench_broker(settings) as bootstrap:
         for workers in options.workers:
-            work = settings.state_dir / "bench" / f"standalone-{uuid.uuid4().hex[:6]}"
+            work = settings.files.bench(f"standalone-{uuid.uuid4().hex[:6]}")
             with standalone_cluster(workers, options.worker_memory, work) as cluster:
                 conf = common | {
                     "master": cluster.url,

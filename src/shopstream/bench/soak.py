@@ -384,7 +384,7 @@ def run(
     from shopstream.bronze.truth import read_truth
 
     stop = stop or threading.Event()
-    home = _Home(settings.state_dir / "bench" / f"soak-{uuid.uuid4().hex[:8]}")
+    home = _Home(settings.files.bench(f"soak-{uuid.uuid4().hex[:8]}"))
     soak = _Soak(home, options, progress or (lambda what, t: None))
     result: dict[str, Any] = {
         "benchmark": "soak",

@@ -54,7 +54,8 @@ class LocalCluster:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.dir = settings.kafka_dir
+        self.files = settings.files
+        self.dir = self.files.kafka
         self.state_file = state_file(settings)
         self.security_dir = security_dir(settings)
 
@@ -172,12 +173,12 @@ class LocalCluster:
         return state
 
     def _last(self) -> ClusterState | None:
-        last = self.dir / "last-cluster.json"
+        last = self.files.kafka_last_state
         return ClusterState.from_json(last.read_text()) if last.is_file() else None
 
     def _formatted_cluster_id(self) -> str | None:
         """The id node 1's storage was formatted with; a restart must reuse it."""
-        meta = self.dir / "node-1" / "data" / "meta.properties"
+        meta = self.files.kafka_node_meta(1)
         if not meta.is_file():
             return None
         for line in meta.read_text().splitlines():
@@ -210,27 +211,26 @@ class LocalCluster:
         n: int,
         secured: SecuredBroker | None = None,
     ) -> BrokerProcess:
-        node_dir = self.dir / f"node-{node_id}"
         data_dir = local_data_dir(self.settings, node_id)
-        node_dir.mkdir(parents=True, exist_ok=True)
-        log = self.settings.log_dir / f"kafka-{node_id}.log"
+        self.files.kafka_node(node_id).mkdir(parents=True, exist_ok=True)
+        log = self.files.kafka_log(node_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         if is_listening(HOST, port):
             raise KafkaError(
                 f"port {port} is already in use; set SHOPSTREAM_KAFKA__BROKER_PORT to a free "
                 "port or 0 to pick one."
             )
-        props = node_dir / "server.properties"
+        props = self.files.kafka_node_properties(node_id)
         props.unlink(missing_ok=True)
         # Owner-only: with security on it holds the broker's own SCRAM password.
         props.touch(mode=0o600)
         props.write_text(server_properties(node_id, port, cport, voters, data_dir, n, secured))
-        log4j = node_dir / "log4j2.properties"
+        log4j = self.files.kafka_node_log4j(node_id)
         log4j.write_text(LOG4J.format(log=log))
         java = ["java", f"-Xmx{self.settings.kafka.broker_heap}", "-XX:+UseG1GC"]
         java += ["-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}"]
-        java += [f"-Dkafka.logs.dir={self.settings.log_dir}", "-cp", cp]
-        if not (data_dir / "meta.properties").is_file():
+        java += [f"-Dkafka.logs.dir={self.files.logs}", "-cp", cp]
+        if not self.files.kafka_node_meta(node_id).is_file():
             fmt = [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)]
             if secured is not None:
                 # KRaft keeps SCRAM credentials in the metadata log: bootstrap them here.
@@ -271,7 +271,7 @@ class LocalCluster:
         stopped = len(alive)
         self.state_file.unlink(missing_ok=True)
         # Keep ports in a sibling file so the next start reuses them (clients reconnect).
-        (self.dir / "last-cluster.json").write_text(st.to_json())
+        self.files.kafka_last_state.write_text(st.to_json())
         return stopped
 
 

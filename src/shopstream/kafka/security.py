@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shopstream.home import KafkaSecurity
 from shopstream.kafka.state import LocalSecurity
 from shopstream.kafka.tls import issue_broker_tls, write_private
 
@@ -41,24 +42,23 @@ class SecuredBroker:
 
 def security_dir(settings: Settings) -> Path:
     """Where the local cluster's TLS files, passwords and client settings live."""
-    return settings.kafka_dir / "security"
+    return settings.files.kafka_security.dir
 
 
 def formatted_security(security_dir: Path) -> LocalSecurity:
     """What this data dir's cluster serves clients with (its users live in its metadata)."""
-    return "sasl_ssl" if (security_dir / "client.json").is_file() else "plaintext"
+    return "sasl_ssl" if KafkaSecurity(security_dir).client.is_file() else "plaintext"
 
 
 def secure(security_dir: Path, fresh: bool) -> SecuredBroker:
     """The TLS files and SCRAM passwords, made once per data dir (new with new data)."""
-    d = security_dir
-    client = d / "client.json"
-    if fresh or not client.is_file():
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o700)
-        tls = issue_broker_tls(d)
-        write_private(d / "client.password", secrets.token_hex(24).encode())
-        write_private(d / "broker.password", secrets.token_hex(24).encode())
+    files = KafkaSecurity(security_dir)
+    if fresh or not files.client.is_file():
+        security_dir.mkdir(parents=True, exist_ok=True)
+        security_dir.chmod(0o700)
+        tls = issue_broker_tls(security_dir)
+        write_private(files.client_password, secrets.token_hex(24).encode())
+        write_private(files.broker_password, secrets.token_hex(24).encode())
         # Written last: its presence means "this data dir is secured" (see above).
         doc = {
             "security_protocol": "SASL_SSL",
@@ -66,20 +66,20 @@ def secure(security_dir: Path, fresh: bool) -> SecuredBroker:
             "sasl_username": CLIENT_USER,
             "ssl_ca_location": str(tls.ca),
         }
-        client.write_text(json.dumps(doc, indent=2))
+        files.client.write_text(json.dumps(doc, indent=2))
     return SecuredBroker(
-        ca=d / "ca.pem",
-        keystore=d / "broker.pem",
-        client_password=(d / "client.password").read_text().strip(),
-        broker_password=(d / "broker.password").read_text().strip(),
+        ca=files.ca,
+        keystore=files.keystore,
+        client_password=files.client_password.read_text().strip(),
+        broker_password=files.broker_password.read_text().strip(),
     )
 
 
 def client_security(security_dir: Path) -> dict[str, Any]:
     """The client settings of a secured local cluster (password included), else {}."""
-    client = security_dir / "client.json"
-    if not client.is_file():
+    files = KafkaSecurity(security_dir)
+    if not files.client.is_file():
         return {}
-    doc: dict[str, Any] = json.loads(client.read_text())
-    doc["sasl_password"] = (security_dir / "client.password").read_text().strip()
+    doc: dict[str, Any] = json.loads(files.client.read_text())
+    doc["sasl_password"] = files.client_password.read_text().strip()
     return doc

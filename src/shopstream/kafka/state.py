@@ -91,7 +91,7 @@ def has_quorum(alive: int, total: int) -> bool:
 
 def state_file(settings: Settings) -> Path:
     """Where `kafka start` records the local cluster."""
-    return settings.kafka_dir / "cluster.json"
+    return settings.files.kafka_state
 
 
 def recorded_state(settings: Settings) -> ClusterState | None:
@@ -104,4 +104,4 @@ def recorded_state(settings: Settings) -> ClusterState | None:
 
 def local_data_dir(settings: Settings, node_id: int) -> Path:
     """Where a local broker keeps its log segments."""
-    return settings.kafka_dir / f"node-{node_id}" / "data"
+    return settings.files.kafka_node_data(node_id)

@@ -58,7 +58,7 @@ def run_silver(
 
     def failure(_query: str, cause: str) -> str:
         return (
-            f"the Silver query failed: {cause[:400]}. See {settings.log_dir / 'spark.log'}; "
+            f"the Silver query failed: {cause[:400]}. See {settings.files.spark_log}; "
             "the checkpoint is intact, so rerunning resumes where it stopped."
         )
 

@@ -129,7 +129,7 @@ def read_dead_letters(
 
 def ledger_path(settings: Settings) -> Path:
     """Which dead letters this home has already replayed."""
-    return settings.state_dir / "dlq" / "replayed.jsonl"
+    return settings.files.dlq_replayed
 
 
 def _replayed(settings: Settings) -> set[tuple[str, int, int]]:
