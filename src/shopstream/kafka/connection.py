@@ -1,14 +1,25 @@
-"""How a client reaches Kafka: the bootstrap servers and the security settings.
+"""How a client reaches Kafka: ONE model of the connection, rendered for both clients.
 
-With `kafka.bootstrap_servers` set, that cluster; otherwise the local one recorded under
-the home (its live brokers only), with a secured local cluster's client settings where
-none were set. `client_config` renders the connection for librdkafka (confluent-kafka),
-`spark_options` for Spark's Kafka source and sink.
+`Connection` holds where Kafka is (the bootstrap servers: `kafka.bootstrap_servers`, else
+the live brokers of the local cluster recorded under the home) and how to authenticate
+(protocol, SASL, TLS files: the settings, with a secured local cluster's where none were
+set). It renders itself for librdkafka (`librdkafka()`, confluent-kafka's config: what
+`client_config` returns) and for Spark's Kafka source and sink (`spark()`, the
+`kafka.`-prefixed options: what `spark_options` returns).
+
+A new connection setting cannot reach one client and miss the other: `Connection` is
+built from every field of `KafkaSettings` that is not in `NOT_CONNECTION`, and a unit
+test (tests/unit/kafka/test_kafka_config.py) changes each field of `Connection` in turn
+and requires both renderings to change with it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from shopstream.config import KafkaSettings, Settings
 from shopstream.errors import BrokerUnavailable
@@ -55,58 +66,126 @@ def effective_kafka(settings: Settings) -> KafkaSettings:
     return KafkaSettings.model_validate(k.model_dump() | update)
 
 
+# The fields of KafkaSettings that are not about reaching Kafka: which topics the pipeline
+# uses, and how the local cluster runs. Every other field is a field of `Connection`
+# (`bootstrap_servers` as `bootstrap`, resolved).
+NOT_CONNECTION = frozenset(
+    {
+        "raw_topic",
+        "clean_topic",
+        "dead_letter_topic",
+        "raw_partitions",
+        "clean_partitions",
+        "dead_letter_partitions",
+        "broker_port",
+        "data_dir",
+        "brokers",
+        "broker_heap",
+    }
+)
+
+_PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
+_SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value else ""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where Kafka is and how to authenticate to it; secrets stay out of its repr."""
+
+    bootstrap: str
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = field(default=None, repr=False)
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password: SecretStr | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, k: KafkaSettings, bootstrap: str) -> Connection:
+        """The connection `k` describes (every field but `bootstrap` copied by name)."""
+        copied = {f.name: getattr(k, f.name) for f in fields(cls) if f.name != "bootstrap"}
+        return cls(bootstrap, **copied)
+
+    @property
+    def sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL")
+
+    @property
+    def ssl(self) -> bool:
+        return self.security_protocol.endswith("SSL")
+
+    @property
+    def mechanism(self) -> str:
+        """The SASL mechanism: as set, else PLAIN (both clients' default)."""
+        return self.sasl_mechanism or "PLAIN"
+
+    def librdkafka(self) -> dict[str, Any]:
+        """confluent-kafka's (librdkafka's) configuration keys."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl:
+            conf["sasl.mechanism"] = self.mechanism
+            conf["sasl.username"] = self.sasl_username or ""
+            conf["sasl.password"] = _secret(self.sasl_password)
+        if self.ssl:
+            for key, val in (
+                ("ssl.ca.location", self.ssl_ca_location),
+                ("ssl.certificate.location", self.ssl_certificate_location),
+                ("ssl.key.location", self.ssl_key_location),
+            ):
+                if val:
+                    conf[key] = str(val)
+            if self.ssl_key_password:
+                conf["ssl.key.password"] = _secret(self.ssl_key_password)
+        return conf
+
+    def spark(self) -> dict[str, str]:
+        """Spark's Kafka source and sink options (the Java client's keys, `kafka.`-prefixed)."""
+        opts = {
+            "kafka.bootstrap.servers": self.bootstrap,
+            "kafka.security.protocol": self.security_protocol,
+        }
+        if self.sasl:
+            module = _PLAIN_MODULE if self.mechanism == "PLAIN" else _SCRAM_MODULE
+            opts["kafka.sasl.mechanism"] = self.mechanism
+            opts["kafka.sasl.jaas.config"] = (
+                f'{module} required username="{self.sasl_username or ""}" '
+                f'password="{_secret(self.sasl_password)}";'
+            )
+        if self.ssl:
+            # Java clients read PEM directly (KIP-651), so one set of files serves both clients.
+            if self.ssl_ca_location:
+                opts["kafka.ssl.truststore.type"] = "PEM"
+                opts["kafka.ssl.truststore.location"] = str(self.ssl_ca_location)
+            if self.ssl_certificate_location and self.ssl_key_location:
+                opts["kafka.ssl.keystore.type"] = "PEM"
+                opts["kafka.ssl.keystore.certificate.chain"] = (
+                    self.ssl_certificate_location.read_text()
+                )
+                opts["kafka.ssl.keystore.key"] = self.ssl_key_location.read_text()
+                if self.ssl_key_password:
+                    opts["kafka.ssl.key.password"] = _secret(self.ssl_key_password)
+        return opts
+
+
+def connection(settings: Settings, bootstrap: str | None = None) -> Connection:
+    """The connection every client of this command uses (`bootstrap` overrides the servers)."""
+    return Connection.of(effective_kafka(settings), bootstrap or bootstrap_servers(settings))
+
+
 def client_config(settings: Settings, bootstrap: str | None = None) -> dict[str, Any]:
     """Base confluent-kafka (librdkafka) config, security included."""
-    k = effective_kafka(settings)
-    conf: dict[str, Any] = {
-        "bootstrap.servers": bootstrap or bootstrap_servers(settings),
-        "security.protocol": k.security_protocol,
-    }
-    if k.sasl:
-        conf["sasl.mechanism"] = k.sasl_mechanism or "PLAIN"
-        conf["sasl.username"] = k.sasl_username or ""
-        conf["sasl.password"] = k.sasl_password.get_secret_value() if k.sasl_password else ""
-    if k.ssl:
-        for key, val in (
-            ("ssl.ca.location", k.ssl_ca_location),
-            ("ssl.certificate.location", k.ssl_certificate_location),
-            ("ssl.key.location", k.ssl_key_location),
-        ):
-            if val:
-                conf[key] = str(val)
-        if k.ssl_key_password:
-            conf["ssl.key.password"] = k.ssl_key_password.get_secret_value()
-    return conf
+    return connection(settings, bootstrap).librdkafka()
 
 
 def spark_options(settings: Settings, bootstrap: str | None = None) -> dict[str, str]:
     """The same connection as Spark Kafka source/sink options (`kafka.`-prefixed)."""
-    k = effective_kafka(settings)
-    opts = {
-        "kafka.bootstrap.servers": bootstrap or bootstrap_servers(settings),
-        "kafka.security.protocol": k.security_protocol,
-    }
-    if k.sasl:
-        mech = k.sasl_mechanism or "PLAIN"
-        module = (
-            "org.apache.kafka.common.security.plain.PlainLoginModule"
-            if mech == "PLAIN"
-            else "org.apache.kafka.common.security.scram.ScramLoginModule"
-        )
-        pw = k.sasl_password.get_secret_value() if k.sasl_password else ""
-        opts["kafka.sasl.mechanism"] = mech
-        opts["kafka.sasl.jaas.config"] = (
-            f'{module} required username="{k.sasl_username or ""}" password="{pw}";'
-        )
-    if k.ssl:
-        # Java clients read PEM directly (KIP-651), so one set of files serves both clients.
-        if k.ssl_ca_location:
-            opts["kafka.ssl.truststore.type"] = "PEM"
-            opts["kafka.ssl.truststore.location"] = str(k.ssl_ca_location)
-        if k.ssl_certificate_location and k.ssl_key_location:
-            opts["kafka.ssl.keystore.type"] = "PEM"
-            opts["kafka.ssl.keystore.certificate.chain"] = k.ssl_certificate_location.read_text()
-            opts["kafka.ssl.keystore.key"] = k.ssl_key_location.read_text()
-            if k.ssl_key_password:
-                opts["kafka.ssl.key.password"] = k.ssl_key_password.get_secret_value()
-    return opts
+    return connection(settings, bootstrap).spark()

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from shopstream.config import load_settings
+from shopstream.config import KafkaSettings, load_settings
 from shopstream.kafka.clients import security_problem
-from shopstream.kafka.connection import client_config, effective_kafka, spark_options
+from shopstream.kafka.connection import (
+    NOT_CONNECTION,
+    Connection,
+    client_config,
+    effective_kafka,
+    spark_options,
+)
 from shopstream.kafka.properties import server_properties
 from shopstream.kafka.security import SecuredBroker
 from shopstream.kafka.tls import issue_broker_tls
@@ -45,6 +54,53 @@ def test_sasl_scram_passed_to_both_clients() -> None:
     assert "ScramLoginModule" in o["kafka.sasl.jaas.config"]
     assert 'username="alice"' in o["kafka.sasl.jaas.config"]
     assert o["kafka.ssl.truststore.type"] == "PEM"
+
+
+def test_the_connection_model_holds_every_connection_setting() -> None:
+    # A new KafkaSettings field is either a connection setting (so a Connection field,
+    # checked below to reach both clients) or declared in NOT_CONNECTION.
+    connection_settings = set(KafkaSettings.model_fields) - NOT_CONNECTION
+    assert connection_settings - {"bootstrap_servers"} == {f.name for f in fields(Connection)} - {
+        "bootstrap"
+    }
+
+
+def _every_field_set(tmp_path: Path) -> Connection:
+    files = {}
+    for name in ("ca", "cert", "key"):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_text(f"-----{name}-----\n")
+    return Connection(
+        bootstrap="b1:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="alice",
+        sasl_password=SecretStr("pw"),
+        ssl_ca_location=files["ca"],
+        ssl_certificate_location=files["cert"],
+        ssl_key_location=files["key"],
+        ssl_key_password=SecretStr("kpw"),
+    )
+
+
+def _another(value: Any, tmp_path: Path) -> Any:
+    if isinstance(value, SecretStr):
+        return SecretStr(value.get_secret_value() + "-2")
+    if isinstance(value, Path):
+        other = tmp_path / f"other-{value.name}"
+        other.write_text(f"other {value.read_text()}")
+        return other
+    assert isinstance(value, str), f"give _every_field_set a value for {value!r}"
+    return value + "-2"
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(Connection)])
+def test_every_connection_field_reaches_both_clients(name: str, tmp_path: Path) -> None:
+    base = _every_field_set(tmp_path)
+    changed = replace(base, **{name: _another(getattr(base, name), tmp_path)})
+    assert changed.librdkafka() != base.librdkafka(), f"librdkafka ignores {name}"
+    assert changed.spark() != base.spark(), f"Spark's Kafka options ignore {name}"
+    assert "pw" not in repr(base)
 
 
 def test_three_broker_properties_replicate(tmp_path: Path) -> None:
