@@ -13,7 +13,8 @@ from typing import Any
 
 from shopstream.config import KafkaSettings, Settings
 from shopstream.errors import BrokerUnavailable, ConfigError, KafkaError
-from shopstream.kafka.connection import bootstrap_servers, client_config, effective_kafka
+from shopstream.kafka.connection import Connection, bootstrap_servers, client_config, connection
+from shopstream.kafka.retry import NotYet, retry
 from shopstream.kafka.state import HOST, BrokerProcess
 from shopstream.ports import is_listening
 
@@ -41,7 +42,7 @@ def check_connection(settings: Settings, bootstrap: str | None = None) -> str:
     return bootstrap
 
 
-def security_problem(k: KafkaSettings, errors: list[str]) -> str | None:
+def security_problem(k: KafkaSettings | Connection, errors: list[str]) -> str | None:
     """The user's message for librdkafka errors that a security setting caused, else None."""
     text = " ".join(errors)
     low = text.lower()
@@ -91,39 +92,48 @@ def wait_ready(
     deadline = time.monotonic() + timeout
     want = len(procs) if procs else 1
 
+    def give_up(last: str) -> BrokerUnavailable:
+        return BrokerUnavailable(
+            f"Kafka at {bootstrap} did not answer within {timeout:.0f}s ({last})."
+        )
+
     def check_alive() -> None:
         for p in procs or []:
             if not p.alive():
                 tail = Path(p.log).read_text(errors="replace").splitlines()[-5:]
                 raise KafkaError(f"broker {p.node_id} exited during start-up: {' | '.join(tail)}")
 
-    # Wait for the listeners first: a client created earlier logs every refused connect.
-    for p in procs or []:
-        while not is_listening(HOST, p.port) and time.monotonic() < deadline:
-            check_alive()
-            time.sleep(0.2)
-    errors: list[str] = []
-    conf = client_config(settings, bootstrap) | {
-        # librdkafka's own log lines would repeat what we say in one line below.
-        "log_level": 0,
-        "error_cb": lambda err: errors.append(err.str()),
-    }
-    client = AdminClient(conf)
-    k = effective_kafka(settings)
-    last = "no answer"
-    while time.monotonic() < deadline:
+    def listening(_: float) -> None:
         check_alive()
-        try:
-            md = client.list_topics(timeout=2)
-            if len(md.brokers) >= want:
-                return
-            last = f"{len(md.brokers)}/{want} brokers registered"
-        except KafkaException as err:
+        closed = [p.port for p in procs or [] if not is_listening(HOST, p.port)]
+        if closed:
+            raise NotYet(f"nothing listens on port {', '.join(map(str, closed))} yet")
+
+    # Wait for the listeners first: a client created earlier logs every refused connect.
+    retry(listening, deadline=deadline, pause=0.2, give_up=give_up)
+    errors: list[str] = []
+    conn = connection(settings, bootstrap)
+    client = AdminClient(
+        conn.librdkafka()
+        | {
+            # librdkafka's own log lines would repeat what we say in one line below.
+            "log_level": 0,
+            "error_cb": lambda err: errors.append(err.str()),
+        }
+    )
+
+    def registered(_: float) -> None:
+        check_alive()
+        md = client.list_topics(timeout=2)
+        if len(md.brokers) < want:
+            raise NotYet(f"{len(md.brokers)}/{want} brokers registered")
+
+    def security(err: BaseException) -> None:
+        if isinstance(err, KafkaException):
             errors.append(str(err))
-            last = str(err)
             client.poll(0)  # serves error_cb: the reason behind a transport failure
-        problem = security_problem(k, errors)
+        problem = security_problem(conn, errors)
         if problem is not None:
             raise ConfigError(problem)
-        time.sleep(0.3)
-    raise BrokerUnavailable(f"Kafka at {bootstrap} did not answer within {timeout:.0f}s ({last}).")
+
+    retry(registered, deadline=deadline, pause=0.3, give_up=give_up, on_error=security)

@@ -9,6 +9,7 @@ from typing import Any
 from shopstream.config import Settings
 from shopstream.errors import KafkaError
 from shopstream.kafka.connection import client_config
+from shopstream.kafka.retry import retry
 
 
 def watermarks(
@@ -42,35 +43,16 @@ def watermarks(
 
 
 def _watermark(consumer: Any, tp: Any, deadline: float) -> tuple[int, int]:
-    from confluent_kafka import KafkaError as CKError
-    from confluent_kafka import KafkaException
+    """A partition's (low, high) offsets; leadership moves meanwhile are waited out."""
 
-    # Leadership moves (a new topic, a broker restart or death) are transient, although
-    # librdkafka does not mark these retriable here; anything else is not. A broker killed
-    # while we ask it fails the request with _DESTROY_BROKER or _TRANSPORT until the
-    # partition's new leader is known, or times out while the cluster still names the dead
-    # broker as leader (until the controller fences it, ~9 s: the soak's status failed so).
-    # A new leader answers OFFSET_NOT_AVAILABLE until its high watermark has caught up.
-    leadership = {
-        CKError.NOT_LEADER_FOR_PARTITION,
-        CKError.LEADER_NOT_AVAILABLE,
-        CKError.UNKNOWN_TOPIC_OR_PART,
-        CKError.OFFSET_NOT_AVAILABLE,
-        CKError._DESTROY_BROKER,
-        CKError._TRANSPORT,
-        CKError._TIMED_OUT,
-    }
-    while True:
-        try:
-            wait = min(5.0, max(deadline - time.monotonic(), 0.5))
-            lo, hi = consumer.get_watermark_offsets(tp, timeout=wait)
-            return int(lo), int(hi)
-        except KafkaException as err:
-            kerr = err.args[0]
-            transient = kerr.retriable() or kerr.code() in leadership
-            if not transient or time.monotonic() > deadline:
-                raise KafkaError(f"cannot read offsets of {tp.topic}: {err}") from None
-            time.sleep(0.2)
+    def ask(remaining: float) -> tuple[int, int]:
+        lo, hi = consumer.get_watermark_offsets(tp, timeout=min(5.0, max(remaining, 0.5)))
+        return int(lo), int(hi)
+
+    def give_up(last: str) -> KafkaError:
+        return KafkaError(f"cannot read offsets of {tp.topic}: {last}")
+
+    return retry(ask, deadline=deadline, pause=0.2, give_up=give_up)
 
 
 def end_offsets(settings: Settings, topic: str, bootstrap: str | None = None) -> dict[int, int]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from shopstream.config import Settings
 from shopstream.errors import BrokerUnavailable, KafkaError
 from shopstream.kafka.clients import admin, check_connection
+from shopstream.kafka.retry import NotYet, error_code, is_transient, retry
+
+# Creating the pipeline's topics takes a second; a controller that moves meanwhile (after
+# a broker loss) answers for a few seconds with errors that pass.
+CREATE_TIMEOUT_S = 30.0
 
 
 def topic_specs(settings: Settings) -> dict[str, int]:
@@ -31,28 +35,43 @@ def create_topics(settings: Settings, topics: dict[str, int], bootstrap: str | N
     """Create `topics` (name -> partitions) where missing; return once all have leaders.
 
     Replication: min(3, brokers) on the local cluster, the broker's default on a configured
-    one. A topic created meanwhile by someone else is fine; any other failure raises.
+    one. A topic created meanwhile by someone else is fine; a transient failure (a
+    controller moving on) is retried; any other failure raises.
     """
     from confluent_kafka import KafkaError as CKError
     from confluent_kafka.admin import NewTopic
 
     bootstrap = check_connection(settings, bootstrap)
     client = admin(settings, bootstrap)
-    metadata = client.list_topics(timeout=10)
-    rf = min(3, len(metadata.brokers)) if not settings.kafka.bootstrap_servers else -1
-    new = [
-        NewTopic(name, num_partitions=partitions, replication_factor=rf)
-        for name, partitions in topics.items()
-        if name not in metadata.topics
-    ]
-    if new:
+    created: list[str] = []
+
+    def create(_: float) -> None:
+        metadata = client.list_topics(timeout=10)
+        rf = min(3, len(metadata.brokers)) if not settings.kafka.bootstrap_servers else -1
+        new = [
+            NewTopic(name, num_partitions=partitions, replication_factor=rf)
+            for name, partitions in topics.items()
+            if name not in metadata.topics
+        ]
+        if not new:
+            return
+        created.extend(t.topic for t in new)
         for topic, fut in client.create_topics(new, operation_timeout=30).items():
             try:
                 fut.result()
-            except Exception as err:  # racing creators are fine; anything else is not
-                if _error_code(err) != CKError.TOPIC_ALREADY_EXISTS:
+            except Exception as err:  # racing creators are fine; a transient error is retried
+                if error_code(err) == CKError.TOPIC_ALREADY_EXISTS:
+                    continue
+                if not is_transient(err):
                     raise KafkaError(f"could not create topic {topic}: {err}") from None
-        _wait_for_leaders(client, [t.topic for t in new])
+                raise NotYet(f"topic {topic}: {err}") from None
+
+    def give_up(last: str) -> KafkaError:
+        return KafkaError(f"could not create topics {', '.join(topics)} ({last})")
+
+    retry(create, timeout=CREATE_TIMEOUT_S, pause=1.0, give_up=give_up)
+    if created:
+        _wait_for_leaders(client, list(dict.fromkeys(created)))
 
 
 def delete_topics(settings: Settings, names: list[str], bootstrap: str | None = None) -> None:
@@ -66,27 +85,25 @@ def delete_topics(settings: Settings, names: list[str], bootstrap: str | None = 
         try:
             fut.result()
         except Exception as err:
-            if _error_code(err) != CKError.UNKNOWN_TOPIC_OR_PART:
+            if error_code(err) != CKError.UNKNOWN_TOPIC_OR_PART:
                 raise KafkaError(f"could not delete topic {topic}: {err}") from None
-
-
-def _error_code(err: Exception) -> int | None:
-    """The librdkafka error code an admin future failed with, if any."""
-    return err.args[0].code() if err.args and hasattr(err.args[0], "code") else None
 
 
 def _wait_for_leaders(client: Any, topics: list[str], timeout: float = 30.0) -> None:
     """New partitions have no leader for a moment; callers expect usable topics."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def led(_: float) -> None:
         md = client.list_topics(timeout=10).topics
-        if all(
+        if not all(
             t in md and md[t].partitions and all(p.leader >= 0 for p in md[t].partitions.values())
             for t in topics
         ):
-            return
-        time.sleep(0.1)
-    raise BrokerUnavailable(f"topics {topics} got no partition leaders within {timeout:.0f}s.")
+            raise NotYet("partitions without a leader")
+
+    def give_up(_: str) -> BrokerUnavailable:
+        return BrokerUnavailable(f"topics {topics} got no partition leaders within {timeout:.0f}s.")
+
+    retry(led, timeout=timeout, pause=0.1, give_up=give_up)
 
 
 def max_message_bytes(
@@ -97,26 +114,19 @@ def max_message_bytes(
     Retried while the cluster moves on from a lost broker or controller: a stage starting
     just then must wait for the answer, not die of it.
     """
-    from concurrent.futures import TimeoutError as FutureTimeout
-
-    from confluent_kafka import KafkaError as CKError
-    from confluent_kafka import KafkaException
     from confluent_kafka.admin import ConfigResource, ResourceType
 
-    transient = {CKError._TIMED_OUT, CKError._TRANSPORT, CKError._DESTROY_BROKER}
     resource = ConfigResource(ResourceType.TOPIC, topic)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def describe(_: float) -> int:
         client = admin(settings, bootstrap)  # kept alive until the answer is in; new each try
-        try:
-            future = client.describe_configs([resource], request_timeout=15)[resource]
-            return int(future.result(timeout=20)["max.message.bytes"].value)
-        except (KafkaException, FutureTimeout) as err:
-            kerr = err.args[0] if isinstance(err, KafkaException) and err.args else None
-            retry = kerr is None or kerr.retriable() or kerr.code() in transient
-            if not retry or time.monotonic() > deadline:
-                raise KafkaError(f"cannot read the configuration of topic {topic}: {err}") from None
-            time.sleep(1)
+        future = client.describe_configs([resource], request_timeout=15)[resource]
+        return int(future.result(timeout=20)["max.message.bytes"].value)
+
+    def give_up(last: str) -> KafkaError:
+        return KafkaError(f"cannot read the configuration of topic {topic}: {last}")
+
+    return retry(describe, timeout=timeout, pause=1.0, give_up=give_up)
 
 
 def raise_max_message_bytes(settings: Settings, topics: list[str], at_least: int) -> None:
