@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -240,6 +241,25 @@ class SqlSettings(_Section):
         return self
 
 
+class FaultSettings(_Section):
+    """Pause points, for fault-injection runs: Gold stops at an exact point and waits there.
+
+    Set one to a file path and Gold creates that file when it gets to the point, then waits
+    while the file exists (at most `shopstream.faults.MAX_PAUSE_SECONDS`), so a run can kill
+    or signal it exactly there; removing the file lets it go on. The crash and stop tests
+    set them through the environment (SHOPSTREAM_FAULTS__PAUSE_IN_COMMIT=PATH). Unset, as
+    in any normal use, a pause point costs one comparison.
+    """
+
+    pause_in_commit: Path | None = Field(
+        None,
+        description="Gold waits inside its warehouse transaction (rows written, no COMMIT)",
+    )
+    pause_before_read: Path | None = Field(
+        None, description="Gold waits just before it reads a micro-batch out of Spark"
+    )
+
+
 class Settings(BaseSettings):
     """All shopstream settings."""
 
@@ -257,6 +277,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     dashboard: DashboardSettings = DashboardSettings()
     sql: SqlSettings = SqlSettings()
+    faults: FaultSettings = FaultSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -296,6 +317,26 @@ class Settings(BaseSettings):
     @property
     def duckdb_path(self) -> Path:
         return self.files.duckdb
+
+
+# ---- The rest of the environment -------------------------------------------------------
+# Read here too, and nowhere else: a variable a flag names (--passphrase-env), a tool's
+# own (JAVA_HOME, PYSPARK_PYTHON), and what a child process inherits.
+
+
+def environment_variable(name: str) -> str | None:
+    """The value of the environment variable `name`, or None when it is unset."""
+    return os.environ.get(name)
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment with `extra` on top, for a child process."""
+    return {**os.environ, **extra}
+
+
+def default_environment(name: str, value: str) -> None:
+    """Set `name` for a library that reads it itself (pyspark), unless it is set already."""
+    os.environ.setdefault(name, value)
 
 
 def _describe(err: ValidationError) -> str:

@@ -29,6 +29,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
             "contract",
             "config",
             "errors",
+            "faults",
             "home",
             "kafka",
             "ports",

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.bench.common import host_info, write_result
-from shopstream.config import Settings
+from shopstream.config import Settings, child_environment
 
 # The figures status --json and the truth share (the reconciliation's terms).
 COMPARED = ("raw", "clean", "duplicates", "unique")
@@ -62,7 +62,7 @@ class _Home:
         # a config file: SHOPSTREAM_KAFKA__BROKERS=3 is refused ("Input should be 1 or 3").
         config = home / "shopstream.toml"
         config.write_text("[kafka]\nbrokers = 3\n")
-        self.env = os.environ | {"SHOPSTREAM_CONFIG": str(config)}
+        self.env = child_environment({"SHOPSTREAM_CONFIG": str(config)})
 
     def log_tail(self, name: str, lines: int = 15) -> list[str]:
         path = self.logs / f"{name}.log"

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shopstream.config import Settings, SparkSettings
+from shopstream.config import Settings, SparkSettings, default_environment
 from shopstream.errors import Terminal
 from shopstream.ports import resolve_port
 from shopstream.spark import jars
@@ -160,8 +160,8 @@ def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSess
     from pyspark.sql import SparkSession
 
     # Workers must run the interpreter that has our dependencies.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    default_environment("PYSPARK_PYTHON", sys.executable)
+    default_environment("PYSPARK_DRIVER_PYTHON", sys.executable)
     settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     conf = spark_conf(settings, app_name)
     builder = SparkSession.builder

@@ -25,6 +25,12 @@ def open_warehouse(
     and sessions never lock each other out. Read-only while a pipeline of this home writes
     the DuckDB file, it is read through that process's SQL endpoint.
     """
+    warehouse = _open(settings, read_only, lock_timeout)
+    warehouse.pause_in_commit = settings.faults.pause_in_commit
+    return warehouse
+
+
+def _open(settings: Settings, read_only: bool, lock_timeout: float | None) -> Warehouse:
     # Backends are imported on demand: the Snowflake connector costs a second at import.
     if settings.warehouse.kind == "snowflake":
         from shopstream.warehouse.snowflake import SnowflakeWarehouse
