@@ -13,6 +13,7 @@ from typing import Any
 
 from shopstream.config import KafkaSettings, Settings
 from shopstream.errors import BrokerUnavailable, ConfigError, KafkaError
+from shopstream.kafka.clientlog import log_config
 from shopstream.kafka.connection import Connection, bootstrap_servers, client_config, connection
 from shopstream.kafka.retry import NotYet, retry
 from shopstream.kafka.state import HOST, BrokerProcess
@@ -115,6 +116,7 @@ def wait_ready(
     conn = connection(settings, bootstrap)
     client = AdminClient(
         conn.librdkafka()
+        | log_config(settings)
         | {
             # librdkafka's own log lines would repeat what we say in one line below.
             "log_level": 0,

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from shopstream.config import KafkaSettings, Settings
 from shopstream.errors import BrokerUnavailable
+from shopstream.kafka.clientlog import log_config
 from shopstream.kafka.security import client_security, security_dir
 from shopstream.kafka.state import has_quorum, recorded_state
 
@@ -182,8 +183,8 @@ def connection(settings: Settings, bootstrap: str | None = None) -> Connection:
 
 
 def client_config(settings: Settings, bootstrap: str | None = None) -> dict[str, Any]:
-    """Base confluent-kafka (librdkafka) config, security included."""
-    return connection(settings, bootstrap).librdkafka()
+    """Base confluent-kafka (librdkafka) config: security included, its log to the home."""
+    return connection(settings, bootstrap).librdkafka() | log_config(settings)
 
 
 def spark_options(settings: Settings, bootstrap: str | None = None) -> dict[str, str]:
