@@ -3,7 +3,9 @@
 Precedence: CLI flag > environment (`SHOPSTREAM_*`, nested with `__`, e.g.
 `SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS`) > `shopstream.toml` (path from
 `SHOPSTREAM_CONFIG`, default `./shopstream.toml`) > defaults. Environment variables are
-read here and nowhere else. Secrets are `SecretStr` and never appear in reprs or logs.
+read here and nowhere else (the few that are not settings too: `environment_variable`,
+`child_environment`, `default_environment`). Secrets are `SecretStr` and never appear in
+reprs or logs. The files of the home are named in `shopstream.home` (`Settings.files`).
 """
 
 from __future__ import annotations
