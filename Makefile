@@ -57,7 +57,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 jars: $(STAMP)  ## Kafka broker + tools and the Spark Kafka connector, via Maven (cached in .cache/)
-	$(BIN)/python -m shopstream.infra.jars
+	$(BIN)/python -m shopstream.spark.jars
 
 java-deps:
 	$(SUDO) apt-get update -q

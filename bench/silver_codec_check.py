@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.noise import NoiseRates
 from shopstream.config import load_settings
-from shopstream.infra.spark import spark_session
 from shopstream.silver.transform import silver_transform
+from shopstream.spark.session import spark_session
 
 CHUNK = 100_000
 

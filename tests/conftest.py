@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, _isolated_env: None) -> Iterator[str]:
     """A real local KRaft broker on free ports for the whole session; always torn down."""
-    from shopstream.infra.kafka import LocalCluster
+    from shopstream.kafka.cluster import LocalCluster
 
     home = tmp_path_factory.mktemp("kafka-home")
     cluster = LocalCluster(load_settings(home=home))
@@ -60,7 +60,7 @@ def settings_factory(tmp_path: Path, kafka_bootstrap: str) -> Callable[..., Sett
     """Build Settings bound to the session broker, with fresh topics and a fresh home."""
 
     def make(**overrides: Any) -> Settings:
-        from shopstream.infra.kafka import ensure_topics
+        from shopstream.kafka.topics import ensure_topics
 
         suffix = uuid.uuid4().hex[:10]
         kafka = {
@@ -87,7 +87,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory, _isolated_env: None) -> Iterator[Any]:
     """One real local Spark session (with the Maven-resolved Kafka connector) per test run."""
-    from shopstream.infra.spark import spark_session
+    from shopstream.spark.session import spark_session
 
     home = tmp_path_factory.mktemp("spark-home")
     session = spark_session(

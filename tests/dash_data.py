@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from shopstream.config import Settings, load_settings
-from shopstream.infra.ports import free_port
+from shopstream.ports import free_port
 from shopstream.warehouse import (
     DEAD_LETTERS_SCHEMA,
     EVENTS_SCHEMA,

@@ -3,13 +3,16 @@
 Precedence: CLI flag > environment (`SHOPSTREAM_*`, nested with `__`, e.g.
 `SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS`) > `shopstream.toml` (path from
 `SHOPSTREAM_CONFIG`, default `./shopstream.toml`) > defaults. Environment variables are
-read here and nowhere else. Secrets are `SecretStr` and never appear in reprs or logs.
+read here and nowhere else (the few that are not settings too: `environment_variable`,
+`child_environment`, `default_environment`). Secrets are `SecretStr` and never appear in
+reprs or logs. The files of the home are named in `shopstream.home` (`Settings.files`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +35,7 @@ from pydantic_settings import (
 
 from shopstream.contract import DEFAULT_LATENESS_HORIZON
 from shopstream.errors import ConfigError
+from shopstream.home import Home
 
 CONFIG_FILE_ENV = "SHOPSTREAM_CONFIG"
 DEFAULT_CONFIG_FILE = "shopstream.toml"
@@ -449,6 +453,25 @@ class SqlSettings(_Section):
         return self
 
 
+class FaultSettings(_Section):
+    """Pause points, for fault-injection runs: Gold stops at an exact point and waits there.
+
+    Set one to a file path and Gold creates that file when it gets to the point, then waits
+    while the file exists (at most `shopstream.faults.MAX_PAUSE_SECONDS`), so a run can kill
+    or signal it exactly there; removing the file lets it go on. The crash and stop tests
+    set them through the environment (SHOPSTREAM_FAULTS__PAUSE_IN_COMMIT=PATH). Unset, as
+    in any normal use, a pause point costs one comparison.
+    """
+
+    pause_in_commit: Path | None = Field(
+        None,
+        description="Gold waits inside its warehouse transaction (rows written, no COMMIT)",
+    )
+    pause_before_read: Path | None = Field(
+        None, description="Gold waits just before it reads a micro-batch out of Spark"
+    )
+
+
 class Settings(BaseSettings):
     """All shopstream settings."""
 
@@ -467,6 +490,7 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = DashboardSettings()
     generator: GeneratorSettings = GeneratorSettings()
     sql: SqlSettings = SqlSettings()
+    faults: FaultSettings = FaultSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -481,25 +505,56 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml))
 
     # Derived locations: everything local sits under `home`, so two homes never interfere.
+    # Their names, and every other file's in the home, are in shopstream.home.
     @property
     def state_dir(self) -> Path:
-        return self.home.resolve()
+        return self.files.root
+
+    @property
+    def files(self) -> Home:
+        """Every file of this home (`shopstream.home`)."""
+        return Home.of(self)
 
     @property
     def kafka_dir(self) -> Path:
-        return (self.kafka.data_dir or self.state_dir / "kafka").resolve()
+        return self.files.kafka
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.state_dir / "checkpoints"
+        return self.files.checkpoints
 
     @property
     def log_dir(self) -> Path:
-        return self.state_dir / "logs"
+        return self.files.logs
 
     @property
     def duckdb_path(self) -> Path:
-        return (self.warehouse.duckdb_path or self.state_dir / "warehouse.duckdb").resolve()
+        return self.files.duckdb
+
+
+# ---- The rest of the environment -------------------------------------------------------
+# Read here too, and nowhere else: a variable a flag names (--passphrase-env), a tool's
+# own (JAVA_HOME, PYSPARK_PYTHON), and what a child process inherits.
+
+
+def environment_variable(name: str) -> str | None:
+    """The value of the environment variable `name`, or None when it is unset."""
+    return os.environ.get(name)
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment with `extra` on top, for a child process."""
+    return {**os.environ, **extra}
+
+
+def default_environment(name: str, value: str) -> None:
+    """Set `name` for a library that reads it itself (pyspark), unless it is set already."""
+    os.environ.setdefault(name, value)
+
+
+def set_environment(name: str, value: str) -> None:
+    """Set `name` for a child the library starts itself (the JVM pyspark launches)."""
+    os.environ[name] = value
 
 
 def _describe(err: ValidationError) -> str:

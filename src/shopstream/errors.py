@@ -52,7 +52,7 @@ class DeliveryError(KafkaError, Terminal):
 
 
 class DataLost(KafkaError, Terminal):
-    """Retention deleted records a stage had not read yet (see `infra/retention.py`)."""
+    """Retention deleted records a stage had not read yet (see `runtime/retention.py`)."""
 
 
 class DocsError(Terminal):

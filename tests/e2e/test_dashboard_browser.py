@@ -133,7 +133,7 @@ def test_live_page_matches_the_warehouse_and_shows_a_stall(
     # page turns red, names the stage, and /health answers 503 with the reason.
     from confluent_kafka import Producer
 
-    from shopstream.infra.kafka import client_config
+    from shopstream.kafka.connection import client_config
 
     producer = Producer(client_config(live_settings))
     for i in range(25):

@@ -17,7 +17,7 @@ import pytest
 from shopstream_env import cli_env
 
 from shopstream.config import Settings
-from shopstream.infra.ports import free_port
+from shopstream.ports import free_port
 
 KPI_NAMES = (
     "total_revenue",

@@ -24,16 +24,13 @@ import pytest
 from test_pipeline_truth import _truth_figures, _warehouse_figures
 
 from shopstream.config import Settings, load_settings
-from shopstream.infra.checkpoints import checkpoint, read_checkpoint
-from shopstream.infra.kafka import (
-    LocalCluster,
-    admin,
-    end_offsets,
-    ensure_topics,
-    watermarks,
-)
+from shopstream.kafka.clients import admin
+from shopstream.kafka.cluster import LocalCluster
+from shopstream.kafka.offsets import end_offsets, watermarks
+from shopstream.kafka.topics import ensure_topics
 from shopstream.procinfo import pid_alive
-from shopstream.status.collect import endpoint_file
+from shopstream.spark.checkpoints import checkpoint, read_checkpoint
+from shopstream.status.collect import dashboard_file
 
 EVENTS = 40_000
 RATE = 15_000  # events/s asked of the producer; the test checks what it achieved
@@ -238,7 +235,7 @@ def _rate_until(settings: Settings, records: int, timeout: float = 60.0) -> floa
 def _dashboard_url(settings: Settings, up: subprocess.Popen[str], tmp_path: Path) -> str | None:
     assert up.poll() is None, f"up exited early: {(tmp_path / 'up.log').read_text()[-2000:]}"
     try:
-        url = str(json.loads(endpoint_file(settings).read_text())["url"])
+        url = str(json.loads(dashboard_file(settings).read_text())["url"])
         httpx.get(f"{url}/health", timeout=5)
     except (OSError, ValueError, KeyError, httpx.HTTPError):
         return None

@@ -30,10 +30,11 @@ from shopstream.bronze.generator import EventBatch, EventGenerator, GeneratorCon
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
 from shopstream.dashboard import create_app
-from shopstream.infra.checkpoints import checkpoint, read_checkpoint
-from shopstream.infra.kafka import client_config, message_count
+from shopstream.faults import PAUSE_IN_COMMIT_ENV
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import message_count
+from shopstream.spark.checkpoints import checkpoint, read_checkpoint
 from shopstream.warehouse import open_warehouse
-from shopstream.warehouse.testing import PAUSE_ENV
 
 EVENTS = 12_000
 BATCH = 1_500  # maxOffsetsPerTrigger: several Silver and Gold batches per run
@@ -176,7 +177,7 @@ def test_kill_9_anywhere_then_every_figure_equals_the_truth(
 
     # 2. Inside Gold's warehouse transaction: rows written, COMMIT not sent.
     marker = tmp_path / "in-commit"
-    proc = _start(settings, env={PAUSE_ENV: str(marker)})
+    proc = _start(settings, env={PAUSE_IN_COMMIT_ENV: str(marker)})
     _kill_when(proc, marker.exists)
     marker.unlink()
 

@@ -13,15 +13,11 @@ from typing import Any
 from confluent_kafka import Producer
 
 from shopstream.config import Settings, load_settings
-from shopstream.infra.kafka import (
-    LocalCluster,
-    admin,
-    client_config,
-    create_topics,
-    delete_topics,
-    message_count,
-    spark_options,
-)
+from shopstream.kafka.clients import admin
+from shopstream.kafka.cluster import LocalCluster
+from shopstream.kafka.connection import client_config, spark_options
+from shopstream.kafka.offsets import message_count
+from shopstream.kafka.topics import create_topics, delete_topics
 from shopstream.procinfo import pid_alive
 
 
@@ -70,7 +66,7 @@ def test_status_without_broker_is_one_line_error(tmp_path: Path) -> None:
 
 
 def test_topics_created_with_partitions(settings: Settings) -> None:
-    from shopstream.infra.kafka import watermarks
+    from shopstream.kafka.offsets import watermarks
 
     assert len(watermarks(settings, settings.kafka.raw_topic)) == 3
     assert len(watermarks(settings, settings.kafka.clean_topic)) == 3

@@ -14,8 +14,8 @@ from confluent_kafka import Producer
 
 from shopstream.config import Settings
 from shopstream.gold.job import start_gold
-from shopstream.infra.checkpoints import checkpoint
-from shopstream.infra.kafka import client_config
+from shopstream.kafka.connection import client_config
+from shopstream.spark.checkpoints import checkpoint
 from shopstream.warehouse import open_warehouse
 
 NOW = datetime.now(UTC).replace(microsecond=0)

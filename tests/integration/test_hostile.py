@@ -27,10 +27,12 @@ from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.hostile import HostileConfig, HostileGenerator
 from shopstream.config import Settings
 from shopstream.gold.job import start_gold
-from shopstream.infra.kafka import client_config, end_offsets, max_message_bytes
-from shopstream.infra.spark import driver_memory_limit
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import end_offsets
+from shopstream.kafka.topics import max_message_bytes
 from shopstream.procinfo import PeakRss, tree
 from shopstream.silver.reference import classify
+from shopstream.spark.session import driver_memory_limit
 from shopstream.warehouse import open_warehouse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -21,7 +21,7 @@ import pytest
 from test_pipeline_truth import _truth_figures, _warehouse_figures
 
 from shopstream.config import load_settings
-from shopstream.infra.tls import issue_broker_tls
+from shopstream.kafka.tls import issue_broker_tls
 
 EVENTS = 10_000
 

@@ -34,8 +34,8 @@ from test_pipeline_truth import (
 )
 
 from shopstream.config import Settings
-from shopstream.infra.checkpoints import checkpoint
 from shopstream.runtime.stages import process_available_now
+from shopstream.spark.checkpoints import checkpoint
 from shopstream.warehouse import open_warehouse
 from shopstream.warehouse.lease import sidecar_path
 from shopstream.warehouse.outage import read_outage

@@ -23,9 +23,10 @@ from shopstream.bronze.incidents import parse_incidents
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.bronze.truth_shop import session_rows
 from shopstream.config import Settings
-from shopstream.infra.checkpoints import checkpoint
-from shopstream.infra.kafka import client_config, message_count
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import message_count
 from shopstream.runtime.stages import process_available_now
+from shopstream.spark.checkpoints import checkpoint
 from shopstream.warehouse import open_warehouse
 from shopstream.warehouse.keys import generate_keypair
 

@@ -16,7 +16,8 @@ from shopstream.bronze.noise import Noise, NoiseRates
 from shopstream.bronze.producer import FileSource, GeneratorSource, produce
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
-from shopstream.infra.kafka import client_config, end_offsets
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import end_offsets
 
 pytestmark = pytest.mark.integration
 

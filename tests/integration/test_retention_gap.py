@@ -21,7 +21,9 @@ from test_pipeline_truth import _process, _truth_figures, _warehouse_figures
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
-from shopstream.infra.kafka import admin, client_config, end_offsets, watermarks
+from shopstream.kafka.clients import admin
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import end_offsets, watermarks
 from shopstream.warehouse import open_warehouse
 
 KEPT = 3_000  # events before and again after the deleted ones, all in the truth

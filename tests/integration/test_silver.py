@@ -20,10 +20,11 @@ from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.noise import NoiseRates
 from shopstream.config import Settings
 from shopstream.contract import CLEAN_FIELDS, REASONS, field_names
-from shopstream.infra.checkpoints import progress_log, read_progress
-from shopstream.infra.kafka import client_config, watermarks
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import watermarks
 from shopstream.silver.job import query_totals, start_silver
 from shopstream.silver.metrics import read_totals
+from shopstream.spark.checkpoints import progress_log, read_progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "silver"))
 from shopstream_env import cli_env
@@ -217,7 +218,7 @@ def test_real_time_mode_refuses_too_few_task_slots(settings: Settings, spark: An
 
 def _wait_for(settings: Settings, topic: str, n: int, proc: subprocess.Popen[str]) -> None:
     """Block until `topic` holds `n` messages (the process must stay alive meanwhile)."""
-    from shopstream.infra.kafka import message_count
+    from shopstream.kafka.offsets import message_count
 
     while message_count(settings, topic) < n:
         assert proc.poll() is None, proc.communicate()[1][-2000:]

@@ -28,10 +28,11 @@ from test_pipeline_truth import _truth_figures, _warehouse_figures
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
-from shopstream.infra.checkpoints import checkpoint
-from shopstream.infra.kafka import client_config, end_offsets
-from shopstream.infra.ports import free_port
-from shopstream.infra.standalone import Standalone, standalone_cluster
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import end_offsets
+from shopstream.ports import free_port
+from shopstream.spark.checkpoints import checkpoint
+from shopstream.spark.standalone import Standalone, standalone_cluster
 
 WORKER_MEMORY = "1g"
 EXECUTOR_MEMORY = "512m"

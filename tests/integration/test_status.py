@@ -14,7 +14,8 @@ from shopstream_env import cli_env
 
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.config import Settings
-from shopstream.infra.kafka import client_config, watermarks
+from shopstream.kafka.connection import client_config
+from shopstream.kafka.offsets import watermarks
 from shopstream.runtime.stages import process_available_now
 from shopstream.warehouse import open_warehouse
 

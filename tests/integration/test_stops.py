@@ -27,7 +27,7 @@ from test_pipeline_truth import _truth_figures, _warehouse_figures
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.config import Settings
-from shopstream.warehouse.testing import PAUSE_BEFORE_READ_ENV, PAUSE_ENV
+from shopstream.faults import PAUSE_BEFORE_READ_ENV, PAUSE_IN_COMMIT_ENV
 
 MAX_LINES_AFTER_SIGNAL = 4  # e.g. "stopping...", the totals; never a stack trace
 
@@ -99,7 +99,7 @@ def test_every_stop_is_quiet_exits_0_and_resumes_exactly(
     half = EVENTS // 1_000 // 2
     _send(settings, batches, half, truth_builder)
     marker = tmp_path / "in-commit"
-    pause = {PAUSE_ENV: str(marker)}
+    pause = {PAUSE_IN_COMMIT_ENV: str(marker)}
 
     run = _stop_in_batch(settings, signal.SIGTERM, "silver")
     run.assert_quiet_exit("silver, SIGTERM in a batch")

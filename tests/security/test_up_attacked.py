@@ -36,7 +36,7 @@ from pgraw import RawClient, message, startup_packet
 from shopstream_env import cli_env
 
 from shopstream.config import Settings
-from shopstream.infra.ports import free_port
+from shopstream.ports import free_port
 from shopstream.procinfo import tree
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -101,7 +101,7 @@ class Up:
 @pytest.fixture(scope="module")
 def up(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     from shopstream.config import load_settings
-    from shopstream.infra.kafka import ensure_topics
+    from shopstream.kafka.topics import ensure_topics
 
     suffix = uuid.uuid4().hex[:10]
     settings = load_settings(

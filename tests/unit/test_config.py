@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
+import shopstream
 from shopstream.config import load_settings
 from shopstream.errors import ConfigError
 
@@ -79,3 +81,43 @@ def test_secrets_never_in_repr_or_errors() -> None:
 def test_bad_currency_rates_rejected() -> None:
     with pytest.raises(ConfigError, match="currency_rates"):
         load_settings(pipeline={"currency_rates": {"DOLLARS": 1}})
+
+
+def test_pause_points_are_settings_set_through_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shopstream.faults import PAUSE_BEFORE_READ_ENV, PAUSE_IN_COMMIT_ENV, pause_at
+
+    assert load_settings().faults.pause_in_commit is None  # never set in normal use
+    monkeypatch.setenv(PAUSE_IN_COMMIT_ENV, str(tmp_path / "in-commit"))
+    monkeypatch.setenv(PAUSE_BEFORE_READ_ENV, str(tmp_path / "before-read"))
+    faults = load_settings().faults
+    assert (faults.pause_in_commit, faults.pause_before_read) == (
+        tmp_path / "in-commit",
+        tmp_path / "before-read",
+    )
+    pause_at(None)  # returns at once
+    assert not (tmp_path / "in-commit").exists()
+
+
+def _environment_reads(path: Path) -> list[str]:
+    """`os.environ` / `os.getenv` / `os.putenv` (and `from os import ...` of them) in a file."""
+    names = {"environ", "getenv", "putenv", "environb", "getenvb", "unsetenv"}
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr in names:
+            if isinstance(node.value, ast.Name) and node.value.id == "os":
+                found.append(f"{path.name}:{node.lineno} os.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [f"{path.name}:{node.lineno} {a.name}" for a in node.names if a.name in names]
+    return found
+
+
+def test_environment_variables_are_read_in_config_only() -> None:
+    src = Path(shopstream.__file__).resolve().parent
+    config = src / "config.py"
+    assert _environment_reads(config)  # the check sees what it looks for
+    elsewhere = [
+        hit for p in sorted(src.rglob("*.py")) if p != config for hit in _environment_reads(p)
+    ]
+    assert elsewhere == [], "read it in config.py (environment_variable, child_environment)"

@@ -33,7 +33,8 @@ from shopstream.config import Settings
 def bench_broker(settings: Settings) -> Iterator[str]:
     """The configured or running broker, or a local one started (and stopped) for the run."""
     from shopstream.errors import BrokerUnavailable
-    from shopstream.infra.kafka import LocalCluster, bootstrap_servers
+    from shopstream.kafka.cluster import LocalCluster
+    from shopstream.kafka.connection import bootstrap_servers
 
     try:
         yield bootstrap_servers(settings)
@@ -130,7 +131,7 @@ def bench_run(settings: Settings, *, keep: bool = False, **spark: Any) -> Iterat
 
     `spark` overrides Spark settings (master, trigger, batch size) for the run.
     """
-    from shopstream.infra.kafka import ensure_topics
+    from shopstream.kafka.topics import ensure_topics
 
     with bench_broker(settings) as bootstrap:
         run = bench_settings(settings, bootstrap, uuid.uuid4().hex[:8], **spark)
@@ -147,7 +148,7 @@ def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -
     from shopstream.config import load_settings
 
     return load_settings(
-        home=settings.state_dir / "bench" / tag,
+        home=settings.files.bench(tag),
         kafka={
             "bootstrap_servers": bootstrap,
             "raw_topic": f"bench_raw_{tag}",
@@ -162,7 +163,7 @@ def bench_settings(settings: Settings, bootstrap: str, tag: str, **spark: Any) -
 
 def drop_bench(settings: Settings) -> None:
     """Delete a run's topics and home (a 5M-event run leaves gigabytes)."""
-    from shopstream.infra.kafka import delete_topics, topic_specs
+    from shopstream.kafka.topics import delete_topics, topic_specs
 
     delete_topics(settings, list(topic_specs(settings)))
     shutil.rmtree(settings.state_dir, ignore_errors=True)

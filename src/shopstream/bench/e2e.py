@@ -62,7 +62,7 @@ def event_latencies(
 
 def _wait_caught_up(settings: Settings, streams: Any, timeout: float = 120.0) -> bool:
     """After the generator stopped: wait until Gold has committed everything Silver wrote."""
-    from shopstream.infra.kafka import end_offsets
+    from shopstream.kafka.offsets import end_offsets
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -95,12 +95,12 @@ def run(
     settings: Settings, options: E2EOptions, out_dir: Path, name: str = "e2e"
 ) -> dict[str, Any]:
     """Run the steady-load latency measurement; write `<name>.json` + `<name>.png`."""
-    from shopstream.infra.kafka import LocalCluster
-    from shopstream.infra.slots import silver_mode
-    from shopstream.infra.spark import spark_session
+    from shopstream.kafka.cluster import LocalCluster
     from shopstream.procinfo import PeakRss
     from shopstream.runtime.stages import start_streams
     from shopstream.runtime.up import LiveGenerator
+    from shopstream.spark.session import spark_session
+    from shopstream.spark.slots import silver_mode
     from shopstream.warehouse import open_warehouse
 
     mode = silver_mode(settings, options.real_time)
@@ -179,7 +179,7 @@ def run(
 
 
 def _no_cluster() -> Any:
-    from shopstream.infra.kafka import ClusterState
+    from shopstream.kafka.state import ClusterState
 
     return ClusterState("", [])
 

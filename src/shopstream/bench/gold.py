@@ -83,8 +83,8 @@ def matches_truth(wh: Warehouse, truth: dict[str, Any], after: datetime | None =
 def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[str, Any]:
     """Preload, run Silver, then time Gold; write gold.json + gold.png."""
     from shopstream.gold.job import start_gold
-    from shopstream.infra.spark import spark_session
     from shopstream.silver.job import start_silver
+    from shopstream.spark.session import spark_session
     from shopstream.warehouse import open_warehouse
 
     result: dict[str, Any] = {"benchmark": "gold", "events": options.events, "host": host_info()}

@@ -79,7 +79,7 @@ def capture_batches(spark: SparkSession, settings: Settings, out: Path) -> list[
     query = (
         gold_source(spark, settings)
         .writeStream.queryName("gold_capture")
-        .option("checkpointLocation", str(settings.checkpoint_dir / "gold-capture"))
+        .option("checkpointLocation", str(settings.files.checkpoint("gold-capture")))
         .foreachBatch(write)
         .trigger(availableNow=True)
         .start()

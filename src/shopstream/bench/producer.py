@@ -32,7 +32,7 @@ import orjson
 
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.producer import ProcessSource, ProducerTuning, produce
-from shopstream.config import Settings
+from shopstream.config import Settings, child_environment, environment_variable
 from shopstream.errors import DependencyError, KafkaError
 
 TARGET_EVENTS_PER_S = 250_000
@@ -92,10 +92,10 @@ def run_kafka_perf(
     payload_file: Path | None = None,
 ) -> dict[str, Any]:
     """Run ProducerPerformance once; returns parsed totals and wall-clock seconds."""
-    from shopstream.infra.jars import classpath
+    from shopstream.spark.jars import classpath
 
-    java = os.environ.get("JAVA_HOME", "")
-    java = str(Path(java) / "bin" / "java") if java else "java"
+    java_home = environment_variable("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else "java"
     cmd = [java, "-Xmx1g", "-cp", ":".join(str(p) for p in classpath("kafka")), PERF_CLASS]
     cmd += ["--topic", topic, "--num-records", str(events), "--throughput", "-1"]
     if payload_file is not None:
@@ -119,7 +119,7 @@ def run_kafka_perf(
 
 
 def _drop_topics(settings: Settings, bootstrap: str, names: list[str]) -> None:
-    from shopstream.infra.kafka import delete_topics
+    from shopstream.kafka.topics import delete_topics
 
     with contextlib.suppress(KafkaError):  # best effort: a leftover bench topic is harmless
         delete_topics(settings, names, bootstrap)
@@ -150,7 +150,9 @@ def _payload_sample(seed: int, path: Path, n: int = 100_000) -> float:
 def run(settings: Settings, options: BenchOptions, out_dir: Path) -> dict[str, Any]:
     """Run the whole benchmark; returns the results document (also written to out_dir)."""
     from shopstream.errors import BrokerUnavailable
-    from shopstream.infra.kafka import LocalCluster, bootstrap_servers, create_topics
+    from shopstream.kafka.cluster import LocalCluster
+    from shopstream.kafka.connection import bootstrap_servers
+    from shopstream.kafka.topics import create_topics
 
     started_here = None
     try:
@@ -362,13 +364,15 @@ def produce_command(events: int, seed: int, truth: Path) -> list[str]:
 def run_command_once(run: Settings, options: CommandOptions) -> dict[str, Any]:
     """One `shopstream produce` subprocess against `run`'s broker and topics, timed from
     exec to exit; its own summary JSON is kept beside the wall clock."""
-    env = os.environ | {
-        "SHOPSTREAM_HOME": str(run.state_dir),
-        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": run.kafka.bootstrap_servers or "",
-        "SHOPSTREAM_KAFKA__RAW_TOPIC": run.kafka.raw_topic,
-        "SHOPSTREAM_KAFKA__CLEAN_TOPIC": run.kafka.clean_topic,
-        "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": run.kafka.dead_letter_topic,
-    }
+    env = child_environment(
+        {
+            "SHOPSTREAM_HOME": str(run.state_dir),
+            "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": run.kafka.bootstrap_servers or "",
+            "SHOPSTREAM_KAFKA__RAW_TOPIC": run.kafka.raw_topic,
+            "SHOPSTREAM_KAFKA__CLEAN_TOPIC": run.kafka.clean_topic,
+            "SHOPSTREAM_KAFKA__DEAD_LETTER_TOPIC": run.kafka.dead_letter_topic,
+        }
+    )
     truth = run.state_dir / "truth.json"
     cmd = produce_command(options.events, options.seed, truth)
     load = os.getloadavg()[0]
@@ -404,7 +408,7 @@ def run_command(settings: Settings, options: CommandOptions, out_dir: Path) -> d
         drop_bench,
         write_result,
     )
-    from shopstream.infra.kafka import create_topics, ensure_topics
+    from shopstream.kafka.topics import create_topics, ensure_topics
 
     tuning = ProducerTuning()
     result: dict[str, Any] = {

@@ -22,7 +22,7 @@ from typing import Any
 
 from shopstream.bench.common import bench_broker, drop_bench, host_info, write_result
 from shopstream.config import Settings, load_settings
-from shopstream.infra.standalone import START_TIMEOUT_S, standalone_cluster
+from shopstream.spark.standalone import START_TIMEOUT_S, standalone_cluster
 
 LOCAL_REFERENCE = "local[2]"
 
@@ -52,7 +52,7 @@ def _run_settings(
     base: Settings, bootstrap: str, tag: str, partitions: int, spark: dict[str, Any]
 ) -> Settings:
     return load_settings(
-        home=base.state_dir / "bench" / tag,
+        home=base.files.bench(tag),
         kafka={
             "bootstrap_servers": bootstrap,
             "raw_topic": f"bench_raw_{tag}",
@@ -68,10 +68,11 @@ def _run_settings(
 def _silver_once(spark: Any, s: Settings, events: int, seed: int) -> dict[str, Any]:
     """Preload `events` into s's raw topic, run Silver --available-now over them, time it."""
     from shopstream.bench.gold import preload
-    from shopstream.infra.checkpoints import progress_log, read_progress
-    from shopstream.infra.kafka import ensure_topics, message_count
+    from shopstream.kafka.offsets import message_count
+    from shopstream.kafka.topics import ensure_topics
     from shopstream.silver.job import start_silver
     from shopstream.silver.metrics import batch_counters
+    from shopstream.spark.checkpoints import progress_log, read_progress
 
     ensure_topics(s)
     _, truth = preload(s, events, seed)
@@ -105,7 +106,7 @@ def _series(
     settings: Settings, bootstrap: str, options: ScaleBenchOptions, label: str, spark_conf: dict
 ) -> list[dict[str, Any]]:
     """One Spark application: a warm-up, then one measured run per partition count."""
-    from shopstream.infra.spark import executor_count, spark_session
+    from shopstream.spark.session import executor_count, spark_session
 
     runs: list[dict[str, Any]] = []
     made: list[Settings] = []
@@ -150,7 +151,7 @@ def run(settings: Settings, options: ScaleBenchOptions, out_dir: Path) -> dict[s
     common = {"max_offsets_per_trigger": options.max_offsets_per_trigger}
     with bench_broker(settings) as bootstrap:
         for workers in options.workers:
-            work = settings.state_dir / "bench" / f"standalone-{uuid.uuid4().hex[:6]}"
+            work = settings.files.bench(f"standalone-{uuid.uuid4().hex[:6]}")
             with standalone_cluster(workers, options.worker_memory, work) as cluster:
                 conf = common | {
                     "master": cluster.url,

@@ -32,8 +32,8 @@ class SilverBenchOptions:
 
 def _pass_through(spark: Any, settings: Settings, topic: str, min_partitions: int) -> float:
     """Seconds for an available-now Kafka -> Kafka copy of raw_events (key, value only)."""
-    from shopstream.infra.checkpoints import checkpoint
     from shopstream.silver.job import read_raw, sink_options
+    from shopstream.spark.checkpoints import checkpoint
 
     # The same producer settings as Silver's sink, so the ratio measures only the transform.
     opts = sink_options(settings)
@@ -55,12 +55,13 @@ def _pass_through(spark: Any, settings: Settings, topic: str, min_partitions: in
 def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[str, Any]:
     """Preload, time the pass-through, time Silver; write silver.json + silver.png."""
     from shopstream.bench.gold import preload
-    from shopstream.infra.checkpoints import progress_log, read_progress
-    from shopstream.infra.kafka import create_topics, delete_topics, message_count
-    from shopstream.infra.slots import task_slots
-    from shopstream.infra.spark import spark_session
+    from shopstream.kafka.offsets import message_count
+    from shopstream.kafka.topics import create_topics, delete_topics
     from shopstream.silver.job import query_totals, start_silver
     from shopstream.silver.metrics import batch_counters
+    from shopstream.spark.checkpoints import progress_log, read_progress
+    from shopstream.spark.session import spark_session
+    from shopstream.spark.slots import task_slots
 
     tag = uuid.uuid4().hex[:8]
     result: dict[str, Any] = {

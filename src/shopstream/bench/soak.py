@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.bench.common import host_info, write_result
-from shopstream.config import Settings
+from shopstream.config import Settings, child_environment
 
 # The figures status --json and the truth share (the reconciliation's terms).
 COMPARED = ("raw", "clean", "duplicates", "unique")
@@ -62,7 +62,7 @@ class _Home:
         # a config file: SHOPSTREAM_KAFKA__BROKERS=3 is refused ("Input should be 1 or 3").
         config = home / "shopstream.toml"
         config.write_text("[kafka]\nbrokers = 3\n")
-        self.env = os.environ | {"SHOPSTREAM_CONFIG": str(config)}
+        self.env = child_environment({"SHOPSTREAM_CONFIG": str(config)})
 
     def log_tail(self, name: str, lines: int = 15) -> list[str]:
         path = self.logs / f"{name}.log"
@@ -196,7 +196,7 @@ def add_rates(samples: list[dict[str, Any]]) -> None:
 
 def _brokers(home: _Home) -> list[dict[str, Any]]:
     from shopstream.config import load_settings
-    from shopstream.infra.kafka import LocalCluster
+    from shopstream.kafka.cluster import LocalCluster
 
     state = LocalCluster(load_settings(home=home.home)).state()
     return [asdict(b) for b in state.brokers] if state else []
@@ -385,7 +385,7 @@ def run(
     from shopstream.bronze.truth import read_truth
 
     stop = stop or threading.Event()
-    home = _Home(settings.state_dir / "bench" / f"soak-{uuid.uuid4().hex[:8]}")
+    home = _Home(settings.files.bench(f"soak-{uuid.uuid4().hex[:8]}"))
     soak = _Soak(home, options, progress or (lambda what, t: None))
     result: dict[str, Any] = {
         "benchmark": "soak",

@@ -178,8 +178,8 @@ def commit_round(
 def run(settings: Settings, options: SqlLoadOptions, out_dir: Path) -> dict[str, Any]:
     """Capture Gold's batches, then time their commits with and without SQL clients."""
     from shopstream.bench.gold import preload
-    from shopstream.infra.spark import spark_session
     from shopstream.silver.job import start_silver
+    from shopstream.spark.session import spark_session
 
     result: dict[str, Any] = {"benchmark": "sql-load", "host": host_info()}
     with bench_run(

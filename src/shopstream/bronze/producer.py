@@ -347,7 +347,7 @@ def producer_config(
     settings: Settings, tuning: ProducerTuning | None = None, bootstrap: str | None = None
 ) -> dict[str, Any]:
     """Connection (incl. SASL/SSL) + throughput settings for confluent-kafka's Producer."""
-    from shopstream.infra.kafka import client_config
+    from shopstream.kafka.connection import client_config
 
     return client_config(settings, bootstrap) | (tuning or ProducerTuning()).config()
 

@@ -41,7 +41,8 @@ def start(
 ) -> None:
     """Start the local broker(s) (idempotent; restarts only dead ones) and create the topics."""
     from shopstream.errors import ConfigError
-    from shopstream.infra.kafka import LocalCluster, ensure_topics
+    from shopstream.kafka.cluster import LocalCluster
+    from shopstream.kafka.topics import ensure_topics
 
     settings = settings_from(
         home, kafka={"brokers": brokers, "broker_port": port, "data_dir": data_dir}
@@ -72,7 +73,7 @@ def start(
 @kafka_app.command("stop")
 def stop(data_dir: Path = DataDirOption, home: Path = HomeOption) -> None:
     """Stop the local broker(s) still alive, gracefully; data stays for the next start."""
-    from shopstream.infra.kafka import LocalCluster
+    from shopstream.kafka.cluster import LocalCluster
 
     n = LocalCluster(settings_from(home, kafka={"data_dir": data_dir})).stop()
     console.print(f"stopped {n} broker(s)" if n else "no local broker was running")
@@ -87,7 +88,7 @@ def status(
     """Brokers (and which are down), topics, partitions, message counts, under-replication."""
     from rich.table import Table
 
-    from shopstream.infra.kafka import cluster_status
+    from shopstream.kafka.status import cluster_status
 
     doc = cluster_status(settings_from(home, kafka={"data_dir": data_dir}))
     if as_json:

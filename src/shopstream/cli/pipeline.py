@@ -57,7 +57,7 @@ def reset(
     """Stop the local broker and delete all local state (topics, checkpoints, warehouse)."""
     import shutil
 
-    from shopstream.infra.kafka import LocalCluster
+    from shopstream.kafka.cluster import LocalCluster
 
     settings = settings_from(home)
     target = settings.state_dir

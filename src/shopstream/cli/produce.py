@@ -285,7 +285,8 @@ def _write_truth(builder: Any, truth: Path, report: Any) -> dict[str, Any]:
 
 def _prepare_topics(settings: Any) -> str:
     """The bootstrap servers, with the pipeline topics present; a clear error if unreachable."""
-    from shopstream.infra.kafka import bootstrap_servers, ensure_topics
+    from shopstream.kafka.connection import bootstrap_servers
+    from shopstream.kafka.topics import ensure_topics
 
     bootstrap = bootstrap_servers(settings)
     try:

@@ -36,9 +36,9 @@ def silver(
     home: Path = HomeOption,
 ) -> None:
     """Validate and normalize raw_events into clean_events; rejects go to dead_letter."""
-    from shopstream.infra.checkpoints import checkpoint
     from shopstream.runtime.stages import run_silver
     from shopstream.silver.job import DEFAULT_REAL_TIME_INTERVAL
+    from shopstream.spark.checkpoints import checkpoint
 
     if available_now and real_time:
         raise typer.BadParameter("--available-now and --real-time exclude each other")

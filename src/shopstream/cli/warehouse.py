@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import sys
 from datetime import date, datetime
 from enum import StrEnum
@@ -97,11 +96,12 @@ def keygen(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing pair in --out."),
 ) -> None:
     """Generate an RSA key pair; print the ALTER USER statement that registers it."""
+    from shopstream.config import environment_variable
     from shopstream.warehouse.keys import generate_keypair
 
     passphrase = None
     if passphrase_env:
-        passphrase = os.environ.get(passphrase_env)
+        passphrase = environment_variable(passphrase_env)
         if not passphrase:
             raise ConfigError(
                 f"--passphrase-env {passphrase_env}: that environment variable is unset or empty."

@@ -40,7 +40,7 @@ from shopstream.dashboard import queries
 from shopstream.dashboard.protection import protect
 from shopstream.errors import ShopstreamError
 from shopstream.status import KafkaProbe, LiveState, RateTracker, build_status
-from shopstream.status.collect import endpoint_file
+from shopstream.status.collect import dashboard_file
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -422,7 +422,7 @@ class DashboardServer:
     ) -> None:
         import uvicorn
 
-        from shopstream.infra.ports import resolve_port
+        from shopstream.ports import resolve_port
 
         self.settings = settings
         self.host = host or settings.dashboard.host
@@ -451,7 +451,7 @@ class DashboardServer:
                     "port with --port (0 = any free port)."
                 )
             time.sleep(0.05)
-        path = endpoint_file(self.settings)
+        path = dashboard_file(self.settings)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"url": self.url, "pid": os.getpid()}))
         return self
@@ -471,7 +471,7 @@ class DashboardServer:
         self._server.should_exit = True
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(10)
-        path = endpoint_file(self.settings)
+        path = dashboard_file(self.settings)
         with contextlib.suppress(OSError, ValueError):
             import json
 

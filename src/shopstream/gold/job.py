@@ -26,12 +26,12 @@ import pyarrow.json as pa_json
 from shopstream.config import Settings
 from shopstream.contract import CLEAN_FIELDS, DEAD_LETTER_FIELDS, Field
 from shopstream.errors import ShopstreamError, Terminal
-from shopstream.infra.checkpoints import checkpoint
-from shopstream.infra.kafka import spark_options
+from shopstream.faults import pause_at
+from shopstream.kafka.connection import spark_options
+from shopstream.spark.checkpoints import checkpoint
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import BatchMeta, BatchResult, arrow_type
 from shopstream.warehouse.outage import Backoff, OutageLog, RetryAbandoned, retry_transient
-from shopstream.warehouse.testing import pause_before_read
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -224,7 +224,7 @@ def make_batch_writer(
         started = datetime.now(UTC)
         if not query_id:
             query_id.append(_query_id(ckpt))
-        pause_before_read()
+        pause_at(settings.faults.pause_before_read)
         with interruption_kept_short():
             table = batch_df.toArrow()
         batch = split_batch(table, clean_topic)

@@ -75,8 +75,8 @@ def run_stage(
 
     Raises QueryFailed if a query died.
     """
-    from shopstream.infra.kafka import check_connection
-    from shopstream.infra.spark import spark_session
+    from shopstream.kafka.clients import check_connection
+    from shopstream.spark.session import spark_session
 
     # Kafka's address and credentials are checked before Spark starts (seconds, not minutes).
     check_connection(settings)

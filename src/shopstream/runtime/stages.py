@@ -58,7 +58,7 @@ def run_silver(
 
     def failure(_query: str, cause: str) -> str:
         return (
-            f"the Silver query failed: {cause[:400]}. See {settings.log_dir / 'spark.log'}; "
+            f"the Silver query failed: {cause[:400]}. See {settings.files.spark_log}; "
             "the checkpoint is intact, so rerunning resumes where it stopped."
         )
 
@@ -90,7 +90,7 @@ ABANDONED = "stopped while waiting for the warehouse; nothing was committed"
 
 def run_gold(settings: Settings, *, available_now: bool = False, console: Console) -> str:
     """Run Gold until done (available-now) or SIGINT/SIGTERM; return its last status line."""
-    from shopstream.infra.kafka import ensure_topics
+    from shopstream.kafka.topics import ensure_topics
     from shopstream.sqlendpoint import serving
     from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.writer import writing
@@ -154,8 +154,8 @@ def run_process(
     Streaming, Silver runs in Real-time Mode where the machine can (`real_time` None), or
     as asked; available-now is micro-batches.
     """
-    from shopstream.infra.kafka import ensure_topics
-    from shopstream.infra.slots import silver_mode
+    from shopstream.kafka.topics import ensure_topics
+    from shopstream.spark.slots import silver_mode
     from shopstream.sqlendpoint import serving
     from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.writer import writing

@@ -115,9 +115,10 @@ def run_up(
     consistent so the next `up` resumes. Silver runs in Real-time Mode where the machine
     can (`real_time` None; a one-line notice says why not), or as asked.
     """
-    from shopstream.infra.kafka import LocalCluster, ensure_topics
-    from shopstream.infra.slots import silver_mode
-    from shopstream.infra.spark import ui_url
+    from shopstream.kafka.cluster import LocalCluster
+    from shopstream.kafka.topics import ensure_topics
+    from shopstream.spark.session import ui_url
+    from shopstream.spark.slots import silver_mode
     from shopstream.sqlendpoint import serving
     from shopstream.status import LiveState
     from shopstream.warehouse.outage import RetryAbandoned

@@ -68,7 +68,9 @@ def iter_dead_letters(settings: Settings, reason: str | None = None) -> Iterator
     """Every dead letter in the topic (oldest first per partition), optionally of one reason."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-    from shopstream.infra.kafka import check_connection, client_config, watermarks
+    from shopstream.kafka.clients import check_connection
+    from shopstream.kafka.connection import client_config
+    from shopstream.kafka.offsets import watermarks
 
     _check_reason(reason)
     check_connection(settings)
@@ -127,7 +129,7 @@ def read_dead_letters(
 
 def ledger_path(settings: Settings) -> Path:
     """Which dead letters this home has already replayed."""
-    return settings.state_dir / "dlq" / "replayed.jsonl"
+    return settings.files.dlq_replayed
 
 
 def _replayed(settings: Settings) -> set[tuple[str, int, int]]:
@@ -181,7 +183,7 @@ def replay(
     """
     from confluent_kafka import Producer
 
-    from shopstream.infra.kafka import client_config
+    from shopstream.kafka.connection import client_config
 
     topic = settings.kafka.dead_letter_topic
     done = set() if again else _replayed(settings)

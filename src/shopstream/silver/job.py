@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream.config import Settings
 from shopstream.contract import REASONS
-from shopstream.infra.checkpoints import append_progress, checkpoint, progress_log
 from shopstream.silver.exceptions import RealTimeSlotsError
 from shopstream.silver.metrics import (
     METRIC_CLEAN,
@@ -28,6 +27,7 @@ from shopstream.silver.metrics import (
     batch_counters,
 )
 from shopstream.silver.transform import kafka_columns, silver_transform
+from shopstream.spark.checkpoints import append_progress, checkpoint, progress_log
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -64,7 +64,7 @@ def read_raw(
     `failOnDataLoss`: only for a retention gap the operator accepted and recorded
     (`runtime/retention.py`).
     """
-    from shopstream.infra.kafka import spark_options
+    from shopstream.kafka.connection import spark_options
 
     reader = (
         spark.readStream.format("kafka")
@@ -98,8 +98,8 @@ def observe_counts(df: DataFrame) -> DataFrame:
 
 def check_real_time_slots(spark: SparkSession, settings: Settings) -> None:
     """Real-time Mode runs one long-lived task per input partition: all must fit at once."""
-    from shopstream.infra.kafka import watermarks
-    from shopstream.infra.slots import task_slots
+    from shopstream.kafka.offsets import watermarks
+    from shopstream.spark.slots import task_slots
 
     slots = task_slots(spark.sparkContext.master)
     if slots is None:
@@ -135,7 +135,7 @@ def start_silver(
     batch's progress is appended to `<home>/metrics/silver.jsonl`. `skip_lost`: see
     `read_raw`.
     """
-    from shopstream.infra.kafka import ensure_topics
+    from shopstream.kafka.topics import ensure_topics
 
     if real_time is True:
         real_time = DEFAULT_REAL_TIME_INTERVAL
@@ -176,7 +176,7 @@ def sink_options(settings: Settings, output_bytes: int | None = None) -> dict[st
     """Kafka sink options of Silver's query: the connection, producer batching and, given
     `output_bytes` (see `size_output_topics`), a request size that fits any output record.
     """
-    from shopstream.infra.kafka import spark_options
+    from shopstream.kafka.connection import spark_options
 
     options = spark_options(settings) | _SINK_OPTIONS
     if output_bytes is not None:
@@ -202,7 +202,7 @@ def size_output_topics(settings: Settings) -> int:
     restarted query fails on the same record. Raises the topics' max.message.bytes where it
     is lower; returns the size for the sink (`sink_options`).
     """
-    from shopstream.infra.kafka import max_message_bytes, raise_max_message_bytes
+    from shopstream.kafka.topics import max_message_bytes, raise_max_message_bytes
 
     k = settings.kafka
     needed = output_limit(max_message_bytes(settings, k.raw_topic))

@@ -2,7 +2,7 @@
 
 The job attaches `DataFrame.observe(OBSERVATION, ...)` to its output (micro-batch mode
 only: Real-time Mode does not support `observe`), so every progress (`query.lastProgress`,
-or a line of Silver's progress log, `infra.checkpoints.progress_log`) carries
+or a line of Silver's progress log, `spark.checkpoints.progress_log`) carries
 `observedMetrics.silver = {input, clean, dead_letter, dead_letter_<reason>...}`.
 `batch_counters` turns one progress into `BatchCounters`; `read_totals` sums the log of a
 home (the benchmark and the tests read it; `shopstream status` takes only the last line).
@@ -25,7 +25,7 @@ from typing import Any
 
 from shopstream.config import Settings
 from shopstream.contract import REASONS
-from shopstream.infra.checkpoints import progress_log, read_progress
+from shopstream.spark.checkpoints import progress_log, read_progress
 
 OBSERVATION = "silver"
 METRIC_INPUT = "input"

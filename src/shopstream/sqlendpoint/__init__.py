@@ -10,19 +10,19 @@ emulation), `server` (sessions), `endpoint` (`SqlEndpoint`, the home's endpoint 
 from shopstream.sqlendpoint.endpoint import (
     EndpointInfo,
     SqlEndpoint,
-    endpoint_file,
     endpoint_password,
     password_file,
     running_endpoint,
     serving,
+    sql_endpoint_file,
 )
 
 __all__ = [
     "EndpointInfo",
     "SqlEndpoint",
-    "endpoint_file",
     "endpoint_password",
     "password_file",
     "running_endpoint",
     "serving",
+    "sql_endpoint_file",
 ]

@@ -35,14 +35,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def endpoint_file(settings: Settings) -> Path:
+def sql_endpoint_file(settings: Settings) -> Path:
     """Where a running endpoint records where it listens, so other commands can find it."""
-    return settings.state_dir / "sql.json"
+    return settings.files.sql_endpoint
 
 
 def password_file(settings: Settings) -> Path:
     """The generated password of this home (used when `sql.password` is not set)."""
-    return settings.state_dir / "sql-password"
+    return settings.files.sql_password
 
 
 def endpoint_password(settings: Settings, *, create: bool = False) -> str | None:
@@ -84,7 +84,7 @@ class EndpointInfo:
 def running_endpoint(settings: Settings) -> EndpointInfo | None:
     """The endpoint recorded in this home if its process is still alive, else None."""
     try:
-        data = json.loads(endpoint_file(settings).read_text())
+        data = json.loads(sql_endpoint_file(settings).read_text())
         info = EndpointInfo(**{k: data[k] for k in EndpointInfo.__dataclass_fields__})
         os.kill(info.pid, 0)
     except (OSError, ValueError, KeyError, TypeError):
@@ -177,7 +177,7 @@ class SqlEndpoint:
         self._thread.start()
         self._config.checker.wait_ready()
         self._config.source.writes.on_write(self._preempt)
-        path = endpoint_file(self.settings)
+        path = sql_endpoint_file(self.settings)
         path.parent.mkdir(parents=True, exist_ok=True)
         info = self.info
         path.write_text(json.dumps(info.__dict__))
@@ -213,7 +213,7 @@ class SqlEndpoint:
         if self._thread is not None:
             self._thread.join(5)
         self._config.checker.close()
-        path = endpoint_file(self.settings)
+        path = sql_endpoint_file(self.settings)
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(path.read_text())
             if data.get("pid") == os.getpid() and data.get("port") == port:

@@ -7,7 +7,7 @@
   holds a DuckDB file.
 - `prometheus`: the same figures as Prometheus metrics for `/metrics`.
 
-Checkpoints and progress logs are read through `shopstream.infra.checkpoints`.
+Checkpoints and progress logs are read through `shopstream.spark.checkpoints`.
 """
 
 from shopstream.status.collect import collect_status

@@ -1,6 +1,6 @@
 """One status document for a home: asked from the running pipeline, or built here.
 
-`shopstream up` serves a dashboard whose URL it records in `endpoint_file`;
+`shopstream up` serves a dashboard whose URL it records in `dashboard_file`;
 `collect_status` forwards to its `/api/status`, which knows the live queries and rates.
 Without one, the document is built here: DuckDB admits one
 writing process per file, so the file is read read-only, or through the pipeline's SQL
@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from shopstream.config import Settings
 
 
-def endpoint_file(settings: Settings) -> Path:
+def dashboard_file(settings: Settings) -> Path:
     """Where a running dashboard records its URL, so `shopstream status` can ask it."""
-    return settings.state_dir / "dashboard.json"
+    return settings.files.dashboard
 
 
 def collect_status(settings: Settings) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def running_dashboard_url(settings: Settings) -> str | None:
     import orjson
 
     try:
-        url = str(orjson.loads(endpoint_file(settings).read_bytes())["url"])
+        url = str(orjson.loads(dashboard_file(settings).read_bytes())["url"])
         httpx.get(f"{url}/openapi.json", timeout=3).raise_for_status()
     except (OSError, ValueError, KeyError, httpx.HTTPError):
         return None

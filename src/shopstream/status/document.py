@@ -2,7 +2,7 @@
 
 `build_status` assembles the `status --json` document (shape in docs/design.md,
 "Machine-readable output"; extend, don't rename) from real sources only (`sources.py`,
-`infra.checkpoints`):
+`spark.checkpoints`):
 
 - Kafka watermarks of the raw, clean and dead-letter topics (messages and end offsets);
 - each stage's Spark checkpoint (`<home>/checkpoints/<stage>`): the newest *committed*
@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from shopstream.infra.checkpoints import checkpoint, last_progress, progress_log, read_checkpoint
+from shopstream.spark.checkpoints import checkpoint, last_progress, progress_log, read_checkpoint
 from shopstream.status.health import StageFacts, State, judge_stage
 from shopstream.status.sources import (
     KafkaSnapshot,

@@ -2,7 +2,7 @@
 
 Each source is read into a plain snapshot that never raises: a broker or a warehouse that
 does not answer is a state to report (`reachable=False`, `ok=False` with the error), not
-an exception. The checkpoints and progress logs are read through `infra.checkpoints`.
+an exception. The checkpoints and progress logs are read through `spark.checkpoints`.
 
 Examples:
     >>> snapshot = KafkaSnapshot(True, "127.0.0.1:9092", topics={"raw": {0: (2, 10), 1: (0, 5)}})
@@ -125,7 +125,7 @@ def _pipeline_topics(settings: Settings) -> tuple[str, str, str]:
 def _answering_bootstrap(settings: Settings) -> tuple[str | None, KafkaSnapshot | None]:
     """(bootstrap, None) when a broker answers there, else (None, the unreachable snapshot)."""
     from shopstream.errors import ShopstreamError
-    from shopstream.infra.kafka import bootstrap_servers
+    from shopstream.kafka.connection import bootstrap_servers
 
     try:
         bootstrap = bootstrap_servers(settings)
@@ -139,7 +139,8 @@ def _answering_bootstrap(settings: Settings) -> tuple[str | None, KafkaSnapshot 
 def kafka_snapshot(settings: Settings) -> KafkaSnapshot:
     """Read the three topics' watermarks; an unreachable broker is a state, not an error."""
     from shopstream.errors import ShopstreamError
-    from shopstream.infra.kafka import admin, check_connection, watermarks
+    from shopstream.kafka.clients import admin, check_connection
+    from shopstream.kafka.offsets import watermarks
 
     bootstrap, unreachable = _answering_bootstrap(settings)
     if bootstrap is None:
@@ -163,7 +164,7 @@ def kafka_snapshot(settings: Settings) -> KafkaSnapshot:
 
 def _degradation(settings: Settings, topics: Any) -> str | None:
     """Dead local brokers and under-replicated partitions, as one sentence (None: neither)."""
-    from shopstream.infra.kafka import degraded_reason, down_brokers, under_replicated
+    from shopstream.kafka.status import degraded_reason, down_brokers, under_replicated
 
     return degraded_reason(down_brokers(settings), under_replicated(topics))
 
@@ -198,7 +199,7 @@ class KafkaProbe:
     def _read(self, bootstrap: str) -> KafkaSnapshot:
         from confluent_kafka import Consumer, TopicPartition
 
-        from shopstream.infra.kafka import client_config
+        from shopstream.kafka.connection import client_config
 
         if self._consumer is None or self._bootstrap != bootstrap:
             self.close()
@@ -237,7 +238,7 @@ class KafkaProbe:
 
 def _any_listening(bootstrap: str) -> bool:
     """A TCP probe: librdkafka would wait out its whole timeout on a dead address."""
-    from shopstream.infra.ports import is_listening
+    from shopstream.ports import is_listening
 
     hosts = [server.rsplit(":", 1) for server in bootstrap.split(",") if ":" in server]
     return not hosts or any(

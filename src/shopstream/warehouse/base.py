@@ -20,12 +20,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
 from shopstream.contract import DEFAULT_LATENESS_HORIZON, TOTAL_SQL_TYPE
 from shopstream.errors import ShopstreamError, Transient
+from shopstream.faults import pause_at
 from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
     DEAD_LETTERS_SCHEMA,
@@ -59,7 +61,6 @@ from shopstream.warehouse.exceptions import (
     WarehouseError,
     WarehouseSchemaError,
 )
-from shopstream.warehouse.testing import pause_in_commit
 
 # Aggregate tables upserted from each batch's new events (see sql/commit.sql).
 GOLD_TABLES = ("customer_daily_metrics", "hourly_metrics", "product_daily_metrics")
@@ -93,6 +94,9 @@ class Warehouse(ABC):
         # every commit re-checks it inside its transaction, so a writer whose lease was
         # taken over commits nothing.
         self.fence: tuple[str, str, timedelta] | None = None
+        # A pause point inside the commit (shopstream.faults): open_warehouse sets it from
+        # `faults.pause_in_commit`; None (always, in normal use) never pauses.
+        self.pause_in_commit: Path | None = None
 
     # ---- backend primitives -------------------------------------------------------------
 
@@ -203,7 +207,7 @@ class Warehouse(ABC):
                 # records them is part of the transaction, so the COMMIT itself is never in it).
                 commit_ms = (time.perf_counter() - t0) * 1000.0
                 written = utcnow()
-                pause_in_commit()
+                pause_at(self.pause_in_commit)
                 if replay:
                     cur.execute(
                         sql["mark_replay"],

@@ -26,6 +26,12 @@ def open_warehouse(
     that should go through a running pipeline's SQL endpoint instead asks for that at its
     call site (`shopstream.sqlendpoint.open_reader`).
     """
+    warehouse = _open(settings, read_only, lock_timeout)
+    warehouse.pause_in_commit = settings.faults.pause_in_commit
+    return warehouse
+
+
+def _open(settings: Settings, read_only: bool, lock_timeout: float | None) -> Warehouse:
     # Backends are imported on demand: the Snowflake connector costs a second at import.
     if settings.warehouse.kind == "snowflake":
         from shopstream.warehouse.snowflake import SnowflakeWarehouse

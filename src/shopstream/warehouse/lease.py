@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from shopstream.errors import ShopstreamError
+from shopstream.home import writer_sidecar
 from shopstream.warehouse.base import Warehouse
 from shopstream.warehouse.batch import utcnow
 from shopstream.warehouse.dialect import lease_statements
@@ -164,7 +165,7 @@ def _holder(row: dict[str, Any]) -> Holder:
 
 def sidecar_path(database: Path) -> Path:
     """`<file>.writer.json`: who writes a DuckDB file, readable while the file is locked."""
-    return database.with_name(database.name + ".writer.json")
+    return writer_sidecar(database)
 
 
 def write_sidecar(database: Path, lease: WriterLease) -> None:

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from shopstream.config import Settings
 
 T = TypeVar("T")
-OUTAGE_FILE = "warehouse-outage.json"
 
 
 class RetryAbandoned(WarehouseError):
@@ -74,7 +73,7 @@ class OutageLog:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> OutageLog:
-        return cls(settings.state_dir / OUTAGE_FILE)
+        return cls(settings.files.warehouse_outage)
 
     def failed(self, error: BaseException, attempts: int, retry_in: float) -> None:
         """Record a failed attempt (the first one starts the outage)."""
@@ -107,7 +106,7 @@ class OutageLog:
 
 def read_outage(settings: Settings) -> dict[str, Any] | None:
     """The current outage recorded under the home, if its writer process still runs."""
-    path = settings.state_dir / OUTAGE_FILE
+    path = settings.files.warehouse_outage
     try:
         doc: dict[str, Any] = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):

@@ -57,7 +57,7 @@ def test_dashboard_command_serves_the_warehouse_alone(
 
     import httpx
 
-    from shopstream.infra.ports import free_port
+    from shopstream.ports import free_port
 
     filled_wh.close()
     port = free_port()

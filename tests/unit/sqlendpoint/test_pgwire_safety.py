@@ -16,7 +16,7 @@ from sql_served import Served
 
 from shopstream.config import Settings, load_settings
 from shopstream.errors import ShopstreamError
-from shopstream.sqlendpoint import SqlEndpoint, endpoint_file, password_file
+from shopstream.sqlendpoint import SqlEndpoint, password_file, sql_endpoint_file
 from shopstream.warehouse import Warehouse, open_warehouse
 from shopstream.warehouse.duckdb import DuckDBWarehouse
 
@@ -178,10 +178,10 @@ def test_password_generated_once_per_home_with_0600_and_never_in_repr(tmp_path: 
         with SqlEndpoint(wh, settings) as endpoint:
             secret = password_file(settings).read_text().strip()
             assert stat.S_IMODE(os.stat(password_file(settings)).st_mode) == 0o600
-            recorded = endpoint_file(settings).read_text()
+            recorded = sql_endpoint_file(settings).read_text()
             assert secret not in recorded and str(endpoint.port) in recorded
             assert secret not in repr(endpoint) and secret not in endpoint.url
-        assert not endpoint_file(settings).exists()  # stop() forgets the endpoint
+        assert not sql_endpoint_file(settings).exists()  # stop() forgets the endpoint
         with SqlEndpoint(wh, settings) as again:
             assert password_file(settings).read_text().strip() == secret
             assert again.url.startswith("postgresql://shopstream@127.0.0.1:")

@@ -34,13 +34,13 @@ def test_status_asks_the_pipeline_dashboard_while_the_writer_holds_the_file(
     offline_settings: Settings, filled_wh: Warehouse
 ) -> None:
     from shopstream.dashboard.app import DashboardServer, create_app
-    from shopstream.status.collect import endpoint_file
+    from shopstream.status.collect import dashboard_file
 
     app = create_app(offline_settings, warehouse=filled_wh)
     server = DashboardServer(app, offline_settings, port=0)
     server.start()
     try:
-        assert endpoint_file(offline_settings).is_file()
+        assert dashboard_file(offline_settings).is_file()
         env = {
             "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": offline_settings.kafka.bootstrap_servers or ""
         }
@@ -55,7 +55,7 @@ def test_status_asks_the_pipeline_dashboard_while_the_writer_holds_the_file(
         assert server.url in again.stdout  # points to the running one instead of a second
     finally:
         server.stop()
-    assert not endpoint_file(offline_settings).exists()
+    assert not dashboard_file(offline_settings).exists()
 
 
 def test_status_prefers_the_running_pipeline_even_when_the_file_is_readable(

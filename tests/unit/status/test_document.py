@@ -10,7 +10,7 @@ from checkpoint_files import write_checkpoint
 from dash_data import EXPECTED, resend_everything
 
 from shopstream.config import Settings
-from shopstream.infra.checkpoints import checkpoint
+from shopstream.spark.checkpoints import checkpoint
 from shopstream.status import KafkaSnapshot, LiveState, build_status
 from shopstream.warehouse import Warehouse
 

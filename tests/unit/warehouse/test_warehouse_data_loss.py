@@ -10,7 +10,7 @@ import duckdb
 from wh_data import events_table
 
 from shopstream.config import Settings, load_settings
-from shopstream.infra.retention import Gap, gaps_json
+from shopstream.runtime.retention import Gap, gaps_json
 from shopstream.warehouse import BatchMeta, Warehouse, open_warehouse
 
 GAPS = [Gap("raw", 0, 100, 600), Gap("raw", 2, 7, 9)]

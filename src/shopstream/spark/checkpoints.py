@@ -39,12 +39,12 @@ _TAIL_BYTES = 65536
 
 def checkpoint(settings: Settings, stage: str) -> Path:
     """The Spark checkpoint directory of a stage's query (`<home>/checkpoints/<stage>`)."""
-    return settings.checkpoint_dir / stage
+    return settings.files.checkpoint(stage)
 
 
 def progress_log(settings: Settings, stage: str) -> Path:
     """The file a stage appends its Spark progress to, one JSON line per batch."""
-    return settings.state_dir / "metrics" / f"{stage}.jsonl"
+    return settings.files.progress_log(stage)
 
 
 # --------------------------------------------------------------------------- checkpoints

@@ -9,9 +9,9 @@ import pytest
 
 from shopstream.config import load_settings
 from shopstream.errors import ConfigError
-from shopstream.infra import jars
-from shopstream.infra.ports import free_port
-from shopstream.infra.spark import (
+from shopstream.ports import free_port
+from shopstream.spark import jars
+from shopstream.spark.session import (
     SparkClusterError,
     check_master_reachable,
     spark_conf,

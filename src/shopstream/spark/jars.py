@@ -159,7 +159,7 @@ def check_spark_version() -> None:
         )
 
 
-if __name__ == "__main__":  # `python -m shopstream.infra.jars`: what `make jars` runs
+if __name__ == "__main__":  # `python -m shopstream.spark.jars`: what `make jars` runs
     for _profile in PROFILES:
         print(f"{_profile}: {len(classpath(_profile))} jars in {jars_dir(_profile)}")
     print(f"silver codec: {codec_jar()}")

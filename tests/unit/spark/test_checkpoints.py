@@ -9,7 +9,7 @@ import pytest
 from checkpoint_files import write_checkpoint
 
 from shopstream.config import load_settings
-from shopstream.infra.checkpoints import (
+from shopstream.spark.checkpoints import (
     append_progress,
     checkpoint,
     last_progress,

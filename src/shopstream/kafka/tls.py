@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from shopstream.home import KafkaSecurity
+
 # Long enough that a developer's local cluster never expires under them.
 VALID_DAYS = 825
 
@@ -112,7 +114,8 @@ def issue_broker_tls(
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
-    files = BrokerTls(directory / "ca.pem", directory / "broker.pem")
+    named = KafkaSecurity(directory)
+    files = BrokerTls(named.ca, named.keystore)
     files.ca.write_bytes(ca_cert.public_bytes(pem))
     # Kafka's PEM key store wants the PKCS#8 key first, then the chain.
     key_pem = key.private_bytes(

@@ -54,18 +54,21 @@ def alive_workers(web_port: int) -> int:
 @contextmanager
 def standalone_cluster(workers: int, memory: str, work_dir: Path) -> Iterator[Standalone]:
     """A master and `workers` one-core workers on 127.0.0.1 (free ports); always stopped."""
-    from shopstream.infra.ports import free_port, is_listening
+    from shopstream.config import child_environment
+    from shopstream.ports import free_port, is_listening
 
     home = spark_home()
     work_dir.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {
-        "SPARK_HOME": str(home),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_DAEMON_MEMORY": "256m",
-        "SPARK_LOG_DIR": str(work_dir / "logs"),
-        "SPARK_WORKER_DIR": str(work_dir / "work"),
-        "SPARK_LOCAL_DIRS": str(work_dir / "local"),
-    }
+    env = child_environment(
+        {
+            "SPARK_HOME": str(home),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_DAEMON_MEMORY": "256m",
+            "SPARK_LOG_DIR": str(work_dir / "logs"),
+            "SPARK_WORKER_DIR": str(work_dir / "work"),
+            "SPARK_LOCAL_DIRS": str(work_dir / "local"),
+        }
+    )
     port, web = free_port(), free_port()
     url = f"spark://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from shopstream.config import load_settings
-from shopstream.infra.kafka import (
-    SecuredBroker,
-    _server_properties,
+from shopstream.config import KafkaSettings, load_settings
+from shopstream.kafka.clients import security_problem
+from shopstream.kafka.connection import (
+    NOT_CONNECTION,
+    Connection,
     client_config,
     effective_kafka,
-    security_problem,
     spark_options,
 )
-from shopstream.infra.tls import issue_broker_tls
+from shopstream.kafka.properties import server_properties
+from shopstream.kafka.security import SecuredBroker
+from shopstream.kafka.tls import issue_broker_tls
 
 
 def test_plaintext_configs_match() -> None:
@@ -51,8 +56,55 @@ def test_sasl_scram_passed_to_both_clients() -> None:
     assert o["kafka.ssl.truststore.type"] == "PEM"
 
 
+def test_the_connection_model_holds_every_connection_setting() -> None:
+    # A new KafkaSettings field is either a connection setting (so a Connection field,
+    # checked below to reach both clients) or declared in NOT_CONNECTION.
+    connection_settings = set(KafkaSettings.model_fields) - NOT_CONNECTION
+    assert connection_settings - {"bootstrap_servers"} == {f.name for f in fields(Connection)} - {
+        "bootstrap"
+    }
+
+
+def _every_field_set(tmp_path: Path) -> Connection:
+    files = {}
+    for name in ("ca", "cert", "key"):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_text(f"-----{name}-----\n")
+    return Connection(
+        bootstrap="b1:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="alice",
+        sasl_password=SecretStr("pw"),
+        ssl_ca_location=files["ca"],
+        ssl_certificate_location=files["cert"],
+        ssl_key_location=files["key"],
+        ssl_key_password=SecretStr("kpw"),
+    )
+
+
+def _another(value: Any, tmp_path: Path) -> Any:
+    if isinstance(value, SecretStr):
+        return SecretStr(value.get_secret_value() + "-2")
+    if isinstance(value, Path):
+        other = tmp_path / f"other-{value.name}"
+        other.write_text(f"other {value.read_text()}")
+        return other
+    assert isinstance(value, str), f"give _every_field_set a value for {value!r}"
+    return value + "-2"
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(Connection)])
+def test_every_connection_field_reaches_both_clients(name: str, tmp_path: Path) -> None:
+    base = _every_field_set(tmp_path)
+    changed = replace(base, **{name: _another(getattr(base, name), tmp_path)})
+    assert changed.librdkafka() != base.librdkafka(), f"librdkafka ignores {name}"
+    assert changed.spark() != base.spark(), f"Spark's Kafka options ignore {name}"
+    assert "pw" not in repr(base)
+
+
 def test_three_broker_properties_replicate(tmp_path: Path) -> None:
-    props = _server_properties(2, 9000, 9100, "1@h:1,2@h:2,3@h:3", tmp_path, 3)
+    props = server_properties(2, 9000, 9100, "1@h:1,2@h:2,3@h:3", tmp_path, 3)
     lines = dict(line.split("=", 1) for line in props.splitlines())
     assert lines["default.replication.factor"] == "3"
     assert lines["min.insync.replicas"] == "2"
@@ -61,7 +113,7 @@ def test_three_broker_properties_replicate(tmp_path: Path) -> None:
 
 
 def test_cluster_ids_never_look_like_options() -> None:
-    from shopstream.infra.kafka import _new_cluster_id
+    from shopstream.kafka.cluster import _new_cluster_id
 
     ids = [_new_cluster_id() for _ in range(5000)]  # ~1 in 64 raw ids starts with '-'
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
@@ -111,7 +163,7 @@ def test_explicit_settings_win_over_the_local_cluster(tmp_path: Path) -> None:
 def test_secured_broker_properties(tmp_path: Path) -> None:
     secured = SecuredBroker(tmp_path / "ca.pem", tmp_path / "b.pem", "cpw", "bpw")
     assert "bpw" not in repr(secured) and "cpw" not in repr(secured)
-    props = _server_properties(1, 9000, 9100, "1@h:9100", tmp_path, 1, secured)
+    props = server_properties(1, 9000, 9100, "1@h:9100", tmp_path, 1, secured)
     lines = dict(line.split("=", 1) for line in props.splitlines())
     assert lines["listeners"] == "SASL_SSL://127.0.0.1:9000,CONTROLLER://127.0.0.1:9100"
     assert lines["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"

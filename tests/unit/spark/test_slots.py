@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shopstream.config import load_settings
-from shopstream.infra.slots import real_time_master, silver_mode, spark_has_real_time, task_slots
+from shopstream.spark.slots import real_time_master, silver_mode, spark_has_real_time, task_slots
 
 
 @pytest.mark.parametrize(

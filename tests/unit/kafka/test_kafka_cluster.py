@@ -12,14 +12,10 @@ import pytest
 
 from shopstream.config import load_settings
 from shopstream.errors import BrokerUnavailable
-from shopstream.infra.kafka import (
-    BrokerProcess,
-    ClusterState,
-    LocalCluster,
-    bootstrap_servers,
-    down_brokers,
-    under_replicated,
-)
+from shopstream.kafka.cluster import LocalCluster
+from shopstream.kafka.connection import bootstrap_servers
+from shopstream.kafka.state import BrokerProcess, ClusterState
+from shopstream.kafka.status import down_brokers, under_replicated
 
 
 def _dead_pid() -> int:

@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shopstream.config import Settings, SparkSettings
+from shopstream.config import Settings, SparkSettings, default_environment, set_environment
 from shopstream.errors import Terminal
-from shopstream.infra import jars
-from shopstream.infra.ports import resolve_port
+from shopstream.ports import resolve_port
+from shopstream.spark import jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -40,7 +40,7 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """Spark configuration for our jobs (pure: unit-testable without a JVM)."""
     s = settings.spark
     local = s.local
-    tmp = settings.state_dir / "spark"
+    files = settings.files
     conf = {
         "spark.master": s.master,
         "spark.app.name": app_name,
@@ -60,8 +60,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         ),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:-DontCompileHugeMethods",
         "spark.executor.memory": s.executor_memory,
-        "spark.sql.warehouse.dir": str(tmp / "warehouse"),
-        "spark.sql.streaming.checkpointLocation": str(settings.checkpoint_dir / "default"),
+        "spark.sql.warehouse.dir": str(files.spark / "warehouse"),
+        "spark.sql.streaming.checkpointLocation": str(files.checkpoint("default")),
         # Small micro-batches: adaptive re-planning costs more than it saves.
         "spark.sql.adaptive.enabled": "false",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
@@ -74,7 +74,7 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     }
     if local:
         # Scratch space is the driver's own; cluster managers give executors theirs.
-        conf["spark.local.dir"] = str(tmp / "local")
+        conf["spark.local.dir"] = str(files.spark / "local")
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
     elif s.driver_host:
@@ -128,12 +128,11 @@ rootLogger.appenderRef.file.ref = FILE
 
 def _log4j(settings: Settings) -> str:
     """Spark's JVM logs go to <home>/logs/spark.log, not the terminal."""
-    path = settings.state_dir / "spark" / "log4j2.properties"
+    files = settings.files
+    path = files.spark_log4j
     path.parent.mkdir(parents=True, exist_ok=True)
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        _LOG4J.format(log=settings.log_dir / "spark.log", level=settings.spark.log_level)
-    )
+    files.logs.mkdir(parents=True, exist_ok=True)
+    path.write_text(_LOG4J.format(log=files.spark_log, level=settings.spark.log_level))
     return str(path)
 
 
@@ -164,12 +163,12 @@ def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSess
     from pyspark.sql import SparkSession
 
     # Workers must run the interpreter that has our dependencies.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    default_environment("PYSPARK_PYTHON", sys.executable)
+    default_environment("PYSPARK_DRIVER_PYTHON", sys.executable)
     if settings.spark.local:
         # The driver's JVM binds its UI to SPARK_LOCAL_IP, else to every interface (Spark's
         # WebUI.bind); its RPC and block manager follow spark.driver.bindAddress (loopback).
-        os.environ["SPARK_LOCAL_IP"] = settings.spark.ui_host
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        set_environment("SPARK_LOCAL_IP", settings.spark.ui_host)
     settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     conf = spark_conf(settings, app_name)
     builder = SparkSession.builder
@@ -179,7 +178,7 @@ def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSess
     # point; our commands stop their queries gracefully instead, so keep the caller's.
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if on_main else None
-    with _child_stderr_to(settings.log_dir / "spark.log"):
+    with _child_stderr_to(settings.files.spark_log):
         if settings.spark.local:
             spark = builder.getOrCreate()
         else:

@@ -1,1 +1,0 @@
-"""Infrastructure: JVM jars, the local Kafka broker, the Spark session, ports."""
