@@ -133,3 +133,17 @@ def test_spark_daemons_in_compose_use_the_images_pyspark() -> None:
         (entry,) = compose["services"][name]["entrypoint"]
         assert entry == f"{home.group(1)}/bin/spark-class"
     assert (Path(pyspark.__file__).parent / "bin" / "spark-class").is_file()
+
+
+def test_prometheus_scrapes_a_host_the_dashboard_answers_to() -> None:
+    """The dashboard refuses foreign Host headers: Prometheus's target must be allowed."""
+    import json
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = [t for job in scrape["scrape_configs"] for c in job["static_configs"]
+               for t in c["targets"]]  # fmt: skip
+    for target in targets:
+        host = target.rsplit(":", 1)[0]
+        env = compose["services"][host]["environment"]
+        assert host in json.loads(env["SHOPSTREAM_DASHBOARD__ALLOWED_HOSTS"]), target
