@@ -36,11 +36,20 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh page; JavaScript errors fail the test."""
+    """A fresh page; JavaScript errors and refusals by the page's CSP fail the test."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda err: errors.append(str(err)))
+    # The page's own scripts, styles and fetches must live within its Content-Security-Policy.
+    pg.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
+    )
     try:
         yield pg
     finally:

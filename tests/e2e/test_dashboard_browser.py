@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_wait import wait_until
 from shop_sim import ShopSimulator
 
 from shopstream.config import Settings
@@ -73,9 +74,7 @@ def kpi_values(page: Any) -> dict[str, str]:
 def wait_polls(page: Any, n: int) -> None:
     """Wait until the page completed `n` more refreshes."""
     start = int(page.get_attribute("body", "data-polls") or 0)
-    page.wait_for_function(
-        f"Number(document.body.dataset.polls || 0) >= {start + n}", timeout=30_000
-    )
+    wait_until(page, f"Number(document.body.dataset.polls || 0) >= {start + n}", timeout=30_000)
 
 
 def test_live_page_matches_the_warehouse_and_shows_a_stall(
@@ -91,11 +90,13 @@ def test_live_page_matches_the_warehouse_and_shows_a_stall(
     before = kpi_values(page)
 
     # Numbers change without a reload while batches keep committing.
-    page.wait_for_function(
+    wait_until(
+        page,
         f"document.querySelector('#kpi-orders').dataset.value !== {before['orders']!r}",
         timeout=30_000,
     )
-    page.wait_for_function(
+    wait_until(
+        page,
         f"document.querySelector('#kpi-events').dataset.value !== {before['events']!r}",
         timeout=30_000,
     )

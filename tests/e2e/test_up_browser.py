@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_wait import wait_until
 from shopstream_env import cli_env
 
 from shopstream.config import Settings
@@ -78,12 +79,14 @@ def test_up_page_moves_then_standalone_dashboard_equals_sql(
         wait_serving(url, up, up_log)
         page.goto(url)
         # Gold commits land while we watch: the events KPI becomes positive, then grows.
-        page.wait_for_function(
+        wait_until(
+            page,
             "Number(document.querySelector('#kpi-events').dataset.value) > 0",
             timeout=START_TIMEOUT_S * 1000,
         )
         first = page.get_attribute("#kpi-events", "data-value")
-        page.wait_for_function(
+        wait_until(
+            page,
             f"document.querySelector('#kpi-events').dataset.value !== {first!r}",
             timeout=120_000,
         )
@@ -91,7 +94,8 @@ def test_up_page_moves_then_standalone_dashboard_equals_sql(
         for stage in ("producer", "silver", "gold"):
             state = page.get_attribute(f"#stages [data-stage={stage}]", "data-state")
             assert state == "ok", (stage, state)
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.querySelectorAll('#top-customers tbody .badge').length > 0",
             timeout=120_000,
         )
@@ -112,7 +116,7 @@ def test_up_page_moves_then_standalone_dashboard_equals_sql(
     try:
         wait_serving(url2, dash, dash_log)
         page.goto(url2)
-        page.wait_for_function("Number(document.body.dataset.polls || 0) >= 2", timeout=60_000)
+        wait_until(page, "Number(document.body.dataset.polls || 0) >= 2", timeout=60_000)
         shown = kpi_values(page)
         query = ["sql", "SELECT * FROM kpis", "--format", "json", "--home", str(s.home)]
         sql = subprocess.run(

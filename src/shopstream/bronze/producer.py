@@ -140,6 +140,8 @@ class ProcessSource:
         # Rendered events are ~260 B; a batch that does not fit crosses in the queue instead.
         self.slot_bytes = slot_bytes or max(1 << 20, batch_size * 1024)
         self._proc: Any = None
+        # The child's customer base (at run start, now): the truth's twin generator never draws.
+        self.customer_base: tuple[int | None, int] | None = None
 
     def start(self) -> None:
         """Spawn the generator process (idempotent)."""
@@ -191,7 +193,7 @@ class ProcessSource:
                     return
                 if isinstance(item, str):
                     raise ConfigError(f"event generator failed: {item}")
-                slot, data, ends, batch = item
+                slot, data, ends, batch, self.customer_base = item
                 if slot is not None:  # copy out, so the slot is free for the next batch
                     offset = slot * self.slot_bytes
                     data = bytes(buffer[offset : offset + int(ends[-1])])
@@ -219,8 +221,8 @@ def _generate_into(
 ) -> None:
     """Child process body: batches into shared-memory slots (announced on `queue`), then None.
 
-    Each queue item is (slot or None, data if no slot, end offsets, batch without values);
-    an error is sent as a string for the parent to raise.
+    Each queue item is (slot or None, data if no slot, end offsets, batch without values,
+    the customer base at run start and now); an error is sent as a string for the parent to raise.
     """
     from multiprocessing.shared_memory import SharedMemory
 
@@ -231,16 +233,18 @@ def _generate_into(
     try:
         gen = EventGenerator(config, total_events=events)
         for batch in gen.batches(events, batch_size):
+            start = gen.planner.customers_at_run_start if gen.planner is not None else None
+            base = (start, gen.world.customer_count)
             values = batch.values
             data = b"".join(values)
             ends = np.fromiter(map(len, values), np.int64, len(values)).cumsum()
             batch.values = []
             if len(data) > slot_bytes:
-                queue.put((None, data, ends, batch))
+                queue.put((None, data, ends, batch, base))
                 continue
             slot = free.get()
             shm.buf[slot * slot_bytes : slot * slot_bytes + len(data)] = data
-            queue.put((slot, None, ends, batch))
+            queue.put((slot, None, ends, batch, base))
         queue.put(None)
     except Exception as err:  # reported to the parent, which raises
         queue.put(f"{type(err).__name__}: {err}")

@@ -163,6 +163,9 @@ class TruthBuilder:
         self._daily, self._hourly, self._product = _Agg(), _Agg(), _Agg()
         self.sessions = SessionTruth()
         self.incidents = IncidentTruth(generator.windows, live=generator.clock is None)
+        # (at run start, at the end) when another process generated the batches: set it from
+        # `ProcessSource.customer_base`, as `generator` itself never drew them.
+        self.customer_base: tuple[int | None, int] | None = None
 
     def add(self, batch: EventBatch) -> None:
         """Account for every row of `batch` (all of them were sent)."""
@@ -289,13 +292,16 @@ class TruthBuilder:
         gen, world = self.gen, self.gen.world
         base, planner = world.customers, gen.planner
         at_run_start = planner.customers_at_run_start if planner is not None else None
+        at_end = world.customer_count
+        if self.customer_base is not None:  # the batches came from another process
+            at_run_start, at_end = self.customer_base
         return {
             # Configured, then with the first-time customers of the sessions in flight when
             # the run started (the shop was already open), then at the end.
             "customers": {
                 "configured": base.configured if base is not None else world.customer_count,
                 "at_run_start": at_run_start or world.customer_count,
-                "at_end": world.customer_count,
+                "at_end": at_end,
             },
             "sessions": self.sessions.result(world.customer_names, world.devices),
             "incidents": self.incidents.result(),

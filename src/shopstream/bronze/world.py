@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from shopstream.bronze.customers import ID_WIDTH, Customers, customer_id
+from shopstream.bronze.customers import ID_WIDTH, Customers, customer_id, id_matrix
 
 CATEGORIES: dict[str, float] = {  # category -> median price in the reporting currency
     "electronics": 120.0,
@@ -76,7 +76,9 @@ class World:
         """The customer ids of many indexes at once."""
         if self.customers is None:
             return [self.customer_ids[i] for i in indexes.tolist()]
-        ids = np.ascontiguousarray(self.customers.ids[indexes])
+        # Ids follow from the index alone, so a world that did not grow (the truth's twin of a
+        # generator running in a child process) still names the customers the child added.
+        ids = np.ascontiguousarray(id_matrix(np.asarray(indexes)))
         return ids.view(f"S{ID_WIDTH}").ravel().astype(str).tolist()
 
     @property

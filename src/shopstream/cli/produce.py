@@ -233,6 +233,8 @@ def produce_cmd(
                 for w in gen.windows
             ]
     if builder is not None and truth is not None:
+        if isinstance(source, ProcessSource):
+            builder.customer_base = source.customer_base
         summary |= _write_truth(builder, truth, report)
     if as_json:
         print_json(summary)

@@ -118,6 +118,29 @@ def test_process_source_yields_the_same_batches_as_in_process_generation(slot_by
             assert (getattr(mine, name) == getattr(theirs, name)).all(), name
 
 
+def test_truth_of_a_child_process_run_equals_the_in_process_truth() -> None:
+    """The truth's twin generator never draws; customers the child adds are still named."""
+    from shopstream.bronze.generator import EventGenerator, GeneratorConfig
+    from shopstream.bronze.producer import ProcessSource
+    from shopstream.bronze.truth import TruthBuilder
+
+    # A small base, so first-time customers outgrow the twin's allocation (1,024 ids).
+    cfg = GeneratorConfig(seed=3, customers=100, products=10, now_ms=1_764_133_200_000)
+    here_gen = EventGenerator(cfg, total_events=20_000)
+    here = TruthBuilder(here_gen)
+    for batch in here_gen.batches(20_000, 2000):
+        here.add(batch)
+    twin = EventGenerator(cfg, total_events=20_000)
+    there = TruthBuilder(twin)
+    source = ProcessSource(cfg, 20_000, batch_size=2000)
+    for _, _, batch in source.chunks(lambda: 0):
+        there.add(batch)
+    there.customer_base = source.customer_base
+    expected = here.result()
+    assert expected["customers"]["at_end"] > 1024  # the case that once raised IndexError
+    assert there.result() == expected
+
+
 def test_split_at_inverts_join() -> None:
     import numpy as np
 

@@ -57,8 +57,17 @@ function renderFunnel(rows) {
     <div class="step" data-stage="${esc(r.event_type)}">
       <div class="row"><span>${label[r.event_type] || esc(r.event_type)} <span class="pct">· ${int(r.events)} events</span></span>
         <span><b>${int(r.unique_customers)}</b> <span class="pct">${pct(r.conversion_from_views)}</span></span></div>
-      <div class="bar"><div class="fill" style="width:${(100 * r.unique_customers) / max}%;background:${FUNNEL_COLORS[i % 3]}"></div></div>
+      <div class="bar"><div class="fill" data-pct="${(100 * r.unique_customers) / max}" data-color="${FUNNEL_COLORS[i % 3]}"></div></div>
     </div>`).join("");
+  sizeBars($("funnel"));
+}
+
+// The page's CSP refuses style attributes in markup; styles set through the DOM are allowed.
+function sizeBars(root) {
+  for (const el of root.querySelectorAll("[data-pct]")) {
+    el.style.width = `${Number(el.dataset.pct)}%`;
+    if (el.dataset.color) el.style.background = el.dataset.color;
+  }
 }
 
 function chartDefaults() {
@@ -200,7 +209,7 @@ function renderPipeline(st) {
   for (const [stage, l] of Object.entries(st.lag)) {
     for (const [topic, parts] of Object.entries(l.topics || {})) {
       for (const [p, v] of Object.entries(parts)) {
-        lagRows.push(`<tr><td>${esc(stage)}</td><td>${esc(topic)}</td><td class="num">${esc(p)}</td><td class="num">${int(v.end)}</td><td class="num">${int(v.committed)}</td><td class="num" style="color:${v.lag ? "var(--warn)" : "inherit"}">${int(v.lag)}</td></tr>`);
+        lagRows.push(`<tr><td>${esc(stage)}</td><td>${esc(topic)}</td><td class="num">${esc(p)}</td><td class="num">${int(v.end)}</td><td class="num">${int(v.committed)}</td><td class="num${v.lag ? " lagging" : ""}">${int(v.lag)}</td></tr>`);
       }
     }
   }
@@ -219,11 +228,12 @@ function renderDeadLetters(rows) {
   $("dead-letters").innerHTML = rows.length ? rows.map((r) => `
     <div class="reason-row" data-reason="${esc(r.reason)}">
       <div class="reason-head"><span>${esc(r.reason)}</span><b>${int(r.dead_letters)}</b></div>
-      <div class="reason-bar"><div class="reason-fill" style="width:${(100 * r.dead_letters) / max}%"></div></div>
+      <div class="reason-bar"><div class="reason-fill" data-pct="${(100 * r.dead_letters) / max}"></div></div>
       <details><summary>${r.samples.length} newest sample(s)</summary>
         ${r.samples.map((s) => `<div>${esc(s.source_topic)}[${s.source_partition}]@${s.source_offset}: ${esc(s.detail)}<code>${esc(s.raw_preview)}</code></div>`).join("")}
       </details>
     </div>`).join("") : `<div class="empty">no dead letters</div>`;
+  sizeBars($("dead-letters"));
 }
 
 async function tick() {
