@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
 from rich.console import Console
 
-from shopstream.config import Settings, load_settings
+if TYPE_CHECKING:  # config imports pydantic (~140 ms): only commands that run need it
+    from shopstream.config import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,6 +27,8 @@ def settings_from(home: Path | None = None, **overrides: Any) -> Settings:
 
     The home is made private (0700) here, once per command, before anything is put in it.
     """
+    from shopstream.config import load_settings
+
     settings = load_settings(home=home, **overrides)
     private_dir(settings.state_dir)
     return settings

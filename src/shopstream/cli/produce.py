@@ -89,6 +89,41 @@ def shop_overrides(
     }
 
 
+# The shop model's flags, shown in their own --help panel.
+CustomersOption = typer.Option(
+    None,
+    "--customers",
+    min=1,
+    help="Customers known at the start; first-time customers join (default 10,000).",
+    rich_help_panel="Shop model",
+)
+ProductsOption = typer.Option(
+    None,
+    "--products",
+    min=1,
+    help="Catalog size (default 1,000).",
+    rich_help_panel="Shop model",
+)
+MeanViewsOption = typer.Option(
+    None,
+    "--mean-views",
+    help="Mean page views per session (default 5).",
+    rich_help_panel="Shop model",
+)
+CartRateOption = typer.Option(
+    None,
+    "--cart-rate",
+    help="Share of sessions that add to cart, every device (default: per device, 6-12%).",
+    rich_help_panel="Shop model",
+)
+PurchaseRateOption = typer.Option(
+    None,
+    "--purchase-rate",
+    help="Share of carts bought, every device (default: per device, 1 - abandonment).",
+    rich_help_panel="Shop model",
+)
+
+
 def produce_cmd(
     events: int = typer.Option(None, "--events", "-n", min=1, help="Send N events, then stop."),
     duration: float = typer.Option(None, "--duration", min=0.001, help="Send for S seconds."),
@@ -108,38 +143,11 @@ def produce_cmd(
     backfill_days: float = typer.Option(
         0.0, "--backfill-days", min=0, help="Spread event time over the last D days (needs -n)."
     ),
-    customers: int = typer.Option(
-        None,
-        "--customers",
-        min=1,
-        help="Customers known at the start; first-time customers join (default 10,000).",
-        rich_help_panel="Shop model",
-    ),
-    products: int = typer.Option(
-        None,
-        "--products",
-        min=1,
-        help="Catalog size (default 1,000).",
-        rich_help_panel="Shop model",
-    ),
-    mean_views: float = typer.Option(
-        None,
-        "--mean-views",
-        help="Mean page views per session (default 5).",
-        rich_help_panel="Shop model",
-    ),
-    cart_rate: float = typer.Option(
-        None,
-        "--cart-rate",
-        help="Share of sessions that add to cart, every device (default: per device, 6-12%).",
-        rich_help_panel="Shop model",
-    ),
-    purchase_rate: float = typer.Option(
-        None,
-        "--purchase-rate",
-        help="Share of carts bought, every device (default: per device, 1 - abandonment).",
-        rich_help_panel="Shop model",
-    ),
+    customers: int = CustomersOption,
+    products: int = ProductsOption,
+    mean_views: float = MeanViewsOption,
+    cart_rate: float = CartRateOption,
+    purchase_rate: float = PurchaseRateOption,
     incident: list[str] = IncidentOption,
     day_length: str = DayLengthOption,
     no_noise: bool = typer.Option(
@@ -161,20 +169,16 @@ def produce_cmd(
     from shopstream.bronze.producer import FileSource, ProcessSource, produce, raise_for_delivery
     from shopstream.bronze.shop import ShopModel
     from shopstream.bronze.truth import TruthBuilder
-    from shopstream.bronze.truth_shop import iso_ms
     from shopstream.runtime.signals import stop_on_signals
 
     per_second = parse_rate(rate)
-    if from_file and (truth or seed_compat or backfill_days):
+    if from_file and (truth or seed_compat or backfill_days or incident):
         raise ConfigError(
-            "--from-file sends a file as is: --truth, --seed-compat and --backfill-days "
-            "need the generator; drop them or --from-file."
+            "--from-file sends a file as is: --truth, --seed-compat, --backfill-days and "
+            "--incident need the generator; drop them or --from-file."
         )
     if events is None and duration is None and from_file is None and per_second is None:
         raise ConfigError("say how much to send: --events N, --duration S or --rate R (endless)")
-
-    if from_file and incident:
-        raise ConfigError("--from-file sends a file as is: --incident needs the generator")
     shop = shop_overrides(incident, day_length, customers, products)
     settings = settings_from(home, kafka={"raw_topic": topic}, generator=shop)
     gen = None
@@ -182,18 +186,17 @@ def produce_cmd(
     if from_file:
         source: Any = FileSource(from_file, events)
     else:
-        given = {k.removesuffix("_rate"): v for k, v in noise_rates.items() if v is not None}
-        base = NoiseRates.none() if no_noise or seed_compat else NoiseRates()
-        noise = dataclasses.replace(base, **given)
+        noise = _noise(noise_rates, off=no_noise or seed_compat)
+        model = ShopModel.from_settings(
+            settings.generator,
+            mean_views=mean_views,
+            cart_rate=cart_rate,
+            purchase_rate=purchase_rate,
+        )
         config = GeneratorConfig.from_settings(
             settings,
             seed=seed if seed is not None else secrets.randbits(31),
-            shop=ShopModel.from_settings(
-                settings.generator,
-                mean_views=mean_views,
-                cart_rate=cart_rate,
-                purchase_rate=purchase_rate,
-            ),
+            shop=model,
             rate=per_second,
             start_ms=time.time_ns() // 1_000_000,
             backfill_days=backfill_days,
@@ -224,14 +227,7 @@ def produce_cmd(
     finally:
         if isinstance(source, ProcessSource):
             source.close()  # when produce never got to read it (no broker)
-    summary = report.to_json()
-    if gen is not None:
-        summary["seed"] = gen.config.seed
-        if gen.windows:
-            summary["incidents"] = [
-                {"spec": w.incident.spec, "start": iso_ms(w.start_ms), "end": iso_ms(w.end_ms)}
-                for w in gen.windows
-            ]
+    summary = _summary(report, gen)
     if builder is not None and truth is not None:
         if isinstance(source, ProcessSource):
             builder.customer_base = source.customer_base
@@ -241,6 +237,27 @@ def produce_cmd(
     else:
         _print_summary(summary)
     raise_for_delivery(report)
+
+
+def _noise(given_rates: dict[str, float | None], *, off: bool) -> Any:
+    """The noise rates: defaults (or none) with the `--<kind>-rate` flags given."""
+    given = {k.removesuffix("_rate"): v for k, v in given_rates.items() if v is not None}
+    return dataclasses.replace(NoiseRates.none() if off else NoiseRates(), **given)
+
+
+def _summary(report: Any, gen: Any) -> dict[str, Any]:
+    """The run's summary: the report, and the seed and incident windows if generated."""
+    from shopstream.bronze.truth_shop import iso_ms
+
+    summary = report.to_json()
+    if gen is not None:
+        summary["seed"] = gen.config.seed
+        if gen.windows:
+            summary["incidents"] = [
+                {"spec": w.incident.spec, "start": iso_ms(w.start_ms), "end": iso_ms(w.end_ms)}
+                for w in gen.windows
+            ]
+    return summary
 
 
 def _generator_source(config: Any, events: int | None, *, in_process: bool) -> tuple[Any, Any]:

@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -285,54 +285,120 @@ def create_app(
     app.state.warehouse = source
     protect(app, settings.dashboard)
 
-    def wh_or_503() -> Warehouse:
+    read = _reader(source)
+    app.include_router(_business_routes(read))
+    app.include_router(_pipeline_routes(status, registry))
+    app.include_router(_overview_routes(settings, source, status))
+
+    static = _static_dir()
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(static / "index.html", headers={"Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    return app
+
+
+def _reader(source: WarehouseSource) -> Callable[[Callable[[Warehouse], Any]], Any]:
+    """`read(fn)`: fn on the warehouse, or HTTP 503 saying why there is none."""
+
+    def read(fn: Callable[[Warehouse], Any]) -> Any:
         wh = source.get()
         if wh is None:
             raise HTTPException(503, detail=f"warehouse unavailable: {source.error}")
-        return wh
-
-    def read(fn: Callable[[Warehouse], Any]) -> Any:
         try:
-            return fn(wh_or_503())
+            return fn(wh)
         except ShopstreamError as err:
             raise HTTPException(503, detail=str(err)) from None
 
-    @app.get("/api/kpis", response_model=Kpis, tags=["business"], summary="Headline KPIs")
+    return read
+
+
+def _business_routes(read: Callable[[Callable[[Warehouse], Any]], Any]) -> APIRouter:
+    """One route per dashboard panel, each a query of `queries` on the warehouse."""
+    router = APIRouter()
+
+    @router.get("/api/kpis", response_model=Kpis, tags=["business"], summary="Headline KPIs")
     def api_kpis() -> Any:
         """Revenue, orders, average order value, conversion and active customers."""
         return read(queries.kpis)
 
-    @app.get("/api/funnel", response_model=list[FunnelStage], tags=["business"])
+    @router.get("/api/funnel", response_model=list[FunnelStage], tags=["business"])
     def api_funnel() -> Any:
         """Page views -> carts -> purchases, with unique customers and conversion."""
         return read(queries.funnel)
 
-    @app.get("/api/hourly", response_model=list[HourlyPoint], tags=["business"])
+    @router.get("/api/hourly", response_model=list[HourlyPoint], tags=["business"])
     def api_hourly(hours: int = Query(24, ge=1, le=24 * 31)) -> Any:
         """Events and revenue per hour (UTC), the newest `hours` hours with data."""
         return read(lambda wh: queries.hourly(wh, hours))
 
-    @app.get("/api/top-customers", response_model=list[TopCustomer], tags=["business"])
+    @router.get("/api/top-customers", response_model=list[TopCustomer], tags=["business"])
     def api_top_customers(limit: int = Query(10, ge=1, le=1000)) -> Any:
         """Customers by all-time revenue, with tier (contract.CustomerTier)."""
         return read(lambda wh: queries.top_customers(wh, limit))
 
-    @app.get("/api/categories", response_model=list[CategoryRevenue], tags=["business"])
+    @router.get("/api/categories", response_model=list[CategoryRevenue], tags=["business"])
     def api_categories() -> Any:
         """Purchases by product category."""
         return read(queries.categories)
 
-    @app.get("/api/dead-letters", response_model=list[DeadLetterReason], tags=["pipeline"])
+    @router.get("/api/dead-letters", response_model=list[DeadLetterReason], tags=["pipeline"])
     def api_dead_letters(samples: int = Query(3, ge=0, le=50)) -> Any:
         """Rejected records by reason code, with the newest samples of each."""
         return read(lambda wh: queries.dead_letters(wh, samples))
 
-    @app.get("/api/status", tags=["pipeline"], summary="The `shopstream status --json` document")
+    return router
+
+
+def _pipeline_routes(status: StatusSource, registry: Any) -> APIRouter:
+    """Status, health and Prometheus metrics, all from the one status document."""
+    router = APIRouter()
+
+    @router.get("/api/status", tags=["pipeline"], summary="The `shopstream status --json` document")
     def api_status() -> dict[str, Any]:
         """Counts, lag per partition, freshness, reconciliation and per-stage health."""
         return status.get()
 
-    @app.get("/api/overview", response_model=Overview, tags=["dashboard"])
+    @router.get(
+        "/health",
+        response_model=Health,
+        tags=["pipeline"],
+        responses={503: {"model": Health, "description": "stalled, dead or unreachable"}},
+    )
+    def health() -> JSONResponse:
+        """200 when every stage moves or has nothing to do; 503 with the reasons otherwise."""
+        doc = status.get()
+        body = Health(
+            healthy=doc["healthy"],
+            problems=doc["problems"],
+            stages={
+                n: {k: st.get(k) for k in ("state", "reason", "lag", "last_progress_age_seconds")}
+                for n, st in doc["stages"].items()
+            },
+            kafka_reachable=doc["kafka"]["reachable"],
+            freshness_seconds=doc["freshness_seconds"],
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if body.healthy else 503)
+
+    @router.get("/metrics", tags=["pipeline"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus text format, computed from the status document on each scrape."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _overview_routes(
+    settings: Settings, source: WarehouseSource, status: StatusSource
+) -> APIRouter:
+    """The page's one request: every panel and the status, panels empty without a warehouse."""
+    router = APIRouter()
+
+    @router.get("/api/overview", response_model=Overview, tags=["dashboard"])
     def api_overview() -> Any:
         """Everything the page shows in one request (business panels + status)."""
         doc = status.get()
@@ -365,42 +431,7 @@ def create_app(
                 out["warehouse_error"] = str(err)
         return out
 
-    @app.get(
-        "/health",
-        response_model=Health,
-        tags=["pipeline"],
-        responses={503: {"model": Health, "description": "stalled, dead or unreachable"}},
-    )
-    def health() -> JSONResponse:
-        """200 when every stage moves or has nothing to do; 503 with the reasons otherwise."""
-        doc = status.get()
-        body = Health(
-            healthy=doc["healthy"],
-            problems=doc["problems"],
-            stages={
-                n: {k: st.get(k) for k in ("state", "reason", "lag", "last_progress_age_seconds")}
-                for n, st in doc["stages"].items()
-            },
-            kafka_reachable=doc["kafka"]["reachable"],
-            freshness_seconds=doc["freshness_seconds"],
-        )
-        return JSONResponse(body.model_dump(), status_code=200 if body.healthy else 503)
-
-    @app.get("/metrics", tags=["pipeline"], response_class=Response)
-    def metrics() -> Response:
-        """Prometheus text format, computed from the status document on each scrape."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    static = _static_dir()
-
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(static / "index.html", headers={"Cache-Control": "no-store"})
-
-    app.mount("/static", StaticFiles(directory=static), name="static")
-    return app
+    return router
 
 
 # --------------------------------------------------------------------------- serving

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 
@@ -21,6 +21,7 @@ from shopstream.runtime.signals import stop_on_signals
 from shopstream.warehouse.base import Warehouse
 
 STAGES = ("silver", "gold")
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -88,37 +89,62 @@ def waiting_line(console: Console) -> Callable[[BaseException, float], None]:
 ABANDONED = "stopped while waiting for the warehouse; nothing was committed"
 
 
-def run_gold(settings: Settings, *, available_now: bool = False, console: Console) -> str:
-    """Run Gold until done (available-now) or SIGINT/SIGTERM; return its last status line."""
-    from shopstream.kafka.topics import ensure_topics
+def run_as_writer(
+    settings: Settings,
+    command: str,
+    stop: threading.Event,
+    console: Console,
+    body: Callable[[Warehouse, SqlEndpoint | None], T],
+    *,
+    announce: bool = True,
+) -> T | None:
+    """`body(warehouse, endpoint)` holding the warehouse for writing, its SQL endpoint serving.
+
+    The one way `gold`, `process` and `up` start a writer: wait (saying so) while another
+    process holds the warehouse, serve BI tools while we hold it, print where (`announce`).
+    None if stopped while waiting: nothing was committed.
+    """
     from shopstream.sqlendpoint import serving
     from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.writer import writing
 
+    try:
+        with (
+            writing(settings, command=command, stop=stop, on_retry=waiting_line(console)) as wh,
+            serving(wh, settings) as sql,
+        ):
+            if announce:
+                print_sql_endpoint(console, sql)
+            return body(wh, sql)
+    except RetryAbandoned:
+        return None
+
+
+def run_gold(settings: Settings, *, available_now: bool = False, console: Console) -> str:
+    """Run Gold until done (available-now) or SIGINT/SIGTERM; return its last status line."""
+    from shopstream.kafka.topics import ensure_topics
+
     ensure_topics(settings)
     with stop_on_signals() as stop:
-        try:
-            with (
-                writing(settings, command="gold", stop=stop, on_retry=waiting_line(console)) as wh,
-                serving(wh, settings) as sql,
-            ):
-                print_sql_endpoint(console, sql)
-                skip_lost = guard_retention(settings, ("gold",), wh, console)
 
-                def start(streams: Streams) -> None:
-                    streams.queries["gold"], streams.gold = start_gold(
-                        streams.spark,
-                        settings,
-                        wh,
-                        available_now=available_now,
-                        skip_lost=skip_lost["gold"],
-                    )
-                    console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
+        def body(wh: Warehouse, _sql: SqlEndpoint | None) -> str:
+            skip_lost = guard_retention(settings, ("gold",), wh, console)
 
-                stage = Stage([start], app_name="shopstream-gold", status=gold_line)
-                return gold_line(run_stage(settings, stage, console=console, stop=stop))
-        except RetryAbandoned:
-            return f"gold: {ABANDONED}"
+            def start(streams: Streams) -> None:
+                streams.queries["gold"], streams.gold = start_gold(
+                    streams.spark,
+                    settings,
+                    wh,
+                    available_now=available_now,
+                    skip_lost=skip_lost["gold"],
+                )
+                console.print(f"gold running -> {wh.target()} (Ctrl-C to stop)")
+
+            stage = Stage([start], app_name="shopstream-gold", status=gold_line)
+            return gold_line(run_stage(settings, stage, console=console, stop=stop))
+
+        line = run_as_writer(settings, "gold", stop, console, body)
+        return line if line is not None else f"gold: {ABANDONED}"
 
 
 def print_sql_endpoint(console: Console, endpoint: SqlEndpoint | None) -> None:
@@ -156,9 +182,6 @@ def run_process(
     """
     from shopstream.kafka.topics import ensure_topics
     from shopstream.spark.slots import silver_mode
-    from shopstream.sqlendpoint import serving
-    from shopstream.warehouse.outage import RetryAbandoned
-    from shopstream.warehouse.writer import writing
 
     mode = silver_mode(settings, False if available_now else real_time)
     settings = mode.settings
@@ -166,33 +189,27 @@ def run_process(
         console.print(mode.notice, highlight=False)
     ensure_topics(settings)
     with stop_on_signals() as stop:
-        try:
-            with (
-                writing(
-                    settings, command="process", stop=stop, on_retry=waiting_line(console)
-                ) as wh,
-                serving(wh, settings) as sql,
-            ):
-                print_sql_endpoint(console, sql)
-                skip = guard_retention(settings, STAGES, wh, console)
-                if available_now:
-                    phases = available_now_phases(settings, wh, skip_lost=skip)
-                    stage = Stage(phases, app_name="shopstream-process")
-                else:
-                    both = start_both(settings, wh, real_time=mode.real_time, skip_lost=skip)
 
-                    def start(streams: Streams) -> None:
-                        both(streams)
-                        console.print(
-                            f"silver ({mode.name}) + gold running -> {wh.target()} "
-                            "(Ctrl-C to stop)",
-                            highlight=False,
-                        )
+        def body(wh: Warehouse, _sql: SqlEndpoint | None) -> str:
+            skip = guard_retention(settings, STAGES, wh, console)
+            if available_now:
+                phases = available_now_phases(settings, wh, skip_lost=skip)
+                stage = Stage(phases, app_name="shopstream-process")
+            else:
+                both = start_both(settings, wh, real_time=mode.real_time, skip_lost=skip)
 
-                    stage = Stage([start], app_name="shopstream-process", status=status_line)
-                return status_line(run_stage(settings, stage, console=console, stop=stop))
-        except RetryAbandoned:
-            return f"process: {ABANDONED}"
+                def start(streams: Streams) -> None:
+                    both(streams)
+                    console.print(
+                        f"silver ({mode.name}) + gold running -> {wh.target()} (Ctrl-C to stop)",
+                        highlight=False,
+                    )
+
+                stage = Stage([start], app_name="shopstream-process", status=status_line)
+            return status_line(run_stage(settings, stage, console=console, stop=stop))
+
+        line = run_as_writer(settings, "process", stop, console, body)
+        return line if line is not None else f"process: {ABANDONED}"
 
 
 def start_both(

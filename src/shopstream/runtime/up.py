@@ -19,9 +19,9 @@ from shopstream.runtime.signals import Stop, stop_on_signals
 from shopstream.runtime.stages import (
     ABANDONED,
     print_sql_endpoint,
+    run_as_writer,
     start_both,
     status_line,
-    waiting_line,
 )
 from shopstream.warehouse.base import Warehouse
 
@@ -119,10 +119,7 @@ def run_up(
     from shopstream.kafka.topics import ensure_topics
     from shopstream.spark.session import ui_url
     from shopstream.spark.slots import silver_mode
-    from shopstream.sqlendpoint import serving
     from shopstream.status import LiveState
-    from shopstream.warehouse.outage import RetryAbandoned
-    from shopstream.warehouse.writer import writing
 
     mode = silver_mode(settings, real_time)
     settings = mode.settings
@@ -149,49 +146,49 @@ def run_up(
             if generator is not None:
                 generator.stop()
 
+        def body(wh: Warehouse, sql: SqlEndpoint | None) -> None:
+            nonlocal server
+            # Producers and queries stop while the warehouse is still open: Gold may be in
+            # the middle of a commit when the signal arrives.
+            try:
+                live = LiveState()
+                server = dashboard(wh, live).start()
+                url = server.url
+
+                def started(streams: Streams) -> None:
+                    nonlocal generator
+                    live.queries.update(streams.queries)
+                    live.started_at = time.time()
+                    if rate:
+                        generator = LiveGenerator(settings, rate, seed).start()
+                        live.producer = generator.counters
+                    spark_ui = ui_url(streams.spark)
+                    _print_urls(
+                        console, bootstrap, wh.target(), url, spark_ui, rate, mode.name, sql
+                    )
+
+                def line(streams: Streams) -> str:
+                    sent = f"produced {generator.sent:,} | " if generator else ""
+                    return sent + status_line(streams)
+
+                stage = Stage(
+                    [start_both(settings, wh, real_time=mode.real_time, console=console)],
+                    status=line,
+                    starting="starting Spark (Silver + Gold)...",
+                    on_started=started,
+                    on_stopping=stopping,
+                )
+                run_stage(settings, stage, console=console, stop=stop)
+            finally:
+                stopping()
+                if server is not None:
+                    server.stop()
+
         try:
             ensure_topics(settings)
-            with (
-                writing(settings, command="up", stop=stop, on_retry=waiting_line(console)) as wh,
-                serving(wh, settings) as sql,
-            ):
-                # Producers and queries stop while the warehouse is still open: Gold may be
-                # in the middle of a commit when the signal arrives.
-                try:
-                    live = LiveState()
-                    server = dashboard(wh, live).start()
-                    url = server.url
-
-                    def started(streams: Streams) -> None:
-                        nonlocal generator
-                        live.queries.update(streams.queries)
-                        live.started_at = time.time()
-                        if rate:
-                            generator = LiveGenerator(settings, rate, seed).start()
-                            live.producer = generator.counters
-                        spark_ui = ui_url(streams.spark)
-                        _print_urls(
-                            console, bootstrap, wh.target(), url, spark_ui, rate, mode.name, sql
-                        )
-
-                    def line(streams: Streams) -> str:
-                        sent = f"produced {generator.sent:,} | " if generator else ""
-                        return sent + status_line(streams)
-
-                    stage = Stage(
-                        [start_both(settings, wh, real_time=mode.real_time, console=console)],
-                        status=line,
-                        starting="starting Spark (Silver + Gold)...",
-                        on_started=started,
-                        on_stopping=stopping,
-                    )
-                    run_stage(settings, stage, console=console, stop=stop)
-                finally:
-                    stopping()
-                    if server is not None:
-                        server.stop()
-        except RetryAbandoned:
-            console.print(ABANDONED)
+            # The URLs, the SQL endpoint's too, are printed together once Spark runs.
+            if run_as_writer(settings, "up", stop, console, body, announce=False) is None:
+                console.print(ABANDONED)
         finally:
             if started_broker and cluster is not None:
                 cluster.stop()

@@ -225,26 +225,39 @@ def silver_transform(
     """
     from pyspark.sql import functions as F
 
-    k = settings.kafka
-    now_col = now if now is not None else F.current_timestamp()
     if codec == "jvm":
         register_codec(raw.sparkSession)
-    c = F.col
+    df = _decoded(raw, now if now is not None else F.current_timestamp())
+    df = _parsed(df, codec)
+    df = _derived(_facts(df), settings)
+    # 4. Classify: the first failing rule, in contract order.
+    df = df.select("*", reason_column().alias("reason"))
+    df = df.select("*", detail_column(F.col("reason")).alias("_detail"))
+    return _rendered(df, settings, codec)
 
-    # 1. Bytes: invalid UTF-8 is detected, a leading BOM is dropped.
-    value = c("value")
+
+def _decoded(raw: DataFrame, now: Column) -> DataFrame:
+    """1. Bytes: invalid UTF-8 is detected, a leading BOM is dropped."""
+    from pyspark.sql import functions as F
+
+    value = F.col("value")
     body = F.when(
         F.substring(value, 1, 3) == F.lit(bytearray(UTF8_BOM)), F.expr("substring(value, 4)")
     ).otherwise(value)
-    df = raw.select(
-        *[c(n) for n in INPUT_COLUMNS],
+    return raw.select(
+        *[F.col(n) for n in INPUT_COLUMNS],
         F.coalesce(F.expr("is_valid_utf8(value)"), F.lit(True)).alias("_valid_utf8"),
         body.alias("_body"),
-        now_col.alias("_now"),
+        now.alias("_now"),
     )
 
-    # 2. Parse once: _empty, _first (first character after JSON whitespace), _r (the
-    # object's fields), _object (exactly one object, nothing after it), _text.
+
+def _parsed(df: DataFrame, codec: Codec) -> DataFrame:
+    """2. Parse once: _empty, _first (first character after JSON whitespace), _r (the
+    object's fields), _object (exactly one object, nothing after it), _text."""
+    from pyspark.sql import functions as F
+
+    c = F.col
     df = _parse_jvm(df) if codec == "jvm" else _parse_spark(df)
     usable = c("_valid_utf8") & ~c("_empty")
     is_object = c("_object")
@@ -263,7 +276,7 @@ def silver_transform(
         .when(c("_first").isin("t", "f"), F.lit("a boolean"))
         .otherwise(F.lit("a number"))
     )
-    df = df.select(
+    return df.select(
         *[c(n) for n in INPUT_COLUMNS],
         "_valid_utf8", "_empty", "_text", "_now",
         F.coalesce(is_object, F.lit(False)).alias("_is_object"),
@@ -272,12 +285,16 @@ def silver_transform(
         c("_r"),
     )  # fmt: skip
 
-    # 3. Facts: every field trimmed, normalized and parsed, or NULL when unusable.
-    r = c("_r")
+
+def _facts(df: DataFrame) -> DataFrame:
+    """3. Facts: every field trimmed, normalized and parsed, or NULL when unusable."""
+    from pyspark.sql import functions as F
+
+    r = F.col("_r")
     ts_raw = _trimmed_or_null(r["event_timestamp"])
     amount_raw = _trimmed_or_null(r["amount"])
     quantity_raw = _trimmed_or_null(r["quantity"])
-    df = df.select(
+    return df.select(
         "*",
         _trimmed_or_null(r["customer_id"]).alias("customer_id"),
         r["event_type"].alias("_event_type_raw"),
@@ -304,6 +321,13 @@ def silver_transform(
             for n in ("session_id", "product_id", "category", "device")
         ],
     )
+
+
+def _derived(df: DataFrame, settings: Settings) -> DataFrame:
+    """3b. What the rules compare against: event id, amount, rate, the time limits."""
+    from pyspark.sql import functions as F
+
+    c = F.col
     df = df.select(
         "*",
         # Hashed in its own column: inside the uuid expression it would be generated 6 times.
@@ -318,17 +342,18 @@ def silver_transform(
         (c("_now") - F.expr(f"INTERVAL {horizon_seconds(settings)} SECONDS")).alias("_late_limit"),
         F.date_format(c("_now"), "yyyy-MM-dd'T'HH:mm:ss'Z'").alias("_now_text"),
     )
-    df = df.select(
+    return df.select(
         "*",
         F.coalesce(c("_event_id_raw"), uuid5_from_digest(c("_event_id_digest"))).alias("event_id"),
         F.round(c("amount") * c("_rate"), 2).try_cast(AMOUNT_SQL_TYPE).alias("reporting_amount"),
     )
 
-    # 4. Classify: the first failing rule, in contract order.
-    df = df.select("*", reason_column().alias("reason"))
-    df = df.select("*", detail_column(c("reason")).alias("_detail"))
 
-    # 5. Render both outputs; `when` evaluates only the branch a row takes.
+def _rendered(df: DataFrame, settings: Settings, codec: Codec) -> DataFrame:
+    """5. Render both outputs; `when` evaluates only the branch a row takes."""
+    from pyspark.sql import functions as F
+
+    c, k = F.col, settings.kafka
     has_amount = c("_amount_raw").isNotNull()
     clean_cols: dict[str, Column] = {
         "event_id": c("event_id"),
@@ -361,7 +386,7 @@ def silver_transform(
         "raw_base64": F.base64(c("value")),
     }
     # The codec writes UTC only; Spark's to_json follows the session time zone.
-    utc = raw.sparkSession.conf.get("spark.sql.session.timeZone") == "UTC"
+    utc = df.sparkSession.conf.get("spark.sql.session.timeZone") == "UTC"
     render_codec: Codec = codec if utc else "spark"
     clean_value = render_json(clean_cols, CLEAN_FIELDS, render_codec)
     dead_value = render_json(dead_cols, DEAD_LETTER_FIELDS, render_codec)
