@@ -19,9 +19,9 @@ DOCTESTS := --doctest-modules src/shopstream
 run: install  ## the whole pipeline on this machine (Kafka, Spark, DuckDB, dashboard)
 	$(BIN)/shopstream up
 
-test: install system-deps test-jvm  ## Java unit tests, docstring examples, unit, integration (real Kafka + Spark), browser
+test: install system-deps test-jvm  ## Java unit tests, docstring examples, unit, integration (real Kafka + Spark), attacks, browser
 	$(BIN)/pytest $(DOCTESTS)
-	$(BIN)/pytest $(wildcard tests/unit tests/integration tests/e2e) $(PYTEST_ARGS)
+	$(BIN)/pytest $(wildcard tests/unit tests/integration tests/security tests/e2e) $(PYTEST_ARGS)
 
 test-jvm: install  ## Surefire unit tests of Silver's JVM codec (jvm/silver), Maven repository under .cache/
 	mvn -B -q -f jvm/silver/pom.xml -Dmaven.repo.local=$(CURDIR)/.cache/m2 test

@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -181,6 +182,9 @@ def serve(conn: Connection) -> None:
 
     from shopstream.sqlendpoint import sandbox
 
+    # Ctrl-C reaches the whole foreground process group: the endpoint stops its checkers
+    # (closing the pipe ends this loop); a KeyboardInterrupt here printed a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (CHECKER_MEMORY_BYTES, CHECKER_MEMORY_BYTES))
     with contextlib.suppress(OSError):
