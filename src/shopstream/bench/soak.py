@@ -21,7 +21,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -30,8 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from shopstream.bench.cli_home import CliHome, kill_group, stop_gracefully
 from shopstream.bench.common import host_info, write_result
-from shopstream.config import Settings, child_environment
+from shopstream.config import Settings
 
 # The figures status --json and the truth share (the reconciliation's terms).
 COMPARED = ("raw", "clean", "duplicates", "unique")
@@ -50,83 +50,6 @@ class SoakOptions:
 Progress = Callable[[str, float], None]  # (what is happening, seconds into the run)
 
 
-class _Home:
-    """A throw-away home driven through the CLI, one subprocess per command."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.logs = home / "soak-logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
-        # The home's cluster has 3 brokers: every command must expect that many (`up`
-        # would otherwise ask for its default single broker and refuse the cluster). Set in
-        # a config file: SHOPSTREAM_KAFKA__BROKERS=3 is refused ("Input should be 1 or 3").
-        config = home / "shopstream.toml"
-        config.write_text("[kafka]\nbrokers = 3\n")
-        self.env = child_environment({"SHOPSTREAM_CONFIG": str(config)})
-
-    def log_tail(self, name: str, lines: int = 15) -> list[str]:
-        path = self.logs / f"{name}.log"
-        if not path.exists():
-            return []
-        return path.read_text(errors="replace").splitlines()[-lines:]
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "shopstream", *args, "--home", str(self.home)]
-
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run(
-                self.argv(*args),
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                env=self.env,
-            )
-        except subprocess.TimeoutExpired as err:
-            return subprocess.CompletedProcess(err.cmd, -1, "", f"timed out after {timeout} s")
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        """A long-running command in its own process group, output to soak-logs/<name>.log."""
-        log = (self.logs / f"{name}.log").open("ab")
-        return subprocess.Popen(
-            self.argv(*args),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=self.env,
-        )
-
-    def status(self) -> dict[str, Any]:
-        """`status --json`, or {"error": ...} when the command failed."""
-        done = self.run("status", "--json", timeout=60)
-        if done.returncode not in (0, 1):  # 1 = unhealthy, still a document
-            return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
-        try:
-            document: dict[str, Any] = json.loads(done.stdout)
-        except ValueError:
-            return {"error": f"not JSON: {done.stdout[:200]!r}"}
-        return document
-
-
-def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-
-
-def _stop_up(proc: subprocess.Popen[bytes], timeout: float = 90) -> int | None:
-    """Ctrl-C as a user would; SIGKILL if it does not stop in time. Returns its exit code."""
-    if proc.poll() is not None:
-        return proc.returncode
-    _kill_group(proc, signal.SIGINT)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc, signal.SIGKILL)
-        proc.wait(10)
-        return None
-
-
 def _alive(pid: int) -> bool:
     from shopstream.procinfo import pid_alive
 
@@ -139,7 +62,7 @@ def _rss(pids: list[int]) -> int:
     return tree_rss_bytes(pids)
 
 
-def _sample(home: _Home, t: float, up_pid: int | None, broker_pids: list[int]) -> dict[str, Any]:
+def _sample(home: CliHome, t: float, up_pid: int | None, broker_pids: list[int]) -> dict[str, Any]:
     """One point of the time series: status figures and RSS."""
     doc = home.status()
     lag = doc.get("lag") or {}
@@ -194,7 +117,7 @@ def add_rates(samples: list[dict[str, Any]]) -> None:
         previous = sample
 
 
-def _brokers(home: _Home) -> list[dict[str, Any]]:
+def _brokers(home: CliHome) -> list[dict[str, Any]]:
     from shopstream.config import load_settings
     from shopstream.kafka.cluster import LocalCluster
 
@@ -221,7 +144,7 @@ def compare_with_truth(final: dict[str, Any], truth: dict[str, Any]) -> dict[str
     return out | {"exact": all(entry["equal"] for entry in out.values())}
 
 
-def _warehouse_vs_truth(home: _Home, truth: dict[str, Any]) -> dict[str, Any]:
+def _warehouse_vs_truth(home: CliHome, truth: dict[str, Any]) -> dict[str, Any]:
     """customer_daily_metrics row for row against the truth's rows."""
     done = home.run(
         "sql",
@@ -254,7 +177,7 @@ def _warehouse_vs_truth(home: _Home, truth: dict[str, Any]) -> dict[str, Any]:
 class _Soak:
     """One soak run: the processes, the schedule, the samples."""
 
-    def __init__(self, home: _Home, options: SoakOptions, progress: Progress) -> None:
+    def __init__(self, home: CliHome, options: SoakOptions, progress: Progress) -> None:
         self.home, self.options, self.progress = home, options, progress
         self.total_s = options.minutes * 60
         self.samples: list[dict[str, Any]] = []
@@ -291,7 +214,7 @@ class _Soak:
 
     def kill_up(self) -> None:
         assert self.up is not None
-        _kill_group(self.up, signal.SIGKILL)
+        kill_group(self.up, signal.SIGKILL)
         self.up.wait(30)
         self.event("kill -9 up (Python and Spark's JVM)", pid=self.up.pid)
         self.start_up()
@@ -351,11 +274,11 @@ class _Soak:
     def cleanup(self) -> dict[str, Any]:
         codes: dict[str, Any] = {}
         if self.producer is not None and self.producer.poll() is None:
-            _kill_group(self.producer, signal.SIGINT)
+            kill_group(self.producer, signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.producer.wait(60)
         if self.up is not None and self.up.poll() is None:
-            codes["up_exit"] = _stop_up(self.up)
+            codes["up_exit"] = stop_gracefully(self.up)
         brokers = self.broker_pids()
         stopped = self.home.run("kafka", "stop", timeout=120)
         codes["kafka_stop"] = {"returncode": stopped.returncode, "output": stopped.stdout[-300:]}
@@ -385,7 +308,7 @@ def run(
     from shopstream.bronze.truth import read_truth
 
     stop = stop or threading.Event()
-    home = _Home(settings.files.bench(f"soak-{uuid.uuid4().hex[:8]}"))
+    home = CliHome(settings.files.bench(f"soak-{uuid.uuid4().hex[:8]}"))
     soak = _Soak(home, options, progress or (lambda what, t: None))
     result: dict[str, Any] = {
         "benchmark": "soak",
@@ -399,7 +322,7 @@ def run(
         result["final_status"] = final
         if soak.up is not None:
             # `sql` reads the DuckDB file itself once `up`, its one writer, has stopped.
-            result["up_exit"] = _stop_up(soak.up)
+            result["up_exit"] = stop_gracefully(soak.up)
         truth_path = home.home / "truth.json"
         if truth_path.exists():
             truth = read_truth(truth_path)

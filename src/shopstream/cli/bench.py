@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from shopstream.cli.common import HomeOption, console, print_json, settings_from
+from shopstream.errors import ConfigError
 
 bench_app = typer.Typer(help="Benchmarks: results as JSON + PNG under bench/results/.")
 
@@ -318,6 +319,43 @@ def soak(
         raise typer.Exit(1)
 
 
+@bench_app.command("cost")
+def cost(
+    rates: str = typer.Option("0,1000,10000", "--rates", help="Events/s to run, comma-separated."),
+    warmup: float = typer.Option(90.0, "--warmup", min=0, help="Seconds before each window."),
+    measure: float = typer.Option(60.0, "--measure", min=5, help="Seconds each window lasts."),
+    anchor: bool = typer.Option(
+        True, "--anchor/--no-anchor", help="Also run the Spark pass-through at each rate."
+    ),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's home (broker, warehouse)."),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """CPU cores and RSS per process of `up` at each rate, beside a Spark pass-through.
+
+    Not part of CI: about (warmup + measure + 30 s) x 2 per rate, ~12 minutes by default.
+    """
+    from shopstream.bench.cost import CostOptions, run
+    from shopstream.runtime.signals import stop_on_signals
+
+    try:
+        parsed = tuple(int(r) for r in rates.split(","))
+    except ValueError:
+        raise ConfigError(f"--rates takes whole events/s, comma-separated; got {rates!r}") from None
+    options = CostOptions(
+        rates=parsed, warmup_s=warmup, measure_s=measure, anchor=anchor, keep=keep
+    )
+    with stop_on_signals() as stop:
+        result = run(settings_from(home), options, out, stop, console.print)
+    for rate, v in result["verdicts"].items():
+        mark = "[green]met" if v["met"] else "[red]missed"
+        console.print(
+            f"{int(rate):>6,}/s: {v['cores']:.2f} cores ({'+'.join(v['counted'])}), target "
+            f"{v['target_cores']} {mark}[/]; pass-through {v['pass_through_cores']} cores"
+        )
+    console.print(f"results in {out}/cost.json and cost.png")
+
+
 @bench_app.command("all")
 def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     """Every benchmark with its default size, one after the other."""
@@ -331,6 +369,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.e2e(10_000, 120, 30, None, None, False, out, home)
     this.e2e(10_000, 120, 30, False, None, False, out, home)
     this.scale(1_000_000, 1, True, out, home)
+    this.cost("0,1000,10000", 90.0, 60.0, True, False, out, home)
 
 
 def _verdict(result: dict, target: str, path: Path) -> None:

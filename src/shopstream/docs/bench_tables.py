@@ -185,6 +185,21 @@ def _at_least(r: Result) -> str:
     return f"≥ {r['target_events_per_s']:,}/s"
 
 
+def _cost(r: Result) -> str:
+    parts = []
+    for rate, v in r["verdicts"].items():
+        anchor = v.get("pass_through_cores")
+        vs = f" (pass-through {anchor:.2f})" if anchor is not None else ""
+        parts.append(f"{int(rate):,}/s: **{v['cores']:.2f} cores**{vs}")
+    return "; ".join(parts) or "no rate measured"
+
+
+def _cost_target(r: Result) -> str:
+    return "; ".join(
+        f"{int(rate):,}/s ≤ {v['target_cores']:g}" for rate, v in r["verdicts"].items()
+    )
+
+
 _E2E = "End to end (`bench e2e`)"
 SPECS: dict[str, Spec] = {
     "producer": Spec("Producer (`bench producer`)", "bench producer", _producer, _at_least,
@@ -209,6 +224,8 @@ SPECS: dict[str, Spec] = {
                            lambda r: r.get("meets_target")),
     "scale": Spec("Scaling out: where the limit is here (`bench scale`)", "bench scale", _scale,
                   lambda r: "none (analysis)", lambda r: None),
+    "cost": Spec("Cost per event (`bench cost`)", "bench cost", _cost, _cost_target,
+                 lambda r: r.get("meets_target")),
     "soak": Spec("Soak: faults under load for 30 minutes (`bench soak`)", "bench soak", _soak,
                  lambda r: "exact totals", lambda r: bool(r.get("exact"))),
 }  # fmt: skip
