@@ -14,6 +14,7 @@ costs above it is ours. The machine's ProducerPerformance figure is in `meta`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.bench.cli_home import CliHome, stop_gracefully
-from shopstream.bench.common import write_result
+from shopstream.bench.common import bench_meta, write_result
 from shopstream.config import Settings
 
 # Targets of issue 21 (cores = CPU-seconds per second): idle, Spark + Python; loaded, all.
@@ -154,6 +155,25 @@ def _run_anchor(home: CliHome, rate: int, options: CostOptions, stop: threading.
     return row | {"rate": rate, "config": "pass-through"}
 
 
+def producer_performance(home: CliHome, records: int = 1_000_000) -> float:
+    """Kafka's ProducerPerformance on this machine's broker now: the figure runs compare by."""
+    from shopstream.bench.producer import run_kafka_perf
+    from shopstream.bronze.producer import ProducerTuning
+    from shopstream.config import load_settings
+    from shopstream.kafka.connection import bootstrap_servers
+    from shopstream.kafka.topics import create_topics, delete_topics
+
+    settings = load_settings(home=home.home)
+    bootstrap = bootstrap_servers(settings)
+    create_topics(settings, {"cost_perf": 3}, bootstrap)
+    try:
+        # 260 bytes: the generator's mean rendered event.
+        perf = run_kafka_perf(bootstrap, "cost_perf", records, ProducerTuning(), record_size=260)
+    finally:
+        delete_topics(settings, ["cost_perf"])
+    return float(perf["events_per_s"])
+
+
 def verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per rate, `up`'s cores against its target and against the pass-through (pure)."""
     out: dict[str, Any] = {}
@@ -178,10 +198,14 @@ def run(
     home = CliHome(settings.files.bench(f"cost-{uuid.uuid4().hex[:8]}"), brokers=1, logs="logs")
     rows: list[dict[str, Any]] = []
     result: dict[str, Any] = {"options": asdict(options), "rows": rows}
+    load_before, perf = os.getloadavg()[0], None
     try:
         started = home.run("kafka", "start", timeout=180)
         if started.returncode != 0:
             raise RuntimeError(f"kafka start failed: {started.stderr.strip()[-300:]}")
+        say("ProducerPerformance, 1M records of 260 bytes")
+        perf = producer_performance(home)
+        say(f"  {perf:,.0f} records/s")
         for rate in options.rates:
             for config, runner in (("up", _run_up), ("pass-through", _run_anchor)):
                 if stop.is_set() or (config != "up" and not options.anchor):
@@ -195,7 +219,8 @@ def run(
             shutil.rmtree(home.home, ignore_errors=True)
     result["verdicts"] = verdicts(rows)
     result["meets_target"] = bool(rows) and all(v["met"] for v in result["verdicts"].values())
-    write_result("cost", result, out_dir, plot)
+    meta = bench_meta(load_avg_1m=load_before, producer_performance_records_per_s=perf)
+    write_result("cost", result, out_dir, plot, meta)
     return result
 
 

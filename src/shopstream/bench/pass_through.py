@@ -34,7 +34,7 @@ def main(home: Path, source: str, target: str) -> None:
         .writeStream.format("kafka")
         .options(**options)
         .option("topic", target)
-        .option("checkpointLocation", str(checkpoint(settings, "pass-through")))
+        .option("checkpointLocation", str(checkpoint(settings, f"pass-through-{source}")))
         .trigger(processingTime=f"{settings.spark.trigger_seconds} seconds")
         .start()
     )
