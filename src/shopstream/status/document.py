@@ -235,12 +235,16 @@ def _progress_counters(readings: _Readings) -> dict[str, int | None]:
             return None
         return sum(sum(positions.get(topic, {}).values()) for topic in readings.input_topics[stage])
 
-    silver = committed_total("silver")
-    if readings.lag["silver"]["basis"] == "written":  # how far it wrote, ahead of its commit
+    silver = committed = committed_total("silver")
+    if readings.lag["silver"]["basis"] == "written":
+        # Its rate from how far it wrote: Real-time Mode's commits come in 30 s steps. The
+        # committed figure stays the stage's `processed` (a Prometheus counter must never
+        # fall, and the written one does while Gold counts re-sent copies).
         silver = end_total(topics.raw_topic) - readings.lag["silver"]["total"]
     return {
         "producer": end_total(topics.raw_topic) if kafka.reachable else None,
         "silver": silver,
+        "silver_committed": committed,
         "gold": committed_total("gold"),
         # What each stage wrote: growth means it is moving even between commits.
         "silver_out": (
@@ -294,7 +298,7 @@ def _stage(
         "reason": verdict.reason,
         "input_topics": list(readings.input_topics[stage]),
         "lag": readings.lag[stage]["total"],
-        "processed": counters[stage],
+        "processed": counters.get(f"{stage}_committed", counters[stage]),
         "last_progress_at": _iso(last_at),
         "last_progress_age_seconds": facts.last_progress_age,
         "live": query.active is not None,

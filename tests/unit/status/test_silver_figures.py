@@ -67,7 +67,7 @@ def test_real_time_silver_lag_is_what_it_has_not_written_not_its_checkpoint(
     assert (lag["total"], lag["basis"], lag["checkpoint_total"]) == (10, "written", 8982)
     assert lag["written"] == 8990
     assert doc["stages"]["silver"]["lag"] == 10
-    assert doc["stages"]["silver"]["processed"] == 8990
+    assert doc["stages"]["silver"]["processed"] == 18  # committed: a counter never falls
     # The per-partition rows stay the checkpoint's (a written record names no partition).
     assert doc["lag"]["silver"]["topics"][s.kafka.raw_topic]["0"]["committed"] == 10
     # Records in flight: pending, never "holds: no".
@@ -176,3 +176,20 @@ def test_the_terminal_table_says_pending_not_no(
     rows = [line for line in out.splitlines() if " = " in line]
     assert len(rows) == 2 and all("pending" in row.split("│")[-2] for row in rows), rows
     assert "silver: 10 records not written yet" in out
+
+
+def test_silvers_rate_follows_what_it_wrote_between_commits(
+    offline_settings: Settings, filled_wh: Warehouse
+) -> None:
+    from shopstream.status import RateTracker
+
+    s = offline_settings
+    silver_committed(s, {"0": 10, "1": 8}, age=1.0)
+    tracker = RateTracker(window=60)
+    build_status(s, warehouse=filled_wh, kafka=kafka(s, {0: 500, 1: 500}, 900, 90), tracker=tracker)
+    doc = build_status(
+        s, warehouse=filled_wh, kafka=kafka(s, {0: 1000, 1: 1000}, 1800, 190), tracker=tracker
+    )
+    # No commit in between, yet 1,000 more records written: the rate is not zero.
+    assert doc["stages"]["silver"]["processed"] == 18
+    assert doc["stages"]["silver"]["input_rate"] > 0
