@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shopstream.bench.common import bench_meta, host_info, write_result
-from shopstream.config import Settings
+from shopstream.config import Settings, child_environment
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event
@@ -109,7 +109,7 @@ def run(settings: Settings, options: CliBenchOptions, out_dir: Path) -> dict[str
     run_settings = load_settings(home=home, sql={"port": 0})
     with open_warehouse(run_settings) as wh:
         wh.init()
-    env = {**os.environ, "SHOPSTREAM_HOME": str(home)}
+    env = child_environment({"SHOPSTREAM_HOME": str(home)})
     base = shopstream_command()
     load_before = os.getloadavg()[0]
     try:

@@ -3,16 +3,16 @@ verdict reads the median of `sql` through the endpoint (no timing asserted here)
 
 from __future__ import annotations
 
-import os
 import sys
 
 import pytest
 
 from shopstream.bench.cli import COMMANDS, summarize, time_once
+from shopstream.config import child_environment
 
 
 def test_a_failing_or_wrong_command_is_an_error_not_a_time() -> None:
-    env = dict(os.environ)
+    env = child_environment({})
     with pytest.raises(RuntimeError, match="failed"):
         time_once([sys.executable, "-c", "raise SystemExit(3)"], env)
     with pytest.raises(RuntimeError, match="not the row"):
