@@ -44,7 +44,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from shopstream.spark.checkpoints import checkpoint, last_progress, progress_log, read_checkpoint
+from shopstream.spark.checkpoints import (
+    checkpoint,
+    last_progress,
+    progress_log,
+    query_id,
+    read_checkpoint,
+)
 from shopstream.status.health import StageFacts, State, judge_stage
 from shopstream.status.silver import (
     SOURCE as SILVER_PROGRESS,
@@ -181,7 +187,9 @@ def _read_sources(
     lag["silver"] = written_lag(lag["silver"], kafka, _pipeline_topics(settings), copies)
     silver_counts = None
     if not warehouse_figures.ok or not warehouse_figures.batches:
-        silver_counts = silver_progress_counts(progress_log(settings, "silver"))
+        silver_counts = silver_progress_counts(
+            progress_log(settings, "silver"), query_id(checkpoint(settings, "silver"))
+        )
     return _Readings(
         settings=settings,
         now=now,

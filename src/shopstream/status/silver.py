@@ -99,8 +99,12 @@ _LOGS: dict[Path, _LogState] = {}
 _LOCK = threading.Lock()
 
 
-def silver_progress_counts(path: Path) -> SilverProgressCounts | None:
+def silver_progress_counts(path: Path, query: str | None = None) -> SilverProgressCounts | None:
     """Counts over Silver's progress log at `path`; None when it logged no batch.
+
+    `query` (the checkpoint's query id) keeps the batches of the current checkpoint only: a
+    checkpoint deleted and started again re-reads raw_events, and its records would count
+    twice.
 
     The log only grows, one line per batch: what was read before is kept, so a dashboard
     polling every second during a warehouse outage reads only the new lines.
@@ -115,7 +119,7 @@ def silver_progress_counts(path: Path) -> SilverProgressCounts | None:
             state = _LOGS[path] = _LogState()
         if (stat.st_size, stat.st_mtime_ns) != (state.size, state.mtime_ns):
             _read_new_lines(path, state)
-        batches = list(state.batches.values())
+        batches = [counts for (qid, _), counts in state.batches.items() if query in (None, qid)]
     if not batches:
         return None
     split_known = all(has_split or counters.input == 0 for counters, has_split in batches)

@@ -193,3 +193,15 @@ def test_silvers_rate_follows_what_it_wrote_between_commits(
     # No commit in between, yet 1,000 more records written: the rate is not zero.
     assert doc["stages"]["silver"]["processed"] == 18
     assert doc["stages"]["silver"]["input_rate"] > 0
+
+
+def test_only_the_current_checkpoints_batches_count(offline_settings: Settings) -> None:
+    s = offline_settings
+    log = progress_log(s, "silver")
+    append_progress(log, progress(0, 14, 4, query="old"))  # before the checkpoint was reset
+    append_progress(log, progress(0, 14, 4, query="new"))  # the same records, read again
+    silver_committed(s, {"0": 10, "1": 8}, age=1.0)
+    (checkpoint(s, "silver") / "metadata").write_text('{"id":"new"}')
+    doc = build_status(s, warehouse=None, kafka=kafka(s, {0: 10, 1: 8}, 28, 8))
+    assert (doc["clean"], doc["dead_letter"]["total"]) == (14, 4)
+    assert doc["reconciliation"]["silver"]["state"] == "holds"
