@@ -316,3 +316,20 @@ def test_sql_through_the_endpoint_loads_no_engine(served: Served) -> None:
     rows, loaded = out.stdout.rsplit("LOADED", 1)
     assert json.loads(rows) == [{"n": 42}]
     assert loaded.split() == []
+
+
+def test_sql_through_the_endpoint_names_a_refused_statement(served: Served) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from shopstream.cli.warehouse import register
+    from shopstream.warehouse.exceptions import QueryError
+
+    app = typer.Typer()
+    register(app)
+    home = ["--home", str(served.home)]
+    refused = CliRunner().invoke(app, ["sql", "DELETE FROM silver_events", *home])
+    assert isinstance(refused.exception, QueryError), refused.output
+    assert "refused by the SQL endpoint" in str(refused.exception)
+    empty = CliRunner().invoke(app, ["sql", "SELECT 1 AS n WHERE false", "-f", "json", *home])
+    assert empty.exit_code == 0 and empty.stdout.strip() == "[]"
