@@ -20,7 +20,8 @@ last commit, or at the live queries' start if that is later (a pipeline resuming
 backlog is starting, not stalled). Between commits, growth of what a stage writes (clean +
 dead-letter end offsets for Silver) also counts as progress when the caller keeps a
 `RateTracker` (the dashboard does): Real-time Mode commits its checkpoint rarely while
-records flow.
+records flow. Silver's lag itself is what it has not written yet, capped by its
+checkpoint's (`status/silver.py`); a reconciliation with records in flight is "pending".
 
 Added to the original shape (docs/design.md lists them all): `healthy`, `problems` (one
 sentence per unhealthy stage or source), `stages` (state ok/idle/stalled/dead/unknown,
