@@ -103,3 +103,27 @@ def test_after_a_real_run_everything_reconciles(settings: Settings, spark: Any) 
         api = c.get("/api/status").json()
     for key in ("raw", "clean", "duplicates", "unique", "warehouse", "reconciliation"):
         assert api[key] == doc[key], key
+
+
+def test_after_silver_alone_status_shows_silvers_own_counts(settings: Settings, spark: Any) -> None:
+    from shopstream.silver.job import query_totals, start_silver
+
+    produce(settings, EVENTS)
+    query = start_silver(spark, settings, available_now=True)
+    query.awaitTermination()
+    totals = query_totals(spark, query)  # every progress logged before status reads it
+    doc = status_json(settings)
+
+    def messages(topic: str) -> int:
+        return sum(hi - lo for lo, hi in watermarks(settings, topic).values())
+
+    # No warehouse yet: the counts are Silver's own, labelled so, and equal to what it wrote.
+    assert doc["warehouse_info"]["ok"] is False
+    assert doc["counts_source"] == doc["dead_letter"]["source"] == "silver progress"
+    assert doc["clean"] == totals.clean == messages(settings.kafka.clean_topic) > 0
+    assert doc["dead_letter"]["total"] == messages(settings.kafka.dead_letter_topic) > 0
+    assert doc["dead_letter"]["by_reason"] == totals.by_reason
+    assert doc["raw"] == EVENTS == doc["clean"] + doc["dead_letter"]["total"]
+    rec = doc["reconciliation"]["silver"]
+    assert (rec["holds"], rec["state"], rec["pending"]) == (True, "holds", 0), rec
+    assert doc["lag"]["silver"]["total"] == 0

@@ -35,3 +35,22 @@ def test_help_does_not_load_the_settings() -> None:
     loaded = _loaded("--help")
     assert "typer" in loaded
     assert "pydantic" not in loaded and "shopstream.config" not in loaded
+
+
+def test_one_command_builds_only_its_module() -> None:
+    import typer
+
+    from shopstream.cli import commands
+
+    registered: dict[str, str] = {}
+    for module in commands.COMMAND_MODULES:
+        tree = commands.build([module])
+        names = [c.name for c in tree.registered_commands]
+        names += [g.name for g in tree.registered_groups]
+        registered |= {str(name): module for name in names}
+    # The map `main` uses to build one module is what the modules really register.
+    assert registered == commands.COMMANDS
+    assert isinstance(commands.app_for(["sql", "SELECT 1"]), typer.Typer)
+    assert commands.app_for(["--help"]) is commands.app
+    loaded = _loaded("sql", "--help")
+    assert "shopstream.config" not in loaded  # the sql command's help needs no settings

@@ -30,12 +30,12 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:  # the commonest probe, answered without Typer
         print(f"shopstream {__version__}")
         return
-    from shopstream.cli.commands import app
+    from shopstream.cli.commands import app_for
     from shopstream.cli.common import err_console
     from shopstream.errors import ShopstreamError
 
     try:
-        app()
+        app_for(sys.argv[1:])()
     except ShopstreamError as err:
         err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)

@@ -356,6 +356,26 @@ def cost(
     console.print(f"results in {out}/cost.json and cost.png")
 
 
+@bench_app.command("cli")
+def cli(
+    runs: int = typer.Option(15, "--runs", min=1, help="Timed runs of each command."),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """Answer times of `--version`, `--help` and `sql` (the file, a running endpoint), exec
+    to exit; `sql` through the endpoint should take at most 1 s (cli.json, cli.png)."""
+    from shopstream.bench.cli import LABELS, CliBenchOptions, run
+
+    with console.status(f"timing the CLI, {runs} runs of each command..."):
+        r = run(settings_from(home), CliBenchOptions(runs=runs), out)
+    for name, median in r["median_s"].items():
+        console.print(
+            f"{LABELS.get(name, name)}: median {median:.3f} s "
+            f"({r['min_s'][name]:.3f}-{r['max_s'][name]:.3f} s)"
+        )
+    _verdict(r, f"sql via the endpoint <= {r['target_s']:g} s", out / "cli.json")
+
+
 @bench_app.command("all")
 def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     """Every benchmark with its default size, one after the other."""
@@ -370,6 +390,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.e2e(10_000, 120, 30, False, None, False, out, home)
     this.scale(1_000_000, 1, True, out, home)
     this.cost("0,1000,10000", 90.0, 60.0, True, False, out, home)
+    this.cli(15, out, home)
 
 
 def _verdict(result: dict, target: str, path: Path) -> None:

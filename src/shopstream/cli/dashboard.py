@@ -97,20 +97,23 @@ def print_status(doc: dict[str, Any]) -> None:
 
     counts = Table("reconciliation", "", "holds")
     silver, gold = doc["reconciliation"]["silver"], doc["reconciliation"]["gold"]
-    mark = {True: "[green]yes[/]", False: "[yellow]no[/]", None: "-"}
+    # Records in flight are "pending" (holds null), not a failure (document._verdict).
+    mark = {"holds": "[green]yes[/]", "fails": "[red]no[/]", "pending": "[yellow]pending[/]"}
     counts.add_row(
         "raw = clean + dead_letter",
         f"{shown(silver['raw'])} = {shown(silver['clean'])} + {shown(silver['dead_letter'])}"
         f"  (pending {shown(silver['pending'])})",
-        mark[silver["holds"]],
+        mark.get(silver.get("state", ""), "-"),
     )
     counts.add_row(
         "clean = unique + duplicates",
         f"{shown(gold['clean'])} = {shown(gold['unique'])} + {shown(gold['duplicates'])}"
         f"  (pending {shown(gold['pending'])})",
-        mark[gold["holds"]],
+        mark.get(gold.get("state", ""), "-"),
     )
     console.print(counts)
+    if doc.get("counts_source") == "silver progress":
+        console.print("clean and dead letters: Silver's own counts (its progress log)")
     if doc.get("redelivered"):
         console.print(
             f"redelivered: {doc['redelivered']:,} copies Silver re-sent after a crash "
@@ -132,6 +135,13 @@ def print_status(doc: dict[str, Any]) -> None:
                 )
     if lag.rows:
         console.print(lag)
+    silver_lag = doc["lag"].get("silver", {})
+    if silver_lag.get("basis") == "written":
+        console.print(
+            f"silver: {silver_lag['total']:,} records not written yet (raw end offsets minus "
+            "clean + dead_letter); its rows above are its last checkpoint's",
+            highlight=False,
+        )
     if doc["dead_letter"]["by_reason"]:
         dlq = Table("dead-letter reason", "records")
         for reason, count in doc["dead_letter"]["by_reason"].items():

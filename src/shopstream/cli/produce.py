@@ -394,6 +394,8 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 def _with_noise_flags(func: Any) -> Any:
     """Replace `**noise_rates` in the signature by one typed option per noise kind."""
+    if "__signature__" in vars(func):  # done before: a process may build several trees
+        return func
     sig = inspect.signature(func)
     params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
     for rate in NOISE_RATES:

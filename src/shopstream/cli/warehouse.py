@@ -49,10 +49,9 @@ def sql(
 
     While a pipeline holds the DuckDB file, the query goes through its SQL endpoint.
     """
-    from shopstream.sqlendpoint.reader import open_reader
+    from shopstream.sqlendpoint.reader import query_rows
 
-    with open_reader(settings_from(home)) as wh:
-        names, rows = wh.query_rows(query)
+    names, rows = query_rows(settings_from(home), query)
     if fmt is OutputFormat.json:
         print_json([dict(zip(names, r, strict=True)) for r in rows])
     elif fmt is OutputFormat.csv:

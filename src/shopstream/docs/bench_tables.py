@@ -119,6 +119,17 @@ def _sql_load(r: Result) -> str:
     )
 
 
+def _cli(r: Result) -> str:
+    median, labels = r["median_s"], {"version": "`--version`", "help": "`--help`",
+                                     "sql_file": "`sql` on the file"}  # fmt: skip
+    others = ", ".join(f"{label} {median[name]:.2f} s" for name, label in labels.items())
+    return (
+        f"`sql` through a running endpoint **{median['sql_endpoint']:.2f} s** (median of "
+        f"{r['runs']}, {r['min_s']['sql_endpoint']:.2f}-{r['max_s']['sql_endpoint']:.2f} s); "
+        f"{others}; niceness {r.get('niceness', 0)}"
+    )
+
+
 def _e2e(r: Result) -> str:
     lat = r["latency"]
     return (
@@ -215,6 +226,9 @@ SPECS: dict[str, Spec] = {
                          lambda r: bool(r.get("flat") and r.get("exact"))),
     "sql-load": Spec("Commits under SQL load (`bench sql-load`)", "bench sql-load", _sql_load,
                      lambda r: f"≤ {r['max_slowdown']:+.0%}", lambda r: r.get("meets_target")),
+    "cli": Spec("The command line's answer time (`bench cli`)", "bench cli", _cli,
+                lambda r: f"`sql` via the endpoint ≤ {r['target_s']:g} s",
+                lambda r: r.get("meets_target")),
     "e2e": Spec(_E2E, "bench e2e", _e2e, _e2e_target, lambda r: r.get("meets_target")),
     "e2e-realtime": Spec(_E2E, "bench e2e --real-time", _e2e, _e2e_target,
                          lambda r: r.get("meets_target")),

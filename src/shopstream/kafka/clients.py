@@ -7,6 +7,8 @@ first connection, instead of deep inside Spark or librdkafka's retries.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -24,11 +26,33 @@ PROBE_TIMEOUT_S = 15.0
 
 
 def admin(settings: Settings, bootstrap: str | None = None) -> Any:
-    """A confluent-kafka AdminClient."""
+    """A confluent-kafka AdminClient whose log lines reach the home's kafka-clients.log."""
+    # Errors only: info-level chatter (queue purges at exit) is noise in a terminal.
+    return _admin_class()(client_config(settings, bootstrap) | {"log_level": 3})
+
+
+@functools.cache
+def _admin_class() -> type:
     from confluent_kafka.admin import AdminClient
 
-    # Errors only: info-level chatter (queue purges at exit) is noise in a terminal.
-    return AdminClient(client_config(settings, bootstrap) | {"log_level": 3})
+    class LoggingAdmin(AdminClient):  # type: ignore[misc]
+        """confluent-kafka hands a client's log lines to its `logger` only while the client
+        is polled, and nothing polls an AdminClient: its lines (39 refused-handshake errors
+        in a 2 s `list_topics` against a broken listener) were dropped, in no file. This
+        one polls after `list_topics` and before it is freed (futures-based calls log as
+        they run)."""
+
+        def list_topics(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().list_topics(*args, **kwargs)
+            finally:
+                self.poll(0)
+
+        def __del__(self) -> None:
+            with contextlib.suppress(Exception):
+                self.poll(0)
+
+    return LoggingAdmin
 
 
 def check_connection(settings: Settings, bootstrap: str | None = None) -> str:

@@ -70,6 +70,18 @@ def read_checkpoint(path: Path) -> CheckpointProgress | None:
     return None
 
 
+def query_id(path: Path) -> str | None:
+    """The id of the query a checkpoint belongs to (its `metadata` file), None if unreadable.
+
+    Every progress line carries it (`id`): lines of another id came from a query on an
+    earlier checkpoint of the same directory.
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        value = json.loads((path / "metadata").read_text()).get("id")
+        return str(value) if value else None
+    return None
+
+
 def _batch_files(directory: Path) -> dict[int, Path]:
     """Batch id -> file of a checkpoint's `offsets/` or `commits/` (Hadoop's .crc skipped)."""
     try:

@@ -13,16 +13,23 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import ssl
 import threading
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopstream.errors import ConfigError, ShopstreamError
 from shopstream.sqlendpoint.compat import DATABASE
 from shopstream.sqlendpoint.limits import Limits
+
+# Where an endpoint is found lives apart (`locator`): the readers of a running endpoint
+# (`shopstream sql`, status) need it without this module's server, sqlglot and DuckDB.
+from shopstream.sqlendpoint.locator import (
+    EndpointInfo,
+    endpoint_password,
+    password_file,
+    running_endpoint,
+    sql_endpoint_file,
+)
 from shopstream.sqlendpoint.scram import Verifier
 from shopstream.sqlendpoint.server import CursorSource, Server, ServerConfig
 
@@ -34,62 +41,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-def sql_endpoint_file(settings: Settings) -> Path:
-    """Where a running endpoint records where it listens, so other commands can find it."""
-    return settings.files.sql_endpoint
-
-
-def password_file(settings: Settings) -> Path:
-    """The generated password of this home (used when `sql.password` is not set)."""
-    return settings.files.sql_password
-
-
-def endpoint_password(settings: Settings, *, create: bool = False) -> str | None:
-    """The configured password, else this home's generated one (made, 0600, if `create`)."""
-    if settings.sql.password is not None:
-        return settings.sql.password.get_secret_value()
-    path = password_file(settings)
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_text().strip()
-    if not create:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(18)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
-    return password
-
-
-@dataclass(frozen=True)
-class EndpointInfo:
-    """A running endpoint as recorded in the home (no password in it)."""
-
-    host: str
-    port: int
-    user: str
-    database: str
-    pid: int
-    tls: bool
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
-
-
-def running_endpoint(settings: Settings) -> EndpointInfo | None:
-    """The endpoint recorded in this home if its process is still alive, else None."""
-    try:
-        data = json.loads(sql_endpoint_file(settings).read_text())
-        info = EndpointInfo(**{k: data[k] for k in EndpointInfo.__dataclass_fields__})
-        os.kill(info.pid, 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return info
+__all__ = [
+    "EndpointInfo",
+    "SqlEndpoint",
+    "endpoint_password",
+    "password_file",
+    "running_endpoint",
+    "serving",
+    "sql_endpoint_file",
+]
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:

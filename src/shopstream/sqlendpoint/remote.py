@@ -16,17 +16,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
-from psycopg.types.string import TextLoader
 
 from shopstream.errors import ShopstreamError
-from shopstream.sqlendpoint.endpoint import EndpointInfo, endpoint_password, running_endpoint
-from shopstream.sqlendpoint.types import NUMERIC
+from shopstream.sqlendpoint.client import connect, duckdb_values, translate
+from shopstream.sqlendpoint.locator import EndpointInfo, running_endpoint
 from shopstream.warehouse.base import Cursor, Warehouse
-from shopstream.warehouse.exceptions import QueryError, WarehouseConnectionError, WarehouseError
+from shopstream.warehouse.exceptions import QueryError, WarehouseError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,16 +74,7 @@ class EndpointWarehouse(Warehouse):
         raise WarehouseError("the SQL endpoint is read-only")
 
     def _translate(self, err: Exception, action: str) -> ShopstreamError:
-        if isinstance(err, ShopstreamError):
-            return err
-        if isinstance(err, psycopg.OperationalError):
-            return WarehouseConnectionError(
-                f"lost the SQL endpoint {self.info.url} while {action}: "
-                f"{_message(err)}. Is the pipeline (process {self.info.pid}) still running?"
-            )
-        if isinstance(err, psycopg.Error):
-            return QueryError(f"query refused by the SQL endpoint {self.info.url}: {_message(err)}")
-        return WarehouseError(f"{action} through {self.info.url} failed: {err}")
+        return translate(err, self.info, action)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -119,50 +108,3 @@ class _Cursor:
     def fetchone(self) -> tuple[Any, ...] | None:
         rows = self.fetchall()
         return rows[0] if rows else None
-
-
-def connect(settings: Settings, info: EndpointInfo) -> psycopg.Connection[Any]:
-    """A session on a running endpoint (autocommit: every statement its own snapshot)."""
-    try:
-        conn = psycopg.connect(
-            host=info.host,
-            port=info.port,
-            user=info.user,
-            password=endpoint_password(settings) or "",
-            dbname=info.database,
-            sslmode="require" if info.tls else "disable",
-            connect_timeout=10,
-            autocommit=True,
-            cursor_factory=psycopg.ClientCursor,
-        )
-    except psycopg.OperationalError as err:
-        raise WarehouseConnectionError(
-            f"the SQL endpoint {info.url} (process {info.pid}) refused the connection: "
-            f"{_message(err)}. If its password changed, set SHOPSTREAM_SQL__PASSWORD; or stop "
-            "that process to read the file directly."
-        ) from None
-    # DuckDB hands JSON back as text.
-    for name in ("json", "jsonb"):
-        conn.adapters.register_loader(name, TextLoader)
-    return conn
-
-
-def duckdb_values(columns: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows as DuckDB returns them: numeric without a modifier (HUGEINT, e.g. a sum of
-    BIGINT) is an int there."""
-    integral = [c.type_code == NUMERIC and c.precision is None for c in columns or ()]
-    if not any(integral):
-        return rows
-    return [
-        tuple(
-            int(v) if flag and isinstance(v, Decimal) else v
-            for v, flag in zip(r, integral, strict=True)
-        )
-        for r in rows
-    ]
-
-
-def _message(err: psycopg.Error) -> str:
-    diag = getattr(err, "diag", None)
-    primary = diag.message_primary if diag is not None else None
-    return primary or (str(err).strip().splitlines() or [type(err).__name__])[-1]

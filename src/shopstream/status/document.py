@@ -20,7 +20,8 @@ last commit, or at the live queries' start if that is later (a pipeline resuming
 backlog is starting, not stalled). Between commits, growth of what a stage writes (clean +
 dead-letter end offsets for Silver) also counts as progress when the caller keeps a
 `RateTracker` (the dashboard does): Real-time Mode commits its checkpoint rarely while
-records flow.
+records flow. Silver's lag itself is what it has not written yet, capped by its
+checkpoint's (`status/silver.py`); a reconciliation with records in flight is "pending".
 
 Added to the original shape (docs/design.md lists them all): `healthy`, `problems` (one
 sentence per unhealthy stage or source), `stages` (state ok/idle/stalled/dead/unknown,
@@ -44,8 +45,22 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from shopstream.spark.checkpoints import checkpoint, last_progress, progress_log, read_checkpoint
+from shopstream.spark.checkpoints import (
+    checkpoint,
+    last_progress,
+    progress_log,
+    query_id,
+    read_checkpoint,
+)
 from shopstream.status.health import StageFacts, State, judge_stage
+from shopstream.status.silver import (
+    SOURCE as SILVER_PROGRESS,
+)
+from shopstream.status.silver import (
+    SilverProgressCounts,
+    silver_progress_counts,
+    written_lag,
+)
 from shopstream.status.sources import (
     KafkaSnapshot,
     LiveState,
@@ -82,6 +97,8 @@ class _Readings:
     progress: dict[str, Mapping[str, Any] | None]  # the progress log's last line
     positions: dict[str, Offsets]  # what each stage committed, per topic and partition
     lag: dict[str, dict[str, Any]]
+    # Silver's own counts, read only when the warehouse cannot count (status/silver.py).
+    silver_counts: SilverProgressCounts | None
 
 
 def build_status(
@@ -167,6 +184,13 @@ def _read_sources(
         )
         for stage in STAGES
     }
+    copies = sum(warehouse_figures.redelivered.values()) if warehouse_figures.ok else 0
+    lag["silver"] = written_lag(lag["silver"], kafka, _pipeline_topics(settings), copies)
+    silver_counts = None
+    if not warehouse_figures.ok or not warehouse_figures.batches:
+        silver_counts = silver_progress_counts(
+            progress_log(settings, "silver"), query_id(checkpoint(settings, "silver"))
+        )
     return _Readings(
         settings=settings,
         now=now,
@@ -178,7 +202,13 @@ def _read_sources(
         progress={"silver": last_progress(progress_log(settings, "silver")), "gold": None},
         positions=positions,
         lag=lag,
+        silver_counts=silver_counts,
     )
+
+
+def _pipeline_topics(settings: Settings) -> tuple[str, str, str]:
+    k = settings.kafka
+    return (k.raw_topic, k.clean_topic, k.dead_letter_topic)
 
 
 def _stage_lag(ends: Mapping[str, Mapping[int, int] | None], positions: Offsets) -> dict[str, Any]:
@@ -214,9 +244,16 @@ def _progress_counters(readings: _Readings) -> dict[str, int | None]:
             return None
         return sum(sum(positions.get(topic, {}).values()) for topic in readings.input_topics[stage])
 
+    silver = committed = committed_total("silver")
+    if readings.lag["silver"]["basis"] == "written":
+        # Its rate from how far it wrote: Real-time Mode's commits come in 30 s steps. The
+        # committed figure stays the stage's `processed` (a Prometheus counter must never
+        # fall, and the written one does while Gold counts re-sent copies).
+        silver = end_total(topics.raw_topic) - readings.lag["silver"]["total"]
     return {
         "producer": end_total(topics.raw_topic) if kafka.reachable else None,
-        "silver": committed_total("silver"),
+        "silver": silver,
+        "silver_committed": committed,
         "gold": committed_total("gold"),
         # What each stage wrote: growth means it is moving even between commits.
         "silver_out": (
@@ -270,7 +307,7 @@ def _stage(
         "reason": verdict.reason,
         "input_topics": list(readings.input_topics[stage]),
         "lag": readings.lag[stage]["total"],
-        "processed": counters[stage],
+        "processed": counters.get(f"{stage}_committed", counters[stage]),
         "last_progress_at": _iso(last_at),
         "last_progress_age_seconds": facts.last_progress_age,
         "live": query.active is not None,
@@ -361,12 +398,24 @@ def _problems(
 
 
 def _record_counts(readings: _Readings) -> tuple[int | None, int | None, int | None]:
-    """Raw records (raw topic), and clean and dead-letter ones counted once (warehouse)."""
+    """Raw records (raw topic), and clean and dead-letter ones counted once (warehouse), or
+    Silver's own counts where the warehouse has none (`_counts_source` says which)."""
     raw = readings.kafka.messages(readings.settings.kafka.raw_topic)
-    warehouse = readings.warehouse
-    if not warehouse.ok:
+    if _counts_source(readings) == SILVER_PROGRESS:
+        assert readings.silver_counts is not None
+        return raw, readings.silver_counts.clean, readings.silver_counts.dead_letter
+    if not readings.warehouse.ok:
         return raw, None, None
-    return raw, warehouse.clean, warehouse.dead_letter
+    return raw, readings.warehouse.clean, readings.warehouse.dead_letter
+
+
+def _counts_source(readings: _Readings) -> str | None:
+    """Where `clean` and `dead_letter` come from: the warehouse, or Silver's progress log
+    when the warehouse cannot count them (Silver ran alone) and Silver logged the split."""
+    silver = readings.silver_counts
+    if silver is not None and silver.clean is not None:
+        return SILVER_PROGRESS
+    return "warehouse" if readings.warehouse.ok else None
 
 
 def _counts(readings: _Readings) -> dict[str, Any]:
@@ -374,11 +423,19 @@ def _counts(readings: _Readings) -> dict[str, Any]:
     and `redelivered`, the copies Silver re-sent after a crash, counted nowhere else."""
     raw, clean, dead_letter = _record_counts(readings)
     warehouse = readings.warehouse
-    by_reason = sorted(warehouse.dead_letters_by_reason.items(), key=lambda item: -item[1])
+    source = _counts_source(readings)
+    reasons = warehouse.dead_letters_by_reason
+    if source == SILVER_PROGRESS and readings.silver_counts is not None:
+        reasons = readings.silver_counts.by_reason
+    by_reason = sorted(reasons.items(), key=lambda item: -item[1])
+    silver = readings.silver_counts
     return {
         "raw": raw,
         "clean": clean,
-        "dead_letter": {"total": dead_letter, "by_reason": dict(by_reason)},
+        "dead_letter": {"total": dead_letter, "by_reason": dict(by_reason), "source": source},
+        "counts_source": source,
+        # Silver's own counts whenever they were read (the warehouse had none to give).
+        "silver_progress": silver.as_dict() if silver is not None else None,
         "duplicates": warehouse.duplicates,
         "unique": warehouse.unique,
         "redelivered": sum(warehouse.redelivered.values()),
@@ -404,8 +461,14 @@ def _reconciliation(readings: _Readings) -> dict[str, Any]:
     silver_lag, gold_lag = readings.lag["silver"]["total"], readings.lag["gold"]["total"]
     # Clean and dead letters are counted in the warehouse: a raw record is pending until
     # Silver and then Gold have passed it (the figure counts copies, an upper bound).
+    # From Silver's own counts only Silver's lag is pending.
     pending = None if silver_lag is None or gold_lag is None else silver_lag + gold_lag
-    gold_holds = clean == warehouse.unique + warehouse.duplicates and clean_pending == 0
+    if _counts_source(readings) == SILVER_PROGRESS:
+        pending = silver_lag
+    unique = warehouse.unique if warehouse.ok else None
+    duplicates = warehouse.duplicates if warehouse.ok else None
+    silver_holds, silver_state = _verdict(_minus(raw, clean, dead_letter or 0), pending)
+    gold_holds, gold_state = _verdict(_minus(clean, unique, duplicates), clean_pending)
     return {
         "silver": {
             "raw": raw,
@@ -415,17 +478,44 @@ def _reconciliation(readings: _Readings) -> dict[str, Any]:
             # was counted twice.
             "redelivered": sum(warehouse.redelivered.values()),
             "pending": pending,
-            "holds": None if raw is None or clean is None else raw == clean + (dead_letter or 0),
+            "holds": silver_holds,
+            "state": silver_state,
         },
         "gold": {
             "clean": clean,
-            "unique": warehouse.unique,
-            "duplicates": warehouse.duplicates,
+            "unique": unique,
+            "duplicates": duplicates,
             "redelivered": warehouse.redelivered.get("clean"),
             "pending": clean_pending,
-            "holds": None if clean is None or clean_pending is None else gold_holds,
+            "holds": gold_holds,
+            "state": gold_state,
         },
     }
+
+
+def _minus(total: int | None, *parts: int | None) -> int | None:
+    """`total` minus `parts`, None when any is unknown."""
+    if total is None or any(part is None for part in parts):
+        return None
+    return total - sum(part for part in parts if part is not None)
+
+
+def _verdict(missing: int | None, pending: int | None) -> tuple[bool | None, str]:
+    """(holds, state) of one equation: `missing` = left side minus right side.
+
+    Records in flight (`pending` > 0) make the sides differ while nothing is wrong, so
+    the verdict waits ("pending", holds None); "fails" (holds False) only once nothing
+    is pending and the sides still differ.
+
+    Examples:
+        >>> _verdict(24_674, 24_674), _verdict(0, 0), _verdict(3, 0), _verdict(None, 0)
+        ((None, 'pending'), (True, 'holds'), (False, 'fails'), (None, 'unknown'))
+    """
+    if missing is None or pending is None:
+        return None, "unknown"
+    if pending > 0:
+        return None, "pending"
+    return (True, "holds") if missing == 0 else (False, "fails")
 
 
 def _kafka_section(kafka: KafkaSnapshot) -> dict[str, Any]:

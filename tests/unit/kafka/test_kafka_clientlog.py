@@ -41,3 +41,41 @@ def test_a_clients_lines_go_to_the_file_not_to_stderr(
     assert f"127.0.0.1:{closed}" in log.read_text()
     printed = capfd.readouterr()
     assert "rdkafka" not in printed.err + printed.out
+
+
+def test_an_admin_clients_lines_reach_the_file_too(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import threading
+
+    from confluent_kafka import KafkaException
+
+    from shopstream.kafka.clients import admin
+
+    # A listener that answers every connection with bytes no broker sends: librdkafka logs
+    # each failed handshake. Nothing polls an AdminClient, so the lines used to be dropped.
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_garbage() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"garbage\x00\x00\x00")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    settings = load_settings(home=tmp_path)
+    try:
+        client = admin(settings, f"127.0.0.1:{port}")
+        with pytest.raises(KafkaException):
+            client.list_topics(timeout=1)
+        del client
+    finally:
+        server.close()
+    assert f"127.0.0.1:{port}" in settings.files.kafka_client_log.read_text()
+    printed = capfd.readouterr()
+    assert "rdkafka" not in printed.err + printed.out

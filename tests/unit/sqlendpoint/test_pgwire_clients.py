@@ -292,3 +292,44 @@ def test_status_and_a_second_dashboard_read_through_the_endpoint(served: Served)
         assert again.query("SELECT count(*) AS n FROM silver_events") == served.wh.query(
             "SELECT count(*) AS n FROM silver_events"
         )
+
+
+def test_sql_through_the_endpoint_loads_no_engine(served: Served) -> None:
+    # What made `shopstream sql` take 1.3-1.8 s against a running pipeline: DuckDB, pyarrow,
+    # sqlglot and numpy imported for a statement another process runs (bench cli times it).
+    import json
+    import sys
+
+    probe = (
+        "import sys\n"
+        "sys.argv = ['shopstream', 'sql', 'SELECT 42 AS n', '-f', 'json']\n"
+        "from shopstream.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('duckdb', 'pyarrow', 'sqlglot', 'numpy', 'pyspark', 'confluent_kafka')\n"
+        "print('LOADED', *sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "SHOPSTREAM_HOME": str(served.home)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    rows, loaded = out.stdout.rsplit("LOADED", 1)
+    assert json.loads(rows) == [{"n": 42}]
+    assert loaded.split() == []
+
+
+def test_sql_through_the_endpoint_names_a_refused_statement(served: Served) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from shopstream.cli.warehouse import register
+    from shopstream.warehouse.exceptions import QueryError
+
+    app = typer.Typer()
+    register(app)
+    home = ["--home", str(served.home)]
+    refused = CliRunner().invoke(app, ["sql", "DELETE FROM silver_events", *home])
+    assert isinstance(refused.exception, QueryError), refused.output
+    assert "refused by the SQL endpoint" in str(refused.exception)
+    empty = CliRunner().invoke(app, ["sql", "SELECT 1 AS n WHERE false", "-f", "json", *home])
+    assert empty.exit_code == 0 and empty.stdout.strip() == "[]"

@@ -56,6 +56,7 @@ def test_caught_up_pipeline_is_healthy_and_reconciles(
         "redelivered": 0,
         "pending": 0,
         "holds": True,
+        "state": "holds",
     }
     assert doc["redelivered"] == 0
     assert doc["lag"]["silver"]["topics"][s.kafka.raw_topic]["1"] == {
@@ -90,8 +91,10 @@ def test_gold_behind_is_stalled_when_the_warehouse_stops_committing(
     doc = build_status(s, warehouse=filled_wh, kafka=kafka(s, {0: 12, 1: 8}, 16, 4), now=later)
     assert doc["stages"]["gold"]["state"] == "stalled"
     assert "2 records waiting" in doc["stages"]["gold"]["reason"]
+    # Two records in flight are pending, not a failed reconciliation.
     assert doc["reconciliation"]["gold"]["pending"] == 2
-    assert doc["reconciliation"]["gold"]["holds"] is False
+    assert doc["reconciliation"]["gold"]["holds"] is None
+    assert doc["reconciliation"]["gold"]["state"] == "pending"
 
 
 def test_records_silver_resent_after_a_crash_count_once_and_show_as_redelivered(

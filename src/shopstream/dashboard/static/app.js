@@ -216,10 +216,15 @@ function renderPipeline(st) {
   $("lag-table").querySelector("tbody").innerHTML = lagRows.join("") || `<tr><td colspan="6" class="empty">Kafka offsets unavailable</td></tr>`;
 
   const r = st.reconciliation;
-  const mark = (h, pending) => (h == null ? "<span class='bad-mark'>?</span>" : h ? "<span class='ok-mark'>✓</span>" : `<span class='bad-mark'>≠</span> <span class="hint">${pending ? int(pending) + " pending" : ""}</span>`);
+  // Records in flight are "pending", not a mismatch: ≠ only once nothing is pending.
+  const mark = (e) => ({
+    holds: "<span class='ok-mark'>✓</span>",
+    pending: `<span class="hint">… ${int(e.pending)} pending</span>`,
+    fails: "<span class='bad-mark'>≠</span>",
+  })[e.state] || "<span class='bad-mark'>?</span>";
   $("reconciliation").innerHTML = `
-    <div>${mark(r.silver.holds, r.silver.pending)} raw ${int(r.silver.raw)} = clean ${int(r.silver.clean)} + dead letter ${int(r.silver.dead_letter)}</div>
-    <div>${mark(r.gold.holds, r.gold.pending)} clean ${int(r.gold.clean)} = unique ${int(r.gold.unique)} + duplicates ${int(r.gold.duplicates)}</div>
+    <div>${mark(r.silver)} raw ${int(r.silver.raw)} = clean ${int(r.silver.clean)} + dead letter ${int(r.silver.dead_letter)}</div>
+    <div>${mark(r.gold)} clean ${int(r.gold.clean)} = unique ${int(r.gold.unique)} + duplicates ${int(r.gold.duplicates)}</div>
     ${st.redelivered ? `<div class="hint" title="copies Silver re-sent after a crash; each record is counted once above">${int(st.redelivered)} redelivered after a crash (counted once)</div>` : ""}`;
 }
 
