@@ -1,4 +1,4 @@
-"""Noise the generator can inject, each kind declared once in `NOISE_KINDS`.
+"""Noise the generator can inject: each kind declared once in `noise_rates.KIND_RATES`.
 
 A kind either makes an event invalid with exactly one dead-letter reason (the event is
 otherwise valid, so the first failing rule is always the intended one) or is a valid
@@ -6,8 +6,9 @@ variant that a correct pipeline must normalize (lowercase types, string amounts,
 Duplicates are not a kind here: they resend a valid event's exact bytes (the generator
 does that across rows) and have their own rate, `DUPLICATE`.
 
-Adding a kind is one `NoiseKind` entry: its `NoiseRates` field, its `--<kind>-rate`
-flag and help, its reason in the ground truth and its application all follow from it.
+Adding a kind is one `NoiseRate` entry there and its function here (`_<name>`, or
+`_<name>_shift` for a time shift): its `NoiseRates` field, its `--<kind>-rate` flag and
+help, its reason in the ground truth and its application all follow from them.
 Entries are drawn in order and their position is the kind's value in `EventBatch.noise`;
 a new kind goes at the end, so the others keep their positions. Any new kind with a
 non-zero default changes the bytes of a seeded run: re-record the pinned digests
@@ -17,10 +18,9 @@ non-zero default changes the bytes of a seeded run: re-record the pinned digests
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, make_dataclass
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import IntEnum
-from typing import Self
 
 import numpy as np
 
@@ -33,8 +33,12 @@ from shopstream.bronze.batch import (
     EventBatch,
 )
 from shopstream.bronze.encoding import Fields, RowEncoder, format_cents, iso_timestamp, join_fields
-from shopstream.contract import EVENT_TYPES, Reason
-from shopstream.errors import ConfigError
+from shopstream.bronze.noise_rates import DUPLICATE as DUPLICATE
+from shopstream.bronze.noise_rates import KIND_RATES, NoiseRate
+from shopstream.bronze.noise_rates import NOISE_RATES as NOISE_RATES
+from shopstream.bronze.noise_rates import NoiseRates as NoiseRates
+from shopstream.bronze.noise_rates import rate_flag as rate_flag
+from shopstream.contract import EVENT_TYPES
 
 # Value variants per kind (JSON value bytes; None = field absent). Each is unambiguous
 # under the contract: e.g. no whitespace other than spaces (Spark's trim() strips only
@@ -261,15 +265,6 @@ def _out_of_order_shift(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class NoiseRate:
-    """A rate the generator draws: its name, default and the help of `--<name>-rate`."""
-
-    name: str
-    default_rate: float
-    help: str
-
-
-@dataclass(frozen=True)
 class NoiseKind(NoiseRate):
     """A per-row noise kind: the reason it must produce and how it changes a row.
 
@@ -277,7 +272,6 @@ class NoiseKind(NoiseRate):
     time before the row is rendered, keeping the fast path) is set.
     """
 
-    reason: Reason | None = None  # None = a valid variant: the event stays clean
     apply: RowNoise | None = field(default=None, repr=False)
     shift_time: TimeShift | None = field(default=None, repr=False)
 
@@ -286,132 +280,17 @@ class NoiseKind(NoiseRate):
             raise TypeError(f"noise kind {self.name}: set exactly one of apply, shift_time")
 
 
-NOISE_KINDS: tuple[NoiseKind, ...] = (
-    # Invalid kinds: each must be dead-lettered with its reason.
-    NoiseKind(
-        "malformed_json",
-        0.004,
-        "malformed JSON (truncated, invalid UTF-8, empty, text)",
-        reason=Reason.MALFORMED_JSON,
-        apply=_malformed_json,
-    ),
-    NoiseKind(
-        "not_an_object",
-        0.001,
-        "JSON that is not an object",
-        reason=Reason.NOT_AN_OBJECT,
-        apply=_not_an_object,
-    ),
-    NoiseKind(
-        "null_customer",
-        0.004,
-        "null/blank/absent customer_id",
-        reason=Reason.MISSING_CUSTOMER_ID,
-        apply=_null_customer,
-    ),
-    NoiseKind(
-        "bad_event_type",
-        0.004,
-        "event_type outside the set (CLICK, VIEW, PAY, ...)",
-        reason=Reason.UNKNOWN_EVENT_TYPE,
-        apply=_bad_event_type,
-    ),
-    NoiseKind(
-        "bad_timestamp",
-        0.002,
-        "unparseable or absent event_timestamp",
-        reason=Reason.INVALID_TIMESTAMP,
-        apply=_bad_timestamp,
-    ),
-    NoiseKind(
-        "future_timestamp",
-        0.002,
-        "event_timestamp days in the future",
-        reason=Reason.FUTURE_TIMESTAMP,
-        apply=_future_timestamp,
-    ),
-    NoiseKind(
-        "too_late",
-        0.002,
-        "event_timestamp far beyond the lateness horizon",
-        reason=Reason.TOO_LATE,
-        apply=_too_late,
-    ),
-    NoiseKind(
-        "bad_amount",
-        0.004,
-        "negative, zero, non-numeric or oversized amount",
-        reason=Reason.INVALID_AMOUNT,
-        apply=_bad_amount,
-    ),
-    NoiseKind(
-        "missing_amount",
-        0.002,
-        "PURCHASE without amount",
-        reason=Reason.MISSING_AMOUNT,
-        apply=_missing_amount,
-    ),
-    NoiseKind(
-        "null_currency",
-        0.004,
-        "amount without currency (null or absent)",
-        reason=Reason.MISSING_CURRENCY,
-        apply=_null_currency,
-    ),
-    NoiseKind(
-        "bad_currency",
-        0.002,
-        "currency that is not 3 letters",
-        reason=Reason.INVALID_CURRENCY,
-        apply=_bad_currency,
-    ),
-    NoiseKind(
-        "unsupported_currency",
-        0.002,
-        "3-letter currency missing from the rate table",
-        reason=Reason.UNSUPPORTED_CURRENCY,
-        apply=_unsupported_currency,
-    ),
-    # Valid variants: a correct pipeline accepts them.
-    NoiseKind(
-        "type_variant",
-        0.01,
-        "VALID: lowercase/padded event_type, lowercase currency",
-        apply=_type_variant,
-    ),
-    NoiseKind(
-        "string_amount",
-        0.01,
-        'VALID: amount as a string ("12.34")',
-        apply=_string_amount,
-    ),
-    NoiseKind(
-        "subcent_amount",
-        0.005,
-        "VALID: amount with 3 decimals (rounded half-up)",
-        apply=_subcent_amount,
-    ),
-    NoiseKind(
-        "alt_timestamp",
-        0.01,
-        "VALID: epoch millis, +hh:mm offset or naive timestamps",
-        apply=_alt_timestamp,
-    ),
-    NoiseKind(
-        "missing_event_id",
-        0.003,
-        "VALID: no event_id (Silver derives one)",
-        apply=_missing_event_id,
-    ),
-    NoiseKind(
-        "out_of_order",
-        0.01,
-        "VALID: event time up to 1 h before its neighbours",
-        shift_time=_out_of_order_shift,
-    ),
-)
-DUPLICATE = NoiseRate("duplicate", 0.01, "VALID: an event resent with the same event_id and bytes")
-NOISE_RATES: tuple[NoiseRate, ...] = (*NOISE_KINDS, DUPLICATE)  # every `--<name>-rate` flag
+def _kind(rate: NoiseRate) -> NoiseKind:
+    """The kind of `rate`: it rewrites rows with `_<name>`, or shifts times with `_<name>_shift`."""
+    name = f"_{rate.name}_shift" if rate.shifts_time else f"_{rate.name}"
+    behaviour = globals().get(name)
+    if behaviour is None:
+        raise TypeError(f"noise kind {rate.name} is declared in noise_rates but {name} is missing")
+    key = "shift_time" if rate.shifts_time else "apply"
+    return NoiseKind(**{f.name: getattr(rate, f.name) for f in fields(rate)}, **{key: behaviour})
+
+
+NOISE_KINDS: tuple[NoiseKind, ...] = tuple(_kind(rate) for rate in KIND_RATES)
 
 # Per-row arrays and the truth name kinds by position; the enum gives positions names.
 Noise = IntEnum("Noise", [(kind.name.upper(), index) for index, kind in enumerate(NOISE_KINDS)])
@@ -429,51 +308,6 @@ def apply_noise(row: NoisyRow) -> bytes:
     assert kind.apply is not None, kind.name  # time-shift kinds never reach here
     finished = kind.apply(row)
     return join_fields(row.fields) if finished is None else finished
-
-
-class _NoiseRatesRules:
-    """Checks and views of `NoiseRates`, whose fields come from `NOISE_RATES`."""
-
-    def __post_init__(self) -> None:
-        rates = asdict(self)  # type: ignore[call-overload]
-        bad = {name: rate for name, rate in rates.items() if not 0.0 <= rate <= 1.0}
-        if bad:
-            raise ConfigError(f"noise rates must be between 0 and 1, got {bad}")
-        if sum(self.by_kind()) > 1.0:
-            raise ConfigError(
-                f"noise rates add up to {sum(self.by_kind()):.3f} > 1; lower some --*-rate flags"
-            )
-
-    def by_kind(self) -> list[float]:
-        """Rates in `NOISE_KINDS` order (duplicate excluded)."""
-        return [getattr(self, kind.name) for kind in NOISE_KINDS]
-
-    @classmethod
-    def none(cls) -> Self:
-        """All rates zero: only clean, canonical events."""
-        return cls(**{rate.name: 0.0 for rate in NOISE_RATES})
-
-    @property
-    def invalid_total(self) -> float:
-        """Expected fraction of events that must be dead-lettered."""
-        return sum(getattr(self, kind.name) for kind in NOISE_KINDS if kind.reason is not None)
-
-
-NoiseRates = make_dataclass(
-    "NoiseRates",
-    [(rate.name, float, field(default=rate.default_rate)) for rate in NOISE_RATES],
-    bases=(_NoiseRatesRules,),
-    frozen=True,
-    namespace={
-        "__module__": __name__,  # pickled into the generator process by name
-        "__doc__": "Per-event probability of each noise kind (drawn before duplicates).",
-    },
-)
-
-
-def rate_flag(name: str) -> str:
-    """CLI flag spelling of a rate field, e.g. `null_customer` -> `--null-customer-rate`."""
-    return "--" + name.replace("_", "-") + "-rate"
 
 
 def draw_noise(rates: list[float], rng: np.random.Generator, count: int) -> np.ndarray:

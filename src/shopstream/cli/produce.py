@@ -1,7 +1,7 @@
 """`shopstream produce`: generate realistic events (or replay a file) into Kafka raw_events.
 
 Every noise kind has its own `--<kind>-rate` flag, built from its declaration in
-`bronze.noise.NOISE_KINDS` (name, default and help), so adding a kind adds its flag here.
+`bronze.noise_rates.NOISE_RATES` (name, default and help), so adding a kind adds its flag.
 The shop model's flags (`--incident`, `--day-length`, `--customers`, ...) are shared
 with `up` (`shop_flags`) and layered over the `generator` settings section.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from shopstream.bronze.noise import NOISE_RATES, NoiseRates, rate_flag
+from shopstream.bronze.noise_rates import NOISE_RATES, NoiseRates, rate_flag
 from shopstream.cli.common import HomeOption, console, err_console, print_json, settings_from
 from shopstream.errors import BrokerUnavailable, ConfigError, ShopstreamError
 
