@@ -87,25 +87,28 @@ def _warehouse_figures(settings: Settings) -> dict[str, Any]:
                 int(r["purchases"]),
                 int(r["units"]),
                 Decimal(r["revenue"]),
+                _iso(r["first_event_at"]),
+                _iso(r["last_event_at"]),
+                bool(r["converted"]),
+                bool(r["abandoned_cart"]),
             )
             for r in sessions
         },
     }
 
 
-# The generator's sessions (its truth, per session_id) read back from the unique events.
-# fakesnow sums a DECIMAL column as a double (236.96000000000000795...): the cast rounds it
-# back, exactly for sums this small.
+# The Gold `sessions` table, one row per session_id (events without one belong to none),
+# against the generator's session truth (truth_shop.SessionTruth, its own model).
 SESSIONS_SQL = """
-SELECT session_id, MIN(customer_id) AS customer_id, MIN(device) AS device,
-       SUM(CASE WHEN event_type = 'PAGE_VIEW' THEN 1 ELSE 0 END) AS page_views,
-       SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS carts,
-       SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchases,
-       SUM(CASE WHEN event_type = 'PURCHASE' THEN quantity ELSE 0 END) AS units,
-       CAST(COALESCE(SUM(CASE WHEN event_type = 'PURCHASE' THEN reporting_amount END), 0)
-            AS DECIMAL(38, 2)) AS revenue
-FROM silver_events WHERE session_id IS NOT NULL GROUP BY session_id
+SELECT session_id, customer_id, device, first_event_at, last_event_at, page_views,
+       add_to_cart_count AS carts, purchase_count AS purchases, units, revenue, converted,
+       abandoned_cart
+FROM sessions
 """
+
+
+def _iso(ts: Any) -> str:
+    return ts.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +128,10 @@ def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
                 r["purchase_count"],
                 r["units"],
                 Decimal(r["revenue"]),
+                r["first_event_at"],
+                r["last_event_at"],
+                r["converted"],
+                r["abandoned_cart"],
             )
             for r in session_rows(truth["sessions"])
         },

@@ -145,11 +145,15 @@ class TruthBuilder:
     """Accumulates the ground truth of everything a generator produced and was sent.
 
     `customer_daily_metrics` is the truth of that Gold table's declaration
-    (gold_tables/tables.py); a test may pass a modified declaration.
+    (gold_tables/tables.py); a test may pass a modified declaration, and `also` other
+    declared tables whose truth it wants (in `gold`, by table name; not in the document).
     """
 
     def __init__(
-        self, generator: EventGenerator, customer_daily: GoldTable = CUSTOMER_DAILY
+        self,
+        generator: EventGenerator,
+        customer_daily: GoldTable = CUSTOMER_DAILY,
+        also: tuple[GoldTable, ...] = (),
     ) -> None:
         self.gen = generator
         self.raw = 0
@@ -162,6 +166,7 @@ class TruthBuilder:
         self.ts_min: int | None = None
         self.ts_max: int | None = None
         self._daily = GoldTruth(customer_daily)
+        self.gold = {t.name: GoldTruth(t) for t in also}
         self._hourly, self._product = _Agg(), _Agg()
         self.by_type = np.zeros(len(EVENT_TYPES), dtype=np.int64)
         self.revenue_cents = 0
@@ -219,6 +224,8 @@ class TruthBuilder:
             "revenue_cents": rev,
         }
         self._daily.add(rows)
+        for table in self.gold.values():
+            table.add(rows)
         self._hourly.add(ts // HOUR_MS, etype, qty, rev)
         has_prod = prod >= 0
         self._product.add(prod[has_prod], etype[has_prod], qty[has_prod], rev[has_prod])

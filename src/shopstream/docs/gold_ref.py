@@ -5,7 +5,7 @@ from __future__ import annotations
 from shopstream.contract import TOTAL_SQL_TYPE
 from shopstream.gold_tables.tables import GOLD_TABLES
 
-_MERGES = {"sum": "summed", "min": "earliest", "max": "latest", "latest": "latest non-null"}
+_MERGES = {"sum": "summed", "min": "least", "max": "greatest", "latest": "latest non-null"}
 
 
 def gold_tables() -> str:

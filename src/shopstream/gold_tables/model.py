@@ -194,14 +194,26 @@ def revenue(name: str = "total_revenue") -> Measure:
 def first_time(name: str) -> Measure:
     """Earliest event time."""
     return Measure(
-        name, "TIMESTAMP", "MIN(event_timestamp)", "min", "timestamp", lambda r: r["ts_ms"]
+        name,
+        "TIMESTAMP",
+        "MIN(event_timestamp)",
+        "min",
+        "timestamp",
+        lambda r: r["ts_ms"],
+        doc="earliest event time",
     )
 
 
 def last_time(name: str) -> Measure:
     """Latest event time."""
     return Measure(
-        name, "TIMESTAMP", "MAX(event_timestamp)", "max", "timestamp", lambda r: r["ts_ms"]
+        name,
+        "TIMESTAMP",
+        "MAX(event_timestamp)",
+        "max",
+        "timestamp",
+        lambda r: r["ts_ms"],
+        doc="latest event time",
     )
 
 

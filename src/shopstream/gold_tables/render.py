@@ -47,14 +47,42 @@ def fragment_name(table: GoldTable) -> str:
     return f"{table.name}_source"
 
 
-def source_select(table: GoldTable) -> str:
-    """The per-batch aggregate: one row per key over the batch's new events."""
+def source_select(table: GoldTable, *, history: bool = False) -> str:
+    """The per-batch aggregate: one row per key over the batch's new events.
+
+    With `history`, the same over every stored event (silver_events), with the key's
+    latest load time as `updated_at`: the backfill of a table declared after them.
+    """
     keys = [f"{k.sql} AS {k.name}" if k.sql != k.name else k.name for k in table.keys]
     measures = [f"{_typed(m.sql)} AS {m.name}" for m in table.measures]
-    where = "is_new" + (f" AND {table.where}" if table.where else "")
+    if history:
+        measures.append("MAX(loaded_at) AS updated_at")
+    where = [] if history else ["is_new"]
+    where += [table.where] if table.where else []
     group = ", ".join(k.sql for k in table.keys)
     select = ",\n    ".join([*keys, *measures])
-    return f"SELECT\n    {select}\nFROM stage_events\nWHERE {where}\nGROUP BY {group}"
+    source = "silver_events" if history else "stage_events"
+    filtered = f"\nWHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT\n    {select}\nFROM {source}{filtered}\nGROUP BY {group}"
+
+
+def backfill_statement(table: GoldTable) -> str:
+    """Fill an empty table from the stored events (no-op once it has a row).
+
+    A Gold table declared after a warehouse was filled starts with that warehouse's whole
+    history, so it is as exact as the tables that were there from the start. An empty
+    table whose silver_events is not empty only happens then: every stored event belongs
+    to a row of every table whose `where` it matches.
+    """
+    fresh = {m.name: f"s.{m.name}" for m in table.measures}
+    values = [f"s.{k.name}" for k in table.keys] + [f"s.{m.name}" for m in table.measures]
+    values += [f"{d.sql.format(**fresh)}" for d in table.derived]
+    return (
+        f"INSERT INTO {table.name}\n    ({', '.join(table.columns)}, updated_at)\n"
+        f"SELECT {', '.join(values)}, s.updated_at\n"
+        f"FROM ({source_select(table, history=True)}) AS s\n"
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table.name});\n"
+    )
 
 
 def _merged(m: Measure) -> str:

@@ -77,7 +77,7 @@ PRODUCT_DAILY = GoldTable(
 # late event or one re-sent after a crash (dedup passes it once) keeps each row exact.
 SESSIONS = GoldTable(
     "sessions",
-    "per session_id (events without one belong to no session)",
+    "per session_id; events without one belong to no session",
     (Key("session_id", "VARCHAR", "session_id", "session", lambda r: r["session"]),),
     (
         latest_text("customer_id", "the session's customer"),
@@ -111,5 +111,5 @@ SESSIONS = GoldTable(
 )
 
 # Upserted in this order in the commit's one transaction.
-GOLD_TABLES: tuple[GoldTable, ...] = (CUSTOMER_DAILY, HOURLY, PRODUCT_DAILY)
+GOLD_TABLES: tuple[GoldTable, ...] = (CUSTOMER_DAILY, HOURLY, PRODUCT_DAILY, SESSIONS)
 GOLD_TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in GOLD_TABLES)

@@ -29,7 +29,7 @@ from shopstream.contract import (
     field_names,
 )
 from shopstream.gold_tables.model import GoldTable
-from shopstream.gold_tables.render import commit_blocks, create_table
+from shopstream.gold_tables.render import backfill_statement, commit_blocks, create_table
 from shopstream.gold_tables.tables import GOLD_TABLE_NAMES, GOLD_TABLES
 
 Dialect = Literal["duckdb", "snowflake"]
@@ -114,7 +114,7 @@ def tier_case(revenue: str) -> str:
 def _placeholders(tables: Tables) -> dict[str, str]:
     """Column lists and rules derived from the contract and the Gold declarations."""
     return {
-        "gold_tables": "\n".join(create_table(t) for t in tables),
+        "gold_tables": "\n".join(create_table(t) + backfill_statement(t) for t in tables),
         "gold_commit": "\n".join(commit_blocks(t) for t in tables),
         "silver_events_columns": _column_defs(CLEAN_FIELDS, constraints=True),
         "dead_letter_columns": ", ".join(field_names(DEAD_LETTER_FIELDS)),

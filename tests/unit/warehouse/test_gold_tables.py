@@ -155,3 +155,20 @@ def test_the_generator_truth_follows_the_declaration() -> None:
     assert [{k: v for k, v in r.items() if k != "units_sold"} for r in more] == rows
     assert purchased_units > 0
     assert sum(r["units_sold"] for r in more) == purchased_units
+
+
+def test_the_sessions_declaration_agrees_with_the_generators_session_model() -> None:
+    """The declaration's own truth (numpy, per measure) equals truth_shop.SessionTruth."""
+    from shopstream.bronze.encoding import session_hex
+    from shopstream.bronze.truth_shop import session_rows
+    from shopstream.gold_tables.tables import SESSIONS
+
+    gen = EventGenerator(GeneratorConfig(seed=8, customers=80, backfill_days=1), 4000)
+    builder = TruthBuilder(gen, also=(SESSIONS,))
+    for batch in gen.batches(4000, 1000):
+        builder.add(batch)
+    names = {"session": lambda ids: session_hex(ids).view("S16").ravel().astype(str).tolist()}
+    got = builder.gold["sessions"].rows(names)
+    model = session_rows(builder.result()["sessions"])
+    assert len(got) == len(model) > 100
+    assert got == [{k: r[k] for k in got[0]} for r in model]
