@@ -53,6 +53,9 @@ VIEWS = (
     "revenue_by_category",
     "dead_letter_counts",
     "pipeline_counts",
+    "session_funnel",
+    "product_performance",
+    "top_products",
 )
 
 # Columns renamed since a schema was released: (table, old name, new name), applied in order

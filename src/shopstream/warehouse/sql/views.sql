@@ -169,3 +169,67 @@ SELECT
     GREATEST(r.clean_read - s.clean, 0) AS redelivered_clean,
     GREATEST(r.dead_letters_read - s.dead_letter, 0) AS redelivered_dead_letter
 FROM stored AS s CROSS JOIN read_counts AS r;
+
+-- Sessions by the UTC hour they started and device (Gold `sessions`; events without a
+-- session_id are in no session). The funnel: sessions, those with a page view, a cart, a
+-- purchase; abandoned_carts = sessions with a cart and no purchase.
+-- cart_abandonment_rate = abandoned_carts / sessions with a cart;
+-- conversion_rate = converted sessions / sessions.
+CREATE OR REPLACE VIEW session_funnel AS
+SELECT
+    DATE_TRUNC('hour', first_event_at) AS session_hour,
+    COALESCE(device, 'unknown') AS device,
+    COUNT(*) AS sessions,
+    CAST(SUM(CASE WHEN page_views > 0 THEN 1 ELSE 0 END) AS BIGINT) AS with_page_view,
+    CAST(SUM(CASE WHEN add_to_cart_count > 0 THEN 1 ELSE 0 END) AS BIGINT) AS with_cart,
+    CAST(SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS BIGINT) AS converted,
+    CAST(SUM(CASE WHEN abandoned_cart THEN 1 ELSE 0 END) AS BIGINT) AS abandoned_carts,
+    SUM(CAST(revenue AS $total_type)) AS revenue,
+    ROUND(CAST(SUM(CASE WHEN abandoned_cart THEN 1 ELSE 0 END) AS DOUBLE)
+        / NULLIF(SUM(CASE WHEN add_to_cart_count > 0 THEN 1 ELSE 0 END), 0), 4)
+        AS cart_abandonment_rate,
+    ROUND(CAST(SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS DOUBLE) / COUNT(*), 4)
+        AS conversion_rate
+FROM sessions
+GROUP BY DATE_TRUNC('hour', first_event_at), COALESCE(device, 'unknown');
+
+-- Per product, all time (Gold `product_daily_metrics`); category is the product's (one per
+-- product in the catalog: MAX over its days). revenue_rank 1 = highest revenue.
+-- view_to_purchase_rate = purchases / page views (NULL without views);
+-- view_to_cart_rate = carts / page views; cart_to_purchase_rate = purchases / carts.
+CREATE OR REPLACE VIEW product_performance AS
+WITH totals AS (
+    SELECT
+        product_id,
+        MAX(category) AS category,
+        CAST(SUM(page_views) AS BIGINT) AS page_views,
+        CAST(SUM(add_to_cart_count) AS BIGINT) AS add_to_cart_count,
+        CAST(SUM(purchase_count) AS BIGINT) AS purchase_count,
+        CAST(SUM(units_sold) AS BIGINT) AS units_sold,
+        SUM(CAST(total_revenue AS $total_type)) AS total_revenue
+    FROM product_daily_metrics
+    GROUP BY product_id
+)
+SELECT
+    product_id,
+    category,
+    page_views,
+    add_to_cart_count,
+    purchase_count,
+    units_sold,
+    total_revenue,
+    ROUND(CAST(purchase_count AS DOUBLE) / NULLIF(page_views, 0), 4) AS view_to_purchase_rate,
+    ROUND(CAST(add_to_cart_count AS DOUBLE) / NULLIF(page_views, 0), 4) AS view_to_cart_rate,
+    ROUND(CAST(purchase_count AS DOUBLE) / NULLIF(add_to_cart_count, 0), 4)
+        AS cart_to_purchase_rate,
+    RANK() OVER (ORDER BY total_revenue DESC) AS revenue_rank
+FROM totals;
+
+-- The 20 products with the highest revenue (ties broken by product_id), from
+-- product_performance.
+CREATE OR REPLACE VIEW top_products AS
+SELECT product_id, category, total_revenue, purchase_count, units_sold, page_views,
+       view_to_purchase_rate, revenue_rank
+FROM product_performance
+ORDER BY total_revenue DESC, product_id
+LIMIT 20;
