@@ -50,6 +50,8 @@ class GoldTruth:
     """Per-key truth of one Gold table, accumulated batch by batch."""
 
     def __init__(self, table: GoldTable) -> None:
+        if any(k.truth is None for k in table.keys):
+            raise ValueError(f"gold table {table.name} declares no truth for its key")
         self.table = table
         self.measures = tuple(m for m in table.measures if m.truth is not None)
         self._parts: list[tuple[list[np.ndarray], dict[str, np.ndarray]]] = []
@@ -61,7 +63,7 @@ class GoldTruth:
             rows = {name: values[mask] for name, values in rows.items()}
         if not len(rows["event_type"]):
             return
-        keys = [np.asarray(k.truth(rows), dtype=np.int64) for k in self.table.keys]
+        keys = [np.asarray(k.truth(rows), dtype=np.int64) for k in self.table.keys]  # type: ignore[misc]
         values = {m.name: np.asarray(m.truth(rows), dtype=np.int64) for m in self.measures}  # type: ignore[misc]
         self._parts.append(self._group(keys, values))
         if len(self._parts) >= _MERGE_EVERY:

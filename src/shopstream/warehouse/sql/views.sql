@@ -8,29 +8,41 @@
 
 -- The three funnel stages, always all three rows (zeros before any data).
 -- conversion_from_views = unique customers at this stage / unique customers who viewed.
+-- From customer_daily_metrics, not silver_events: a customer has an event of a type iff
+-- one of its days counts one, so the distinct counts are exact.
 CREATE OR REPLACE VIEW event_funnel AS
 WITH stages AS (
     SELECT * FROM (VALUES (1, 'PAGE_VIEW'), (2, 'ADD_TO_CART'), (3, 'PURCHASE'))
         AS v (stage, event_type)
 ),
 counts AS (
-    SELECT event_type, COUNT(*) AS events, COUNT(DISTINCT customer_id) AS unique_customers
-    FROM silver_events
-    GROUP BY event_type
+    SELECT
+        CAST(COALESCE(SUM(page_views), 0) AS BIGINT) AS page_views,
+        CAST(COALESCE(SUM(add_to_cart_count), 0) AS BIGINT) AS add_to_cart_count,
+        CAST(COALESCE(SUM(purchase_count), 0) AS BIGINT) AS purchase_count,
+        COUNT(DISTINCT CASE WHEN page_views > 0 THEN customer_id END) AS viewers,
+        COUNT(DISTINCT CASE WHEN add_to_cart_count > 0 THEN customer_id END) AS carters,
+        COUNT(DISTINCT CASE WHEN purchase_count > 0 THEN customer_id END) AS buyers
+    FROM customer_daily_metrics
 ),
-viewers AS (
-    SELECT COUNT(DISTINCT customer_id) AS n FROM silver_events WHERE event_type = 'PAGE_VIEW'
+by_stage AS (
+    SELECT
+        s.stage,
+        s.event_type,
+        CASE s.stage WHEN 1 THEN c.page_views WHEN 2 THEN c.add_to_cart_count
+            ELSE c.purchase_count END AS events,
+        CASE s.stage WHEN 1 THEN c.viewers WHEN 2 THEN c.carters ELSE c.buyers END
+            AS unique_customers,
+        c.viewers
+    FROM stages AS s CROSS JOIN counts AS c
 )
 SELECT
-    s.stage,
-    s.event_type,
-    COALESCE(c.events, 0) AS events,
-    COALESCE(c.unique_customers, 0) AS unique_customers,
-    ROUND(CAST(COALESCE(c.unique_customers, 0) AS DOUBLE) / NULLIF(v.n, 0), 4)
-        AS conversion_from_views
-FROM stages AS s
-CROSS JOIN viewers AS v
-LEFT JOIN counts AS c ON c.event_type = s.event_type;
+    stage,
+    event_type,
+    events,
+    unique_customers,
+    ROUND(CAST(unique_customers AS DOUBLE) / NULLIF(viewers, 0), 4) AS conversion_from_views
+FROM by_stage;
 
 -- One row per event_date; customers = customers with at least one purchase that day.
 CREATE OR REPLACE VIEW daily_customer_revenue AS
@@ -124,17 +136,17 @@ SELECT
     updated_at
 FROM totals;
 
--- Purchases by product category (NULL category shown as 'unknown').
+-- Purchases by product category (NULL category shown as 'unknown'), from the Gold
+-- customer_category_metrics (one row per customer and category, so customers = rows).
 CREATE OR REPLACE VIEW revenue_by_category AS
 SELECT
-    COALESCE(category, 'unknown') AS category,
-    SUM(CAST(COALESCE(reporting_amount, 0) AS $total_type)) AS revenue,
-    COUNT(*) AS orders,
-    CAST(SUM(quantity) AS BIGINT) AS units_sold,
-    COUNT(DISTINCT customer_id) AS customers
-FROM silver_events
-WHERE event_type = 'PURCHASE'
-GROUP BY COALESCE(category, 'unknown');
+    category,
+    SUM(CAST(total_revenue AS $total_type)) AS revenue,
+    CAST(SUM(purchase_count) AS BIGINT) AS orders,
+    CAST(SUM(units_sold) AS BIGINT) AS units_sold,
+    COUNT(*) AS customers
+FROM customer_category_metrics
+GROUP BY category;
 
 CREATE OR REPLACE VIEW dead_letter_counts AS
 SELECT
