@@ -76,6 +76,10 @@ PRODUCT_DAILY = GoldTable(
 # session: they are excluded here, as in the truth (truth_shop: `events_without_session`),
 # and still count in every other table. Every column merges exactly across batches, so a
 # late event or one re-sent after a crash (dedup passes it once) keeps each row exact.
+# Its cost: a row per session (~1 per 5 events) that both upsert halves join against.
+# Measured ad hoc on a 5M-event DuckDB history, 6 batches of 40k events, best of 3 on the
+# shared 2-core machine: 1275 ms for the three earlier tables, 1710 ms with sessions,
+# 2062 ms with sessions and customer_category_metrics.
 SESSIONS = GoldTable(
     "sessions",
     "per session_id; events without one belong to no session",
