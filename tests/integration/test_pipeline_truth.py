@@ -23,6 +23,9 @@ from shopstream.bronze.incidents import parse_incidents
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.bronze.truth_shop import session_rows
 from shopstream.config import Settings
+from shopstream.gold_tables.render import truth_query
+from shopstream.gold_tables.tables import CUSTOMER_DAILY
+from shopstream.gold_tables.truth import comparable
 from shopstream.kafka.connection import client_config
 from shopstream.kafka.offsets import message_count
 from shopstream.runtime.stages import process_available_now
@@ -56,26 +59,12 @@ def _produce_with_truth(settings: Settings, seed: int) -> dict[str, Any]:
 
 def _warehouse_figures(settings: Settings) -> dict[str, Any]:
     with open_warehouse(settings, read_only=settings.warehouse.kind == "duckdb") as wh:
-        rows = wh.query(
-            "SELECT customer_id, CAST(event_date AS VARCHAR) AS event_date, page_views, "
-            "add_to_cart_count, purchase_count, total_revenue FROM customer_daily_metrics "
-            "ORDER BY customer_id, event_date"
-        )
+        rows = wh.query(truth_query(CUSTOMER_DAILY))
         dlq = wh.query("SELECT reason, COUNT(*) AS n FROM dead_letter_events GROUP BY reason")
         unique = wh.query("SELECT COUNT(*) AS n FROM silver_events")[0]["n"]
         sessions = wh.query(SESSIONS_SQL)
     return {
-        "cdm": [
-            {
-                "customer_id": r["customer_id"],
-                "event_date": r["event_date"],
-                "page_views": int(r["page_views"]),
-                "add_to_cart_count": int(r["add_to_cart_count"]),
-                "purchase_count": int(r["purchase_count"]),
-                "total_revenue": Decimal(r["total_revenue"]),
-            }
-            for r in rows
-        ],
+        "cdm": comparable(CUSTOMER_DAILY, rows),
         "dead_letter": {r["reason"]: int(r["n"]) for r in dlq},
         "unique": int(unique),
         "sessions": {
@@ -113,10 +102,7 @@ def _iso(ts: Any) -> str:
 
 def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
     return {
-        "cdm": [
-            r | {"total_revenue": Decimal(r["total_revenue"])}
-            for r in truth["customer_daily_metrics"]
-        ],
+        "cdm": comparable(CUSTOMER_DAILY, truth["customer_daily_metrics"]),
         "dead_letter": {k: v for k, v in truth["dead_letter"]["by_reason"].items() if v},
         "unique": truth["unique"],
         "sessions": {

@@ -334,10 +334,13 @@ def _config_json(cfg: Any) -> dict[str, Any]:
     return out
 
 
-def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
+def write_truth(
+    truth: dict[str, Any], path: Path, customer_daily: GoldTable = CUSTOMER_DAILY
+) -> list[Path]:
     """Write the truth as JSON, or Parquet rows + JSON summary for a `.parquet` path.
 
-    With `.parquet`, `customer_daily_metrics` goes to that file, the sessions table to
+    With `.parquet`, `customer_daily_metrics` goes to that file (its columns are the
+    declaration's: dates as DATE, money as DECIMAL(18,2)), the sessions table to
     `<name>.sessions.parquet` and everything else to `<name>.json`.
     """
     path = Path(path)
@@ -348,21 +351,7 @@ def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = truth["customer_daily_metrics"]
-    table = pa.table(
-        {
-            "customer_id": pa.array([r["customer_id"] for r in rows], pa.string()),
-            "event_date": pa.array(
-                [date.fromisoformat(r["event_date"]) for r in rows], pa.date32()
-            ),
-            "page_views": pa.array([r["page_views"] for r in rows], pa.int64()),
-            "add_to_cart_count": pa.array([r["add_to_cart_count"] for r in rows], pa.int64()),
-            "purchase_count": pa.array([r["purchase_count"] for r in rows], pa.int64()),
-            "total_revenue": pa.array(
-                [Decimal(r["total_revenue"]) for r in rows], pa.decimal128(18, 2)
-            ),
-        }
-    )
+    table = _daily_arrow(truth["customer_daily_metrics"], customer_daily)
     pq.write_table(table, path)
     sessions_path = _sessions_parquet(path)
     pq.write_table(pa.table(truth["sessions"]["table"]), sessions_path)
@@ -373,6 +362,27 @@ def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
     side = path.with_suffix(".json")
     side.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return [path, sessions_path, side]
+
+
+def _daily_arrow(rows: list[dict[str, Any]], declared: GoldTable) -> Any:
+    """The customer_daily_metrics truth rows as an arrow table typed from the declaration."""
+    import pyarrow as pa
+
+    kinds = {k.name: k.kind for k in declared.keys}
+    kinds |= {m.name: m.kind for m in declared.measures if m.truth is not None}
+    kinds |= {d.name: d.kind for d in declared.derived}
+    columns = {}
+    for name, kind in kinds.items():
+        values = [r[name] for r in rows]
+        if kind == "date":
+            columns[name] = pa.array([date.fromisoformat(v) for v in values], pa.date32())
+        elif kind == "money":
+            columns[name] = pa.array([Decimal(v) for v in values], pa.decimal128(18, 2))
+        elif kind == "int":
+            columns[name] = pa.array(values, pa.int64())
+        else:
+            columns[name] = pa.array(values)
+    return pa.table(columns)
 
 
 def _sessions_parquet(path: Path) -> Path:
@@ -387,13 +397,9 @@ def read_truth(path: Path) -> dict[str, Any]:
 
         truth = orjson.loads(path.with_suffix(".json").read_bytes())
         rows = pq.read_table(path).to_pylist()
+        # Back to the JSON form: dates and money (Decimal) as text.
         truth["customer_daily_metrics"] = [
-            {
-                **r,
-                "event_date": r["event_date"].isoformat(),
-                "total_revenue": str(r["total_revenue"]),
-            }
-            for r in rows
+            {k: str(v) if isinstance(v, (date, Decimal)) else v for k, v in r.items()} for r in rows
         ]
         sessions = truth["sessions"]
         if sessions.pop("table_parquet", None):

@@ -135,3 +135,17 @@ def commit_blocks(table: GoldTable) -> str:
         f"-- name: update_{table.name}\n{update_statement(table)}\n\n"
         f"-- name: insert_{table.name}\n{insert_statement(table)}\n"
     )
+
+
+def truth_query(table: GoldTable, where: str | None = None) -> str:
+    """The table's rows as the truth writes them (dates as text), in the truth's order.
+
+    Works in both dialects as written. Compare through `truth.comparable`, which turns
+    money into Decimal on both sides (drivers return it as Decimal or text).
+    """
+    written = {"date": "CAST({0} AS VARCHAR) AS {0}", "hour": "{0}"}
+    keys = [written.get(k.kind, "{0}").format(k.name) for k in table.keys]
+    others = [m.name for m in table.measures] + [d.name for d in table.derived]
+    order = ", ".join(k.name for k in table.keys)
+    filtered = f" WHERE {where}" if where else ""
+    return f"SELECT {', '.join(keys + others)} FROM {table.name}{filtered} ORDER BY {order}"

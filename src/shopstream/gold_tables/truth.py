@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -129,3 +130,23 @@ def _write(kind: Kind, values: np.ndarray) -> list[Any]:
     if kind == "bool":
         return [bool(v) for v in values.tolist()]
     return [int(v) for v in values.tolist()]
+
+
+def comparable(table: GoldTable, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Truth rows or `render.truth_query` rows, money as Decimal and counts as int.
+
+    Only the table's columns are kept, so the two sides compare exactly with `==`.
+    """
+    kinds: dict[str, Kind] = {m.name: m.kind for m in table.measures}
+    kinds |= {d.name: d.kind for d in table.derived}
+    keys = [k.name for k in table.keys]
+
+    def value(name: str, v: Any) -> Any:
+        kind = kinds.get(name)
+        if v is None or kind is None:
+            return v
+        if kind == "money":
+            return Decimal(str(v))
+        return int(v) if kind == "int" else bool(v) if kind == "bool" else v
+
+    return [{n: value(n, r[n]) for n in (*keys, *kinds)} for r in rows]

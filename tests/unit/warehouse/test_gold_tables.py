@@ -6,17 +6,19 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from wh_data import T0, events_table, make_event
 
 from shopstream.bronze.generator import EventGenerator, GeneratorConfig
-from shopstream.bronze.truth import TruthBuilder
+from shopstream.bronze.truth import TruthBuilder, read_truth, write_truth
 from shopstream.contract import EVENT_TYPES
 from shopstream.gold_tables.model import GoldTable, Measure, units_sold
+from shopstream.gold_tables.render import truth_query
 from shopstream.gold_tables.tables import CUSTOMER_DAILY, GOLD_TABLES
-from shopstream.gold_tables.truth import GoldTruth
+from shopstream.gold_tables.truth import GoldTruth, comparable
 from shopstream.warehouse import BatchMeta, Warehouse
 from shopstream.warehouse.dialect import commit_statements, expected_columns, schema_statements
 
@@ -119,6 +121,9 @@ def test_an_added_measure_is_committed_exactly_and_equals_its_truth(any_wh: Ware
     any_wh.commit_batch(events_table(events[:150]), None, _meta(0))
     any_wh.commit_batch(events_table([*events[150:], events[3]]), None, _meta(1))
     any_wh.commit_batch(events_table([late, events[200]]), None, _meta(2))
+    want = _truth(MODIFIED, [*events, late])
+    assert {"units_sold", "biggest_quantity"} <= set(want[0])
+    # Hand-written SELECT: the stored rows, as the truth writes them.
     stored = any_wh.query(
         "SELECT customer_id, CAST(event_date AS VARCHAR) AS event_date, page_views, "
         "add_to_cart_count, purchase_count, total_revenue, units_sold, biggest_quantity "
@@ -129,15 +134,17 @@ def test_an_added_measure_is_committed_exactly_and_equals_its_truth(any_wh: Ware
          else v for k, v in r.items()}
         for r in stored
     ]  # fmt: skip
-    want = _truth(MODIFIED, [*events, late])
     assert got == want
+    # The comparison the pipeline's own checks use (bench gold), derived from the declaration.
+    derived = any_wh.query(truth_query(MODIFIED))
+    assert comparable(MODIFIED, derived) == comparable(MODIFIED, want)
     assert sum(r["units_sold"] for r in want) == sum(
         e["quantity"] for e in [*events, late] if e["event_type"] == "PURCHASE"
     )
     assert any(r["biggest_quantity"] == 7 for r in want)
 
 
-def test_the_generator_truth_follows_the_declaration() -> None:
+def test_the_generator_truth_follows_the_declaration(tmp_path: Path) -> None:
     gen = EventGenerator(GeneratorConfig(seed=3, customers=50, backfill_days=1), 3000)
     plain, extended = TruthBuilder(gen), TruthBuilder(gen, customer_daily=WITH_UNITS)
     purchased_units = 0
@@ -155,6 +162,11 @@ def test_the_generator_truth_follows_the_declaration() -> None:
     assert [{k: v for k, v in r.items() if k != "units_sold"} for r in more] == rows
     assert purchased_units > 0
     assert sum(r["units_sold"] for r in more) == purchased_units
+    # Written as Parquet and read back, the added measure is kept.
+    doc = extended.result()
+    write_truth(doc, tmp_path / "truth.parquet", customer_daily=WITH_UNITS)
+    back = read_truth(tmp_path / "truth.parquet")
+    assert back["customer_daily_metrics"] == more
 
 
 def test_the_sessions_declaration_agrees_with_the_generators_session_model() -> None:
