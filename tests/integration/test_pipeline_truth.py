@@ -23,6 +23,9 @@ from shopstream.bronze.incidents import parse_incidents
 from shopstream.bronze.truth import TruthBuilder
 from shopstream.bronze.truth_shop import session_rows
 from shopstream.config import Settings
+from shopstream.gold_tables.render import truth_query
+from shopstream.gold_tables.tables import CUSTOMER_DAILY
+from shopstream.gold_tables.truth import comparable
 from shopstream.kafka.connection import client_config
 from shopstream.kafka.offsets import message_count
 from shopstream.runtime.stages import process_available_now
@@ -56,26 +59,12 @@ def _produce_with_truth(settings: Settings, seed: int) -> dict[str, Any]:
 
 def _warehouse_figures(settings: Settings) -> dict[str, Any]:
     with open_warehouse(settings, read_only=settings.warehouse.kind == "duckdb") as wh:
-        rows = wh.query(
-            "SELECT customer_id, CAST(event_date AS VARCHAR) AS event_date, page_views, "
-            "add_to_cart_count, purchase_count, total_revenue FROM customer_daily_metrics "
-            "ORDER BY customer_id, event_date"
-        )
+        rows = wh.query(truth_query(CUSTOMER_DAILY))
         dlq = wh.query("SELECT reason, COUNT(*) AS n FROM dead_letter_events GROUP BY reason")
         unique = wh.query("SELECT COUNT(*) AS n FROM silver_events")[0]["n"]
         sessions = wh.query(SESSIONS_SQL)
     return {
-        "cdm": [
-            {
-                "customer_id": r["customer_id"],
-                "event_date": r["event_date"],
-                "page_views": int(r["page_views"]),
-                "add_to_cart_count": int(r["add_to_cart_count"]),
-                "purchase_count": int(r["purchase_count"]),
-                "total_revenue": Decimal(r["total_revenue"]),
-            }
-            for r in rows
-        ],
+        "cdm": comparable(CUSTOMER_DAILY, rows),
         "dead_letter": {r["reason"]: int(r["n"]) for r in dlq},
         "unique": int(unique),
         "sessions": {
@@ -87,33 +76,33 @@ def _warehouse_figures(settings: Settings) -> dict[str, Any]:
                 int(r["purchases"]),
                 int(r["units"]),
                 Decimal(r["revenue"]),
+                _iso(r["first_event_at"]),
+                _iso(r["last_event_at"]),
+                bool(r["converted"]),
+                bool(r["abandoned_cart"]),
             )
             for r in sessions
         },
     }
 
 
-# The generator's sessions (its truth, per session_id) read back from the unique events.
-# fakesnow sums a DECIMAL column as a double (236.96000000000000795...): the cast rounds it
-# back, exactly for sums this small.
+# The Gold `sessions` table, one row per session_id (events without one belong to none),
+# against the generator's session truth (truth_shop.SessionTruth, its own model).
 SESSIONS_SQL = """
-SELECT session_id, MIN(customer_id) AS customer_id, MIN(device) AS device,
-       SUM(CASE WHEN event_type = 'PAGE_VIEW' THEN 1 ELSE 0 END) AS page_views,
-       SUM(CASE WHEN event_type = 'ADD_TO_CART' THEN 1 ELSE 0 END) AS carts,
-       SUM(CASE WHEN event_type = 'PURCHASE' THEN 1 ELSE 0 END) AS purchases,
-       SUM(CASE WHEN event_type = 'PURCHASE' THEN quantity ELSE 0 END) AS units,
-       CAST(COALESCE(SUM(CASE WHEN event_type = 'PURCHASE' THEN reporting_amount END), 0)
-            AS DECIMAL(38, 2)) AS revenue
-FROM silver_events WHERE session_id IS NOT NULL GROUP BY session_id
+SELECT session_id, customer_id, device, first_event_at, last_event_at, page_views,
+       add_to_cart_count AS carts, purchase_count AS purchases, units, revenue, converted,
+       abandoned_cart
+FROM sessions
 """
+
+
+def _iso(ts: Any) -> str:
+    return ts.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
     return {
-        "cdm": [
-            r | {"total_revenue": Decimal(r["total_revenue"])}
-            for r in truth["customer_daily_metrics"]
-        ],
+        "cdm": comparable(CUSTOMER_DAILY, truth["customer_daily_metrics"]),
         "dead_letter": {k: v for k, v in truth["dead_letter"]["by_reason"].items() if v},
         "unique": truth["unique"],
         "sessions": {
@@ -125,6 +114,10 @@ def _truth_figures(truth: dict[str, Any]) -> dict[str, Any]:
                 r["purchase_count"],
                 r["units"],
                 Decimal(r["revenue"]),
+                r["first_event_at"],
+                r["last_event_at"],
+                r["converted"],
+                r["abandoned_cart"],
             )
             for r in session_rows(truth["sessions"])
         },

@@ -30,6 +30,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
             "config",
             "errors",
             "faults",
+            "gold_tables",  # declarations only: read by bronze's truth and the warehouse
             "home",
             "kafka",
             "ports",

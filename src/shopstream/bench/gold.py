@@ -62,21 +62,19 @@ def matches_truth(wh: Warehouse, truth: dict[str, Any], after: datetime | None =
     With a history (events up to `after`, committed with negative batch ids), also
     checks that every history event is still there, once.
     """
+    from shopstream.gold_tables.render import truth_query
+    from shopstream.gold_tables.tables import CUSTOMER_DAILY
+    from shopstream.gold_tables.truth import comparable
+
     since = "1970-01-01" if after is None else after.isoformat()
-    rows = wh.query(
-        "SELECT customer_id, CAST(event_date AS VARCHAR) AS event_date, page_views, "
-        "add_to_cart_count, purchase_count, total_revenue FROM customer_daily_metrics "
-        f"WHERE event_date > CAST('{since}' AS TIMESTAMP) ORDER BY customer_id, event_date"
-    )
+    rows = wh.query(truth_query(CUSTOMER_DAILY, f"event_date > CAST('{since}' AS TIMESTAMP)"))
     counts = wh.query(
         "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS ids, "
         f"SUM(CASE WHEN event_timestamp > CAST('{since}' AS TIMESTAMP) THEN 1 ELSE 0 END) AS new "
         "FROM silver_events"
     )[0]
-    got = [r | {"total_revenue": Decimal(str(r["total_revenue"]))} for r in rows]
-    want = [
-        r | {"total_revenue": Decimal(r["total_revenue"])} for r in truth["customer_daily_metrics"]
-    ]
+    got = comparable(CUSTOMER_DAILY, rows)
+    want = comparable(CUSTOMER_DAILY, truth["customer_daily_metrics"])
     return counts["new"] == truth["unique"] and counts["ids"] == counts["n"] and got == want
 
 

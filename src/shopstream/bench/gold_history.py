@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from shopstream.warehouse.base import GOLD_TABLES
+from shopstream.gold_tables.tables import GOLD_TABLE_NAMES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -156,7 +156,7 @@ def build_history(path: Path, events: int, end: datetime) -> None:
             # The commit's own statements: the history has the shape Gold gives it.
             now = end
             conn.execute(sql["insert_silver_events"], [now, -1 - chunk])
-            for target in GOLD_TABLES:
+            for target in GOLD_TABLE_NAMES:
                 conn.execute(sql[f"update_{target}"], [now])
                 conn.execute(sql[f"insert_{target}"], [now])
             conn.execute(sql["insert_dead_letters"], [now, -1 - chunk])

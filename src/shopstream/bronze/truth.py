@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,13 +52,15 @@ from typing import Any
 import numpy as np
 import orjson
 
-from shopstream.bronze.batch import ADD_TO_CART, DAY_MS, HOUR_MS, PAGE_VIEW, PURCHASE, EventBatch
+from shopstream.bronze.batch import ADD_TO_CART, HOUR_MS, PAGE_VIEW, PURCHASE, EventBatch
 from shopstream.bronze.generator import EventGenerator
 from shopstream.bronze.noise import Noise
 from shopstream.bronze.truth_shop import IncidentTruth, SessionTruth
 from shopstream.contract import CONTRACT_VERSION, EVENT_TYPES, REASONS
+from shopstream.gold_tables.model import GoldTable
+from shopstream.gold_tables.tables import CUSTOMER_DAILY
+from shopstream.gold_tables.truth import GoldTruth, format_money
 
-_EPOCH = date(1970, 1, 1)
 _COUNTERS = ("page_views", "add_to_cart_count", "purchase_count", "units_sold", "revenue_cents")
 
 
@@ -79,13 +81,6 @@ def reporting_cents(
     uniq, inverse = np.unique(key, return_inverse=True)
     values = [half_up_cents(k & ((1 << 40) - 1), rates[currencies[k >> 40]]) for k in uniq.tolist()]
     return np.asarray(values, dtype=np.int64)[inverse.ravel()]
-
-
-def format_money(cents: int) -> str:
-    """Integer cents -> decimal string with two places ("-0.05", "12.30")."""
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{frac:02d}"
 
 
 def _iso_ms(ms: int) -> str:
@@ -147,9 +142,19 @@ def _counters(vals: np.ndarray, j: int, units: bool) -> dict[str, Any]:
 
 
 class TruthBuilder:
-    """Accumulates the ground truth of everything a generator produced and was sent."""
+    """Accumulates the ground truth of everything a generator produced and was sent.
 
-    def __init__(self, generator: EventGenerator) -> None:
+    `customer_daily_metrics` is the truth of that Gold table's declaration
+    (gold_tables/tables.py); a test may pass a modified declaration, and `also` other
+    declared tables whose truth it wants (in `gold`, by table name; not in the document).
+    """
+
+    def __init__(
+        self,
+        generator: EventGenerator,
+        customer_daily: GoldTable = CUSTOMER_DAILY,
+        also: tuple[GoldTable, ...] = (),
+    ) -> None:
         self.gen = generator
         self.raw = 0
         self.clean = 0
@@ -160,7 +165,11 @@ class TruthBuilder:
         self.null_keys = 0
         self.ts_min: int | None = None
         self.ts_max: int | None = None
-        self._daily, self._hourly, self._product = _Agg(), _Agg(), _Agg()
+        self._daily = GoldTruth(customer_daily)
+        self.gold = {t.name: GoldTruth(t) for t in also}
+        self._hourly, self._product = _Agg(), _Agg()
+        self.by_type = np.zeros(len(EVENT_TYPES), dtype=np.int64)
+        self.revenue_cents = 0
         self.sessions = SessionTruth()
         self.incidents = IncidentTruth(generator.windows, live=generator.clock is None)
         # (at run start, at the end) when another process generated the batches: set it from
@@ -202,8 +211,21 @@ class TruthBuilder:
         rev[buy] = reporting_cents(
             batch.cents[m][buy], batch.currency[m][buy], world.currencies, world.rates
         )
-        day = ts // DAY_MS
-        self._daily.add((cust.astype(np.int64) << 24) | (day & 0xFFFFFF), etype, qty, rev)
+        self.by_type += np.bincount(etype, minlength=len(EVENT_TYPES))
+        self.revenue_cents += int(rev.sum())
+        rows = {
+            "event_type": etype,
+            "ts_ms": ts,
+            "customer": cust.astype(np.int64),
+            "product": prod,
+            "session": batch.session[m],
+            "device": batch.device[m],
+            "quantity": qty,
+            "revenue_cents": rev,
+        }
+        self._daily.add(rows)
+        for table in self.gold.values():
+            table.add(rows)
         self._hourly.add(ts // HOUR_MS, etype, qty, rev)
         has_prod = prod >= 0
         self._product.add(prod[has_prod], etype[has_prod], qty[has_prod], rev[has_prod])
@@ -213,16 +235,8 @@ class TruthBuilder:
         """The truth document (see the module docstring)."""
         gen, cfg = self.gen, self.gen.config
         world = gen.world
-        dk, dv = self._daily.merged()
-        days = [(_EPOCH + timedelta(days=int(d))).isoformat() for d in (dk & 0xFFFFFF).tolist()]
-        custs = (dk >> 24).tolist()
-        known = np.unique(dk >> 24)
-        names = dict(zip(known.tolist(), world.customer_names(known), strict=True))
-        order = sorted(range(len(dk)), key=lambda j: (names[custs[j]], days[j]))
-        daily = [
-            {"customer_id": names[custs[j]], "event_date": days[j], **_counters(dv, j, False)}
-            for j in order
-        ]
+        daily = self._daily.rows({"customer": world.customer_names})
+        (customers, *_), _ = self._daily.merged()
         hk, hv = self._hourly.merged()
         hourly = [
             {"event_hour": _iso_ms(int(h) * HOUR_MS)[:19] + "Z", **_counters(hv, j, False)}
@@ -244,7 +258,7 @@ class TruthBuilder:
         cat_rows = [
             {"category": c, **_counters(v[:, None], 0, True)} for c, v in sorted(categories.items())
         ]
-        by_type = {t: int(dv[i].sum()) if len(dk) else 0 for i, t in enumerate(EVENT_TYPES)}
+        by_type = {t: int(self.by_type[i]) for i, t in enumerate(EVENT_TYPES)}
         unique = self.clean - self.duplicates
         noise = {k.name.lower(): int(self.noise[k]) for k in Noise}
         noise["duplicate"] = self.duplicates
@@ -263,8 +277,8 @@ class TruthBuilder:
                 "by_reason": {r: int(self.by_reason[i]) for i, r in enumerate(REASONS)},
             },
             "by_event_type": by_type,
-            "revenue_total": format_money(int(dv[4].sum()) if len(dk) else 0),
-            "customers_active": len(set(custs)),
+            "revenue_total": format_money(self.revenue_cents),
+            "customers_active": len(np.unique(customers)),
             "event_time": {
                 "min": None if self.ts_min is None else _iso_ms(self.ts_min),
                 "max": None if self.ts_max is None else _iso_ms(self.ts_max),
@@ -320,10 +334,13 @@ def _config_json(cfg: Any) -> dict[str, Any]:
     return out
 
 
-def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
+def write_truth(
+    truth: dict[str, Any], path: Path, customer_daily: GoldTable = CUSTOMER_DAILY
+) -> list[Path]:
     """Write the truth as JSON, or Parquet rows + JSON summary for a `.parquet` path.
 
-    With `.parquet`, `customer_daily_metrics` goes to that file, the sessions table to
+    With `.parquet`, `customer_daily_metrics` goes to that file (its columns are the
+    declaration's: dates as DATE, money as DECIMAL(18,2)), the sessions table to
     `<name>.sessions.parquet` and everything else to `<name>.json`.
     """
     path = Path(path)
@@ -334,21 +351,7 @@ def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = truth["customer_daily_metrics"]
-    table = pa.table(
-        {
-            "customer_id": pa.array([r["customer_id"] for r in rows], pa.string()),
-            "event_date": pa.array(
-                [date.fromisoformat(r["event_date"]) for r in rows], pa.date32()
-            ),
-            "page_views": pa.array([r["page_views"] for r in rows], pa.int64()),
-            "add_to_cart_count": pa.array([r["add_to_cart_count"] for r in rows], pa.int64()),
-            "purchase_count": pa.array([r["purchase_count"] for r in rows], pa.int64()),
-            "total_revenue": pa.array(
-                [Decimal(r["total_revenue"]) for r in rows], pa.decimal128(18, 2)
-            ),
-        }
-    )
+    table = _daily_arrow(truth["customer_daily_metrics"], customer_daily)
     pq.write_table(table, path)
     sessions_path = _sessions_parquet(path)
     pq.write_table(pa.table(truth["sessions"]["table"]), sessions_path)
@@ -359,6 +362,27 @@ def write_truth(truth: dict[str, Any], path: Path) -> list[Path]:
     side = path.with_suffix(".json")
     side.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return [path, sessions_path, side]
+
+
+def _daily_arrow(rows: list[dict[str, Any]], declared: GoldTable) -> Any:
+    """The customer_daily_metrics truth rows as an arrow table typed from the declaration."""
+    import pyarrow as pa
+
+    kinds = {k.name: k.kind for k in declared.keys}
+    kinds |= {m.name: m.kind for m in declared.measures if m.truth is not None}
+    kinds |= {d.name: d.kind for d in declared.derived}
+    columns = {}
+    for name, kind in kinds.items():
+        values = [r[name] for r in rows]
+        if kind == "date":
+            columns[name] = pa.array([date.fromisoformat(v) for v in values], pa.date32())
+        elif kind == "money":
+            columns[name] = pa.array([Decimal(v) for v in values], pa.decimal128(18, 2))
+        elif kind == "int":
+            columns[name] = pa.array(values, pa.int64())
+        else:
+            columns[name] = pa.array(values)
+    return pa.table(columns)
 
 
 def _sessions_parquet(path: Path) -> Path:
@@ -373,13 +397,9 @@ def read_truth(path: Path) -> dict[str, Any]:
 
         truth = orjson.loads(path.with_suffix(".json").read_bytes())
         rows = pq.read_table(path).to_pylist()
+        # Back to the JSON form: dates and money (Decimal) as text.
         truth["customer_daily_metrics"] = [
-            {
-                **r,
-                "event_date": r["event_date"].isoformat(),
-                "total_revenue": str(r["total_revenue"]),
-            }
-            for r in rows
+            {k: str(v) if isinstance(v, (date, Decimal)) else v for k, v in r.items()} for r in rows
         ]
         sessions = truth["sessions"]
         if sessions.pop("table_parquet", None):

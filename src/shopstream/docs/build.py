@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shopstream.docs import bench_tables, config_ref, contract_ref, sizing
+from shopstream.docs import bench_tables, config_ref, contract_ref, gold_ref, sizing
 from shopstream.docs.bench_results import RESULTS_DIR, Result, load_results
 from shopstream.docs.blocks import render_blocks
 from shopstream.errors import DocsError
@@ -47,6 +47,7 @@ def renderers(sources: Sources) -> dict[str, Callable[[], str]]:
         "contract-clean-fields": contract_ref.clean_fields,
         "contract-dead-letter-fields": contract_ref.dead_letter_fields,
         "contract-tiers": contract_ref.tiers,
+        "gold-tables": gold_ref.gold_tables,
     }
     for stem in bench_tables.SPECS:
         name = f"bench-{stem}"

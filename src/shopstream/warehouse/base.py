@@ -28,6 +28,8 @@ import pyarrow as pa
 from shopstream.contract import DEFAULT_LATENESS_HORIZON, TOTAL_SQL_TYPE
 from shopstream.errors import ShopstreamError, Transient
 from shopstream.faults import pause_at
+from shopstream.gold_tables.model import GoldTable
+from shopstream.gold_tables.tables import GOLD_TABLES
 from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
     DEAD_LETTERS_SCHEMA,
@@ -62,9 +64,6 @@ from shopstream.warehouse.exceptions import (
     WarehouseSchemaError,
 )
 
-# Aggregate tables upserted from each batch's new events (see sql/commit.sql).
-GOLD_TABLES = ("customer_daily_metrics", "hourly_metrics", "product_daily_metrics")
-
 
 class Cursor(Protocol):
     """The DB-API subset both backends' cursors provide."""
@@ -85,6 +84,9 @@ class Warehouse(ABC):
     """
 
     kind: ClassVar[Dialect]
+    # The aggregate tables upserted from each batch's new events (gold_tables/tables.py);
+    # a test may set its own declarations before init.
+    gold_tables: tuple[GoldTable, ...] = GOLD_TABLES
 
     def __init__(self) -> None:
         self._write_lock = threading.RLock()
@@ -133,7 +135,7 @@ class Warehouse(ABC):
             try:
                 applied = self._rename_columns(cur)
                 applied += self._widen_totals(cur)
-                statements = schema_statements(self.kind)
+                statements = schema_statements(self.kind, self.gold_tables)
                 views = [st for st in statements if not st.startswith("CREATE TABLE")]
                 for stmt in statements:
                     if stmt not in views:
@@ -169,7 +171,7 @@ class Warehouse(ABC):
         ev = first_per_key(clean, ("event_id",))
         dl_read = conform(dead_letters, DEAD_LETTERS_SCHEMA, "dead_letters")
         dl = first_per_key(dl_read, DEAD_LETTER_KEY)
-        sql = commit_statements(self.kind)
+        sql = commit_statements(self.kind, self.gold_tables)
         with self._write_lock, self._writer() as cur:
             in_txn = False
             try:
@@ -192,9 +194,9 @@ class Warehouse(ABC):
                     cur.execute(sql["insert_silver_events"], [now, meta.batch_id])
                     # UPDATE existing keys first, then INSERT the missing ones: the other
                     # order would add the new keys' figures twice.
-                    for target in GOLD_TABLES:
-                        cur.execute(sql[f"update_{target}"], [now])
-                        cur.execute(sql[f"insert_{target}"], [now])
+                    for target in self.gold_tables:
+                        cur.execute(sql[f"update_{target.name}"], [now])
+                        cur.execute(sql[f"insert_{target.name}"], [now])
                 new_dl = 0
                 if dl.num_rows:
                     cur.execute(sql["mark_existing_dead_letters"], [dead_letters_since(dl)])
@@ -409,7 +411,7 @@ class Warehouse(ABC):
         CREATE TABLE IF NOT EXISTS keeps a same-named table someone else made; without this
         check Gold would fail on it at every batch, forever.
         """
-        for table, wanted in expected_columns().items():
+        for table, wanted in expected_columns(self.gold_tables).items():
             cur.execute(table_columns_query(self.kind), [table])
             missing = sorted(wanted - {row[0] for row in cur.fetchall()})
             if missing:

@@ -28,15 +28,18 @@ from shopstream.contract import (
     Field,
     field_names,
 )
+from shopstream.gold_tables.model import GoldTable
+from shopstream.gold_tables.render import backfill_statement, commit_blocks, create_table
+from shopstream.gold_tables.tables import GOLD_TABLE_NAMES, GOLD_TABLES
 
 Dialect = Literal["duckdb", "snowflake"]
+
+Tables = tuple[GoldTable, ...]
 
 TABLES = (
     "silver_events",
     "clean_sources",
-    "customer_daily_metrics",
-    "hourly_metrics",
-    "product_daily_metrics",
+    *GOLD_TABLE_NAMES,
     "dead_letter_events",
     "pipeline_batches",
 )
@@ -50,6 +53,9 @@ VIEWS = (
     "revenue_by_category",
     "dead_letter_counts",
     "pipeline_counts",
+    "session_funnel",
+    "product_performance",
+    "top_products",
 )
 
 # Columns renamed since a schema was released: (table, old name, new name), applied in order
@@ -108,9 +114,11 @@ def tier_case(revenue: str) -> str:
     return f"CASE {whens} ELSE '{lowest}' END"
 
 
-def _placeholders() -> dict[str, str]:
-    """Column lists and rules derived from the contract, by template placeholder name."""
+def _placeholders(tables: Tables) -> dict[str, str]:
+    """Column lists and rules derived from the contract and the Gold declarations."""
     return {
+        "gold_tables": "\n".join(create_table(t) + backfill_statement(t) for t in tables),
+        "gold_commit": "\n".join(commit_blocks(t) for t in tables),
         "silver_events_columns": _column_defs(CLEAN_FIELDS, constraints=True),
         "dead_letter_columns": ", ".join(field_names(DEAD_LETTER_FIELDS)),
         "event_columns": ", ".join(field_names(CLEAN_FIELDS)),
@@ -123,11 +131,11 @@ def _placeholders() -> dict[str, str]:
     }
 
 
-def _source(name: str) -> str:
-    """A SQL file of the package with the contract column lists filled in."""
+def _source(name: str, tables: Tables = GOLD_TABLES) -> str:
+    """A SQL file of the package with the contract column lists and Gold tables filled in."""
     text = resources.files("shopstream.warehouse.sql").joinpath(name).read_text("utf-8")
     # schema.sql uses $dead_letter_columns as a DDL list, commit.sql as a name list.
-    subs = _placeholders()
+    subs = _placeholders(tables)
     if name == "schema.sql":
         subs["dead_letter_columns"] = _column_defs(DEAD_LETTER_FIELDS, constraints=True)
     # safe_: commit.sql's `$fragment` references are filled later by commit_statements,
@@ -150,17 +158,17 @@ def render(sql: str, dialect: Dialect) -> list[str]:
 
 
 @cache
-def schema_statements(dialect: Dialect) -> tuple[str, ...]:
+def schema_statements(dialect: Dialect, tables: Tables = GOLD_TABLES) -> tuple[str, ...]:
     """CREATE TABLE IF NOT EXISTS + CREATE OR REPLACE VIEW statements, in order."""
-    text = _strict(_source("schema.sql")) + "\n" + _strict(_source("views.sql"))
+    text = _strict(_source("schema.sql", tables)) + "\n" + _strict(_source("views.sql", tables))
     return tuple(render(text, dialect))
 
 
 @cache
-def expected_columns() -> dict[str, frozenset[str]]:
+def expected_columns(tables: Tables = GOLD_TABLES) -> dict[str, frozenset[str]]:
     """Each table's columns as schema.sql creates them (lower case), for the schema check."""
     out = {}
-    for stmt in sqlglot.parse(_strict(_source("schema.sql")), read="duckdb"):
+    for stmt in sqlglot.parse(_strict(_source("schema.sql", tables)), read="duckdb"):
         if isinstance(stmt, sqlglot.exp.Create) and isinstance(stmt.this, sqlglot.exp.Schema):
             table = stmt.this.this.name.lower()
             out[table] = frozenset(
@@ -217,13 +225,14 @@ def needs_widening(precision: object) -> bool:
 
 
 @cache
-def commit_statements(dialect: Dialect) -> dict[str, str]:
+def commit_statements(dialect: Dialect, tables: Tables = GOLD_TABLES) -> dict[str, str]:
     """The named statements of the batch commit (see sql/commit.sql), rendered.
 
     `-- fragment: x` blocks are SQL snippets spliced into later statements as `$x`, so the
-    per-batch aggregates are written once for both halves of an upsert.
+    per-batch aggregates are written once for both halves of an upsert. `tables` are the
+    Gold tables upserted (a test may declare others).
     """
-    return named_statements("commit.sql", dialect)
+    return named_statements("commit.sql", dialect, tables)
 
 
 @cache
@@ -232,9 +241,9 @@ def lease_statements(dialect: Dialect) -> dict[str, str]:
     return named_statements("lease.sql", dialect)
 
 
-def named_statements(name: str, dialect: Dialect) -> dict[str, str]:
+def named_statements(name: str, dialect: Dialect, tables: Tables = GOLD_TABLES) -> dict[str, str]:
     """`-- name:` blocks of one SQL file (with `-- fragment:` splicing), rendered."""
-    parts = _BLOCK.split(_source(name))
+    parts = _BLOCK.split(_source(name, tables))
     fragments: dict[str, str] = {}
     out: dict[str, str] = {}
     for kind, block, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):

@@ -28,44 +28,10 @@ INSERT INTO clean_sources (source_partition, source_offset, batch_id)
 SELECT source_partition, source_offset, batch_id FROM silver_events
 WHERE NOT EXISTS (SELECT 1 FROM clean_sources);
 
-CREATE TABLE IF NOT EXISTS customer_daily_metrics (
-    customer_id VARCHAR NOT NULL,
-    event_date DATE NOT NULL,
-    page_views BIGINT NOT NULL,
-    add_to_cart_count BIGINT NOT NULL,
-    purchase_count BIGINT NOT NULL,
-    total_revenue $total_type NOT NULL,
-    updated_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (customer_id, event_date)
-);
-
-CREATE TABLE IF NOT EXISTS hourly_metrics (
-    event_hour TIMESTAMP NOT NULL,
-    events BIGINT NOT NULL,
-    page_views BIGINT NOT NULL,
-    add_to_cart_count BIGINT NOT NULL,
-    purchase_count BIGINT NOT NULL,
-    units_sold BIGINT NOT NULL,
-    total_revenue $total_type NOT NULL,
-    updated_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (event_hour)
-);
-
--- Keyed by product and date; category is the latest non-null category seen for the product.
--- Files created earlier named its counters views/carts/purchases/revenue; init renames them
--- (dialect.COLUMN_RENAMES) without touching the rows.
-CREATE TABLE IF NOT EXISTS product_daily_metrics (
-    product_id VARCHAR NOT NULL,
-    event_date DATE NOT NULL,
-    category VARCHAR,
-    page_views BIGINT NOT NULL,
-    add_to_cart_count BIGINT NOT NULL,
-    purchase_count BIGINT NOT NULL,
-    units_sold BIGINT NOT NULL,
-    total_revenue $total_type NOT NULL,
-    updated_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (product_id, event_date)
-);
+-- The Gold tables, rendered from their declarations (shopstream/gold_tables/tables.py).
+-- product_daily_metrics: files created earlier named its counters views/carts/purchases/
+-- revenue; init renames them (dialect.COLUMN_RENAMES) without touching the rows.
+$gold_tables
 
 CREATE TABLE IF NOT EXISTS dead_letter_events (
     $dead_letter_columns,

@@ -8,29 +8,41 @@
 
 -- The three funnel stages, always all three rows (zeros before any data).
 -- conversion_from_views = unique customers at this stage / unique customers who viewed.
+-- From customer_daily_metrics, not silver_events: a customer has an event of a type iff
+-- one of its days counts one, so the distinct counts are exact.
 CREATE OR REPLACE VIEW event_funnel AS
 WITH stages AS (
     SELECT * FROM (VALUES (1, 'PAGE_VIEW'), (2, 'ADD_TO_CART'), (3, 'PURCHASE'))
         AS v (stage, event_type)
 ),
 counts AS (
-    SELECT event_type, COUNT(*) AS events, COUNT(DISTINCT customer_id) AS unique_customers
-    FROM silver_events
-    GROUP BY event_type
+    SELECT
+        CAST(COALESCE(SUM(page_views), 0) AS BIGINT) AS page_views,
+        CAST(COALESCE(SUM(add_to_cart_count), 0) AS BIGINT) AS add_to_cart_count,
+        CAST(COALESCE(SUM(purchase_count), 0) AS BIGINT) AS purchase_count,
+        COUNT(DISTINCT CASE WHEN page_views > 0 THEN customer_id END) AS viewers,
+        COUNT(DISTINCT CASE WHEN add_to_cart_count > 0 THEN customer_id END) AS carters,
+        COUNT(DISTINCT CASE WHEN purchase_count > 0 THEN customer_id END) AS buyers
+    FROM customer_daily_metrics
 ),
-viewers AS (
-    SELECT COUNT(DISTINCT customer_id) AS n FROM silver_events WHERE event_type = 'PAGE_VIEW'
+by_stage AS (
+    SELECT
+        s.stage,
+        s.event_type,
+        CASE s.stage WHEN 1 THEN c.page_views WHEN 2 THEN c.add_to_cart_count
+            ELSE c.purchase_count END AS events,
+        CASE s.stage WHEN 1 THEN c.viewers WHEN 2 THEN c.carters ELSE c.buyers END
+            AS unique_customers,
+        c.viewers
+    FROM stages AS s CROSS JOIN counts AS c
 )
 SELECT
-    s.stage,
-    s.event_type,
-    COALESCE(c.events, 0) AS events,
-    COALESCE(c.unique_customers, 0) AS unique_customers,
-    ROUND(CAST(COALESCE(c.unique_customers, 0) AS DOUBLE) / NULLIF(v.n, 0), 4)
-        AS conversion_from_views
-FROM stages AS s
-CROSS JOIN viewers AS v
-LEFT JOIN counts AS c ON c.event_type = s.event_type;
+    stage,
+    event_type,
+    events,
+    unique_customers,
+    ROUND(CAST(unique_customers AS DOUBLE) / NULLIF(viewers, 0), 4) AS conversion_from_views
+FROM by_stage;
 
 -- One row per event_date; customers = customers with at least one purchase that day.
 CREATE OR REPLACE VIEW daily_customer_revenue AS
@@ -124,17 +136,17 @@ SELECT
     updated_at
 FROM totals;
 
--- Purchases by product category (NULL category shown as 'unknown').
+-- Purchases by product category (NULL category shown as 'unknown'), from the Gold
+-- customer_category_metrics (one row per customer and category, so customers = rows).
 CREATE OR REPLACE VIEW revenue_by_category AS
 SELECT
-    COALESCE(category, 'unknown') AS category,
-    SUM(CAST(COALESCE(reporting_amount, 0) AS $total_type)) AS revenue,
-    COUNT(*) AS orders,
-    CAST(SUM(quantity) AS BIGINT) AS units_sold,
-    COUNT(DISTINCT customer_id) AS customers
-FROM silver_events
-WHERE event_type = 'PURCHASE'
-GROUP BY COALESCE(category, 'unknown');
+    category,
+    SUM(CAST(total_revenue AS $total_type)) AS revenue,
+    CAST(SUM(purchase_count) AS BIGINT) AS orders,
+    CAST(SUM(units_sold) AS BIGINT) AS units_sold,
+    COUNT(*) AS customers
+FROM customer_category_metrics
+GROUP BY category;
 
 CREATE OR REPLACE VIEW dead_letter_counts AS
 SELECT
@@ -169,3 +181,67 @@ SELECT
     GREATEST(r.clean_read - s.clean, 0) AS redelivered_clean,
     GREATEST(r.dead_letters_read - s.dead_letter, 0) AS redelivered_dead_letter
 FROM stored AS s CROSS JOIN read_counts AS r;
+
+-- Sessions by the UTC hour they started and device (Gold `sessions`; events without a
+-- session_id are in no session). The funnel: sessions, those with a page view, a cart, a
+-- purchase; abandoned_carts = sessions with a cart and no purchase.
+-- cart_abandonment_rate = abandoned_carts / sessions with a cart;
+-- conversion_rate = converted sessions / sessions.
+CREATE OR REPLACE VIEW session_funnel AS
+SELECT
+    DATE_TRUNC('hour', first_event_at) AS session_hour,
+    COALESCE(device, 'unknown') AS device,
+    COUNT(*) AS sessions,
+    CAST(SUM(CASE WHEN page_views > 0 THEN 1 ELSE 0 END) AS BIGINT) AS with_page_view,
+    CAST(SUM(CASE WHEN add_to_cart_count > 0 THEN 1 ELSE 0 END) AS BIGINT) AS with_cart,
+    CAST(SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS BIGINT) AS converted,
+    CAST(SUM(CASE WHEN abandoned_cart THEN 1 ELSE 0 END) AS BIGINT) AS abandoned_carts,
+    SUM(CAST(revenue AS $total_type)) AS revenue,
+    ROUND(CAST(SUM(CASE WHEN abandoned_cart THEN 1 ELSE 0 END) AS DOUBLE)
+        / NULLIF(SUM(CASE WHEN add_to_cart_count > 0 THEN 1 ELSE 0 END), 0), 4)
+        AS cart_abandonment_rate,
+    ROUND(CAST(SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS DOUBLE) / COUNT(*), 4)
+        AS conversion_rate
+FROM sessions
+GROUP BY DATE_TRUNC('hour', first_event_at), COALESCE(device, 'unknown');
+
+-- Per product, all time (Gold `product_daily_metrics`); category is the product's (one per
+-- product in the catalog: MAX over its days). revenue_rank 1 = highest revenue.
+-- view_to_purchase_rate = purchases / page views (NULL without views);
+-- view_to_cart_rate = carts / page views; cart_to_purchase_rate = purchases / carts.
+CREATE OR REPLACE VIEW product_performance AS
+WITH totals AS (
+    SELECT
+        product_id,
+        MAX(category) AS category,
+        CAST(SUM(page_views) AS BIGINT) AS page_views,
+        CAST(SUM(add_to_cart_count) AS BIGINT) AS add_to_cart_count,
+        CAST(SUM(purchase_count) AS BIGINT) AS purchase_count,
+        CAST(SUM(units_sold) AS BIGINT) AS units_sold,
+        SUM(CAST(total_revenue AS $total_type)) AS total_revenue
+    FROM product_daily_metrics
+    GROUP BY product_id
+)
+SELECT
+    product_id,
+    category,
+    page_views,
+    add_to_cart_count,
+    purchase_count,
+    units_sold,
+    total_revenue,
+    ROUND(CAST(purchase_count AS DOUBLE) / NULLIF(page_views, 0), 4) AS view_to_purchase_rate,
+    ROUND(CAST(add_to_cart_count AS DOUBLE) / NULLIF(page_views, 0), 4) AS view_to_cart_rate,
+    ROUND(CAST(purchase_count AS DOUBLE) / NULLIF(add_to_cart_count, 0), 4)
+        AS cart_to_purchase_rate,
+    RANK() OVER (ORDER BY total_revenue DESC) AS revenue_rank
+FROM totals;
+
+-- The 20 products with the highest revenue (ties broken by product_id), from
+-- product_performance.
+CREATE OR REPLACE VIEW top_products AS
+SELECT product_id, category, total_revenue, purchase_count, units_sold, page_views,
+       view_to_purchase_rate, revenue_rank
+FROM product_performance
+ORDER BY total_revenue DESC, product_id
+LIMIT 20;

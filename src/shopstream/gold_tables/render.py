@@ -1,0 +1,151 @@
+"""SQL of a declared Gold table, DuckDB dialect (warehouse/dialect.py renders it for Snowflake).
+
+Three pieces per table, spliced into warehouse/sql/schema.sql and commit.sql:
+- `create_table`: CREATE TABLE IF NOT EXISTS, key as PRIMARY KEY;
+- `commit_blocks`: the per-batch aggregate of the new rows (a `-- fragment:` block, shared
+  by both halves of the upsert), then UPDATE the stored keys and INSERT the missing ones.
+  Upserts rather than MERGE: the same effect in one transaction, and it also runs on
+  fakesnow, whose MERGE emulation creates a temp table mid-statement and so cannot run
+  inside an explicit transaction. UPDATE first: the other order would add the new keys'
+  figures twice.
+
+Examples:
+    >>> from shopstream.gold_tables.tables import HOURLY
+    >>> print(create_table(HOURLY).splitlines()[2].strip())
+    event_hour TIMESTAMP NOT NULL,
+"""
+
+from __future__ import annotations
+
+from string import Template
+
+from shopstream.contract import TOTAL_SQL_TYPE
+from shopstream.gold_tables.model import GoldTable, Measure
+
+
+def _typed(sql_type: str) -> str:
+    return Template(sql_type).substitute(total_type=TOTAL_SQL_TYPE)
+
+
+def create_table(table: GoldTable) -> str:
+    """CREATE TABLE IF NOT EXISTS for `table` (keys and measures NOT NULL unless declared)."""
+    cols = [f"{k.name} {_typed(k.sql_type)} NOT NULL" for k in table.keys]
+    cols += [
+        f"{m.name} {_typed(m.sql_type)}" + ("" if m.nullable else " NOT NULL")
+        for m in table.measures
+    ]
+    cols += [f"{d.name} {_typed(d.sql_type)} NOT NULL" for d in table.derived]
+    cols.append("updated_at TIMESTAMP NOT NULL")
+    cols.append(f"PRIMARY KEY ({', '.join(k.name for k in table.keys)})")
+    body = ",\n    ".join(cols)
+    head = f"-- {table.name}: {table.doc}.\nCREATE TABLE IF NOT EXISTS {table.name}"
+    return f"{head} (\n    {body}\n);\n"
+
+
+def fragment_name(table: GoldTable) -> str:
+    """The `-- fragment:` name of a table's per-batch aggregate."""
+    return f"{table.name}_source"
+
+
+def source_select(table: GoldTable, *, history: bool = False) -> str:
+    """The per-batch aggregate: one row per key over the batch's new events.
+
+    With `history`, the same over every stored event (silver_events), with the key's
+    latest load time as `updated_at`: the backfill of a table declared after them.
+    """
+    keys = [f"{k.sql} AS {k.name}" if k.sql != k.name else k.name for k in table.keys]
+    measures = [f"{_typed(m.sql)} AS {m.name}" for m in table.measures]
+    if history:
+        measures.append("MAX(loaded_at) AS updated_at")
+    where = [] if history else ["is_new"]
+    where += [table.where] if table.where else []
+    group = ", ".join(k.sql for k in table.keys)
+    select = ",\n    ".join([*keys, *measures])
+    source = "silver_events" if history else "stage_events"
+    filtered = f"\nWHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT\n    {select}\nFROM {source}{filtered}\nGROUP BY {group}"
+
+
+def backfill_statement(table: GoldTable) -> str:
+    """Fill an empty table from the stored events (no-op once it has a row).
+
+    A Gold table declared after a warehouse was filled starts with that warehouse's whole
+    history, so it is as exact as the tables that were there from the start. An empty
+    table whose silver_events is not empty only happens then: every stored event belongs
+    to a row of every table whose `where` it matches.
+    """
+    fresh = {m.name: f"s.{m.name}" for m in table.measures}
+    values = [f"s.{k.name}" for k in table.keys] + [f"s.{m.name}" for m in table.measures]
+    values += [f"{d.sql.format(**fresh)}" for d in table.derived]
+    return (
+        f"INSERT INTO {table.name}\n    ({', '.join(table.columns)}, updated_at)\n"
+        f"SELECT {', '.join(values)}, s.updated_at\n"
+        f"FROM ({source_select(table, history=True)}) AS s\n"
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table.name});\n"
+    )
+
+
+def _merged(m: Measure) -> str:
+    """The stored value `t.m` combined with the batch's `s.m`."""
+    t, s = f"t.{m.name}", f"s.{m.name}"
+    return {
+        "sum": f"{t} + {s}",
+        "min": f"LEAST({t}, {s})",
+        "max": f"GREATEST({t}, {s})",
+        "latest": f"COALESCE({s}, {t})",
+    }[m.merge]
+
+
+def _on(table: GoldTable) -> str:
+    return " AND ".join(f"t.{k.name} = s.{k.name}" for k in table.keys)
+
+
+def update_statement(table: GoldTable) -> str:
+    """UPDATE the stored keys the batch touches (every right-hand side sees the old row)."""
+    merged = {m.name: f"({_merged(m)})" for m in table.measures}
+    sets = [f"{m.name} = {_merged(m)}" for m in table.measures]
+    sets += [f"{d.name} = {d.sql.format(**merged)}" for d in table.derived]
+    sets.append("updated_at = ?")
+    body = ",\n    ".join(sets)
+    return (
+        f"UPDATE {table.name} AS t SET\n    {body}\n"
+        f"FROM (${fragment_name(table)}) AS s\nWHERE {_on(table)};"
+    )
+
+
+def insert_statement(table: GoldTable) -> str:
+    """INSERT the keys the batch adds (those not stored yet)."""
+    fresh = {m.name: f"s.{m.name}" for m in table.measures}
+    values = [f"s.{k.name}" for k in table.keys] + [f"s.{m.name}" for m in table.measures]
+    values += [f"{d.sql.format(**fresh)}" for d in table.derived]
+    first = table.keys[0].name
+    return (
+        f"INSERT INTO {table.name}\n    ({', '.join(table.columns)}, updated_at)\n"
+        f"SELECT {', '.join(values)}, ?\n"
+        f"FROM (${fragment_name(table)}) AS s\n"
+        f"LEFT JOIN {table.name} AS t ON {_on(table)}\n"
+        f"WHERE t.{first} IS NULL;"
+    )
+
+
+def commit_blocks(table: GoldTable) -> str:
+    """The table's commit.sql blocks: its fragment, `update_<name>` and `insert_<name>`."""
+    return (
+        f"-- fragment: {fragment_name(table)}\n{source_select(table)}\n\n"
+        f"-- name: update_{table.name}\n{update_statement(table)}\n\n"
+        f"-- name: insert_{table.name}\n{insert_statement(table)}\n"
+    )
+
+
+def truth_query(table: GoldTable, where: str | None = None) -> str:
+    """The table's rows as the truth writes them (dates as text), in the truth's order.
+
+    Works in both dialects as written. Compare through `truth.comparable`, which turns
+    money into Decimal on both sides (drivers return it as Decimal or text).
+    """
+    written = {"date": "CAST({0} AS VARCHAR) AS {0}", "hour": "{0}"}
+    keys = [written.get(k.kind, "{0}").format(k.name) for k in table.keys]
+    others = [m.name for m in table.measures] + [d.name for d in table.derived]
+    order = ", ".join(k.name for k in table.keys)
+    filtered = f" WHERE {where}" if where else ""
+    return f"SELECT {', '.join(keys + others)} FROM {table.name}{filtered} ORDER BY {order}"
