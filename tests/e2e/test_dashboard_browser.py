@@ -7,6 +7,7 @@ while a Gold-like committer keeps adding micro-batches; Kafka is the real sessio
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,27 @@ def test_live_page_matches_the_warehouse_and_shows_a_stall(
     for row in funnel:
         step = page.locator(f"#funnel [data-stage={row['event_type']}] b")
         assert step.inner_text() == f"{row['unique_customers']:,}"
+    devices = warehouse.query(
+        "SELECT device, SUM(sessions) AS sessions, SUM(abandoned_carts) AS abandoned, "
+        "SUM(with_cart) AS carted FROM session_funnel GROUP BY device"
+    )
+    assert page.locator("#sessions tbody tr[data-device]").count() == len(devices) > 0
+    for row in devices:
+        cells = page.locator(f"#sessions tr[data-device={row['device']}] td")
+        assert cells.nth(1).get_attribute("data-value") == str(row["sessions"])
+        rate = row["abandoned"] / row["carted"] if row["carted"] else None
+        shown_rate = cells.nth(5).get_attribute("data-value")
+        assert (float(shown_rate) if shown_rate else None) == pytest.approx(rate, abs=1e-4)
+    products = warehouse.query(
+        "SELECT product_id, total_revenue FROM top_products ORDER BY revenue_rank, product_id "
+        "LIMIT 10"
+    )
+    shown_products = page.locator("#top-products tbody tr[data-product]")
+    assert shown_products.count() == len(products) > 0
+    for i, row in enumerate(products):
+        assert shown_products.nth(i).get_attribute("data-product") == row["product_id"]
+        revenue = shown_products.nth(i).locator("td").nth(5).get_attribute("data-value")
+        assert Decimal(revenue) == row["total_revenue"]
     for row in warehouse.query("SELECT reason, dead_letters FROM dead_letter_counts"):
         head = page.locator(f"#dead-letters [data-reason={row['reason']}] b")
         assert head.inner_text() == f"{row['dead_letters']:,}"

@@ -117,6 +117,32 @@ class CategoryRevenue(BaseModel):
     customers: int
 
 
+class DeviceSessions(BaseModel):
+    """Sessions of one device, all hours (from the `session_funnel` view)."""
+
+    device: str
+    sessions: int
+    with_cart: int
+    converted: int
+    abandoned_carts: int
+    revenue: Money
+    conversion_rate: float | None = Field(description="converted / sessions")
+    cart_abandonment_rate: float | None = Field(description="abandoned carts / carted sessions")
+
+
+class TopProduct(BaseModel):
+    """One row of the `top_products` view."""
+
+    product_id: str
+    category: str | None
+    total_revenue: Money
+    purchase_count: int
+    units_sold: int
+    page_views: int
+    view_to_purchase_rate: float | None
+    revenue_rank: int
+
+
 class DeadLetterSample(BaseModel):
     """A rejected record: why, where it came from, and the start of its bytes."""
 
@@ -157,6 +183,8 @@ class Overview(BaseModel):
     top_customers: list[TopCustomer]
     tiers: dict[str, int]
     categories: list[CategoryRevenue]
+    sessions: list[DeviceSessions]
+    top_products: list[TopProduct]
     dead_letters: list[DeadLetterReason]
     status: dict[str, Any]
     warehouse_error: str | None
@@ -344,6 +372,16 @@ def _business_routes(read: Callable[[Callable[[Warehouse], Any]], Any]) -> APIRo
         """Purchases by product category."""
         return read(queries.categories)
 
+    @router.get("/api/sessions", response_model=list[DeviceSessions], tags=["business"])
+    def api_sessions() -> Any:
+        """Sessions, conversion and cart abandonment per device."""
+        return read(queries.sessions)
+
+    @router.get("/api/top-products", response_model=list[TopProduct], tags=["business"])
+    def api_top_products(limit: int = Query(10, ge=1, le=1000)) -> Any:
+        """Products by all-time revenue, with their view-to-purchase rate."""
+        return read(lambda wh: queries.top_products(wh, limit))
+
     @router.get("/api/dead-letters", response_model=list[DeadLetterReason], tags=["pipeline"])
     def api_dead_letters(samples: int = Query(3, ge=0, le=50)) -> Any:
         """Rejected records by reason code, with the newest samples of each."""
@@ -410,6 +448,8 @@ def _overview_routes(
             "top_customers": [],
             "tiers": {},
             "categories": [],
+            "sessions": [],
+            "top_products": [],
             "dead_letters": [],
             "status": doc,
             "warehouse_error": source.error if wh is None else None,
@@ -425,6 +465,8 @@ def _overview_routes(
                     "top_customers": queries.top_customers(wh),
                     "tiers": queries.tiers(wh),
                     "categories": queries.categories(wh),
+                    "sessions": queries.sessions(wh),
+                    "top_products": queries.top_products(wh),
                     "dead_letters": queries.dead_letters(wh),
                 }
             except ShopstreamError as err:

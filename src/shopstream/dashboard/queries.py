@@ -42,6 +42,18 @@ CATEGORIES = (
     "SELECT category, revenue, orders, units_sold, customers FROM revenue_by_category "
     "ORDER BY revenue DESC, category"
 )
+# Sessions by device, all hours (the `session_funnel` view over Gold's `sessions` table).
+SESSIONS_BY_DEVICE = (
+    "SELECT device, CAST(SUM(sessions) AS BIGINT) AS sessions, "
+    "CAST(SUM(with_cart) AS BIGINT) AS with_cart, CAST(SUM(converted) AS BIGINT) AS converted, "
+    "CAST(SUM(abandoned_carts) AS BIGINT) AS abandoned_carts, SUM(revenue) AS revenue "
+    "FROM session_funnel GROUP BY device ORDER BY sessions DESC, device"
+)
+TOP_PRODUCTS = (
+    "SELECT product_id, category, total_revenue, purchase_count, units_sold, page_views, "
+    "view_to_purchase_rate, revenue_rank FROM top_products "
+    "ORDER BY revenue_rank, product_id LIMIT {limit}"
+)
 DEAD_LETTER_COUNTS = (
     "SELECT reason, dead_letters, last_processed_at FROM dead_letter_counts "
     "ORDER BY dead_letters DESC, reason"
@@ -107,6 +119,25 @@ def tiers(wh: Warehouse) -> dict[str, int]:
 def categories(wh: Warehouse) -> list[dict[str, Any]]:
     """Purchases by category."""
     return run(wh, CATEGORIES)
+
+
+def sessions(wh: Warehouse) -> list[dict[str, Any]]:
+    """Sessions, carts, conversions and abandoned carts per device, with their rates."""
+    rows = run(wh, SESSIONS_BY_DEVICE)
+    for r in rows:
+        r["conversion_rate"] = _ratio(r["converted"], r["sessions"])
+        r["cart_abandonment_rate"] = _ratio(r["abandoned_carts"], r["with_cart"])
+    return rows
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    """part / whole rounded to 4 places, None without a whole (as the views compute it)."""
+    return round(part / whole, 4) if whole else None
+
+
+def top_products(wh: Warehouse, limit: int = 10) -> list[dict[str, Any]]:
+    """Products by all-time revenue, with their view-to-purchase rate."""
+    return run(wh, TOP_PRODUCTS.format(limit=int(limit)))
 
 
 def dead_letters(wh: Warehouse, samples: int = 3) -> list[dict[str, Any]]:

@@ -150,6 +150,8 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
         "/api/hourly",
         "/api/top-customers",
         "/api/categories",
+        "/api/sessions",
+        "/api/top-products",
         "/api/dead-letters",
         "/api/status",
         "/api/overview",
@@ -197,3 +199,39 @@ def test_health_says_since_when_the_warehouse_is_unavailable(
     app_status = client.app.state.status  # type: ignore[attr-defined]
     app_status.ttl = 0.0  # rebuild the document now instead of after its cache time
     assert not any("warehouse unavailable" in p for p in client.get("/health").json()["problems"])
+
+
+def test_sessions_by_device_come_from_the_sessions_table(client: TestClient) -> None:
+    # Five sessions (one per customer, all desktop): alice, bob, carol and dave bought;
+    # alice and carol carted and then bought, so no cart was abandoned; erin only looked.
+    assert client.get("/api/sessions").json() == [
+        {
+            "device": "desktop",
+            "sessions": 5,
+            "with_cart": 2,
+            "converted": 4,
+            "abandoned_carts": 0,
+            "revenue": "1790.00",
+            "conversion_rate": 0.8,
+            "cart_abandonment_rate": 0.0,
+        }
+    ]
+
+
+def test_top_products_equal_the_view(client: TestClient, filled_wh: Warehouse) -> None:
+    body = client.get("/api/top-products", params={"limit": 3}).json()
+    view = filled_wh.query("SELECT * FROM top_products ORDER BY revenue_rank, product_id LIMIT 3")
+    assert body == plain(view)
+    # p-books: bob's 520 + alice's 500, from 2 views and 2 purchases; e05's re-send is not sold.
+    assert [(r["product_id"], r["total_revenue"]) for r in body] == [
+        ("p-books", "1020.00"),
+        ("p-electronics", "600.00"),
+        ("p-toys", "150.00"),
+    ]
+    assert body[0]["view_to_purchase_rate"] == 1.0
+
+
+def test_overview_carries_the_session_and_product_panels(client: TestClient) -> None:
+    o = client.get("/api/overview").json()
+    assert o["sessions"] == client.get("/api/sessions").json()
+    assert o["top_products"] == client.get("/api/top-products").json()

@@ -129,6 +129,26 @@ function renderCategories(rows) {
   }
 }
 
+function renderSessions(rows) {
+  $("sessions").querySelector("tbody").innerHTML = rows.length
+    ? rows.map((r) => `<tr data-device="${esc(r.device)}"><td>${esc(r.device)}</td>
+        <td class="num" data-value="${r.sessions}">${int(r.sessions)}</td><td class="num">${int(r.with_cart)}</td>
+        <td class="num">${int(r.converted)}</td><td class="num">${pct(r.conversion_rate)}</td>
+        <td class="num" data-value="${r.cart_abandonment_rate ?? ""}">${pct(r.cart_abandonment_rate)}</td></tr>`).join("")
+    : `<tr><td colspan="6" class="empty">no sessions yet</td></tr>`;
+  const total = rows.reduce((n, r) => n + Number(r.sessions), 0);
+  const converted = rows.reduce((n, r) => n + Number(r.converted), 0);
+  $("session-summary").textContent = total ? `${int(total)} sessions · ${pct(converted / total)} converted` : "";
+}
+
+function renderProducts(rows) {
+  $("top-products").querySelector("tbody").innerHTML = rows.length
+    ? rows.map((r) => `<tr data-product="${esc(r.product_id)}"><td>${r.revenue_rank}</td><td>${esc(r.product_id)}</td>
+        <td>${esc(r.category || "unknown")}</td><td class="num">${int(r.purchase_count)}</td>
+        <td class="num">${pct(r.view_to_purchase_rate)}</td><td class="num" data-value="${esc(r.total_revenue)}">${money(r.total_revenue)}</td></tr>`).join("")
+    : `<tr><td colspan="6" class="empty">no products sold yet</td></tr>`;
+}
+
 function renderTop(rows, tiers) {
   $("top-customers").querySelector("tbody").innerHTML = rows.length
     ? rows.map((r) => `<tr><td>${r.revenue_rank}</td><td>${esc(r.customer_id)}</td>
@@ -253,6 +273,8 @@ async function tick() {
     renderHourly(o.hourly);
     renderCategories(o.categories);
     renderTop(o.top_customers, o.tiers);
+    renderSessions(o.sessions || []);
+    renderProducts(o.top_products || []);
     renderDeadLetters(o.dead_letters);
     renderPipeline(o.status);
     renderThroughput(o.status);
