@@ -32,6 +32,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
             "faults",
             "gold_tables",  # declarations only: read by bronze's truth and the warehouse
             "home",
+            "lazy",
             "kafka",
             "ports",
             "procinfo",

@@ -14,8 +14,9 @@ machine's CLI start, measured with `python -X importtime`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shopstream.lazy import lazy_names
 
 if TYPE_CHECKING:
     from shopstream.sqlendpoint.endpoint import SqlEndpoint, serving
@@ -38,13 +39,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)
 
 
 __all__ = [
