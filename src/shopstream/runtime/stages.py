@@ -291,11 +291,25 @@ def process_available_now(
     return streams
 
 
+def _last_progress(query: Any) -> dict[str, Any] | None:
+    """The query's last progress; None once Spark's JVM is gone.
+
+    A SIGTERM to the whole process group stops the JVM too, and the final status line is
+    printed after it: py4j then raises ConnectionRefusedError (a CI run's exit 1)."""
+    from py4j.protocol import Py4JError
+
+    try:
+        progress: dict[str, Any] | None = query.lastProgress
+    except (OSError, Py4JError):
+        return None
+    return progress
+
+
 def status_line(streams: Streams) -> str:
     """One line: input rates and Gold's counters."""
     parts = []
     for name, q in streams.queries.items():
-        p: dict[str, Any] | None = q.lastProgress
+        p = _last_progress(q)
         if p:
             parts.append(f"{name} {p.get('processedRowsPerSecond') or 0:,.0f}/s")
     g = counters(streams.gold)

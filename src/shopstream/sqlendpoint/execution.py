@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,8 @@ class Result:
     rows: Iterator[tuple[Any, ...]] = field(default_factory=lambda: iter(()))
     formats: list[int] | None = None  # per column, 1 = binary (extended protocol only)
     sent: int = 0
+    # Called before each row is sent: raises when the statement must stop (its memory).
+    check: Callable[[], None] = field(default=lambda: None, repr=False)
     _peeked: list[tuple[Any, ...]] = field(default_factory=list)
 
     def take(self, limit: int) -> tuple[Iterator[tuple[Any, ...]], bool]:
@@ -111,7 +113,7 @@ class Executor:
             return Result("SELECT 0")
         columns = [(d[0], types.pg_type(d[1])) for d in cur.description]
         self._stream = self._rows(cur, timer, memory)
-        return Result("", columns, self._stream)
+        return Result("", columns, self._stream, check=self._check_memory)
 
     def _rows(
         self, cur: duckdb.DuckDBPyConnection, timer: threading.Timer | None, memory: Any
@@ -223,22 +225,34 @@ class Executor:
                 with self._lock:
                     self._preemptible = False
 
+    def _check_memory(self) -> None:
+        """Raise 53200 if the watchdog cancelled the statement while its rows were encoded.
+
+        Interrupting DuckDB stops a fetch, not the encoding of a row already fetched: a
+        one-row 1 GB list went on to be sent, and a client too slow to read it was cut off
+        by the send timeout instead of getting the error."""
+        if self._over_memory:
+            raise self._memory_error()
+
     def _error(self, err: duckdb.Error) -> PgError:
         error = error_of(err)
         if error.code == QUERY_CANCELED:
             if self._over_memory:
-                return PgError(
-                    OUT_OF_MEMORY,
-                    "out of memory: the statements running on the SQL endpoint grew the "
-                    f"writing process by more than {self.memory.limit >> 20} MB "
-                    "(sql.client_memory_mb); this one was cancelled",
-                )
+                return self._memory_error()
             error.text = (
                 "canceling statement due to user request"
                 if self._canceled
                 else self._timeout_text()
             )
         return error
+
+    def _memory_error(self) -> PgError:
+        return PgError(
+            OUT_OF_MEMORY,
+            "out of memory: the statements running on the SQL endpoint grew the writing "
+            f"process by more than {self.memory.limit >> 20} MB (sql.client_memory_mb); "
+            "this one was cancelled",
+        )
 
     def _timeout_text(self) -> str:
         return f"canceling statement due to statement timeout ({self.timeout:g} s)"

@@ -193,11 +193,15 @@ def send_rows(wire: Wire, result: Result, limit: int) -> None:
     if result.formats and 1 in result.formats:
         oids = [t.oid for _, t in result.columns]
         for row in rows:
-            wire.send(messages.data_row(_encode_row(row, oids, result.formats)))
+            data = messages.data_row(_encode_row(row, oids, result.formats))
+            result.check()
+            wire.send(data)
             result.sent += 1
     else:
         for row in rows:
-            wire.send(messages.data_row(None if v is None else types.to_text(v) for v in row))
+            data = messages.data_row(None if v is None else types.to_text(v) for v in row)
+            result.check()
+            wire.send(data)
             result.sent += 1
     if last:
         wire.send(messages.command_complete(result.tag or f"SELECT {result.sent}"))
