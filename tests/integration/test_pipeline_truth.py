@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -34,6 +35,7 @@ from shopstream.warehouse import open_warehouse
 from shopstream.warehouse.keys import generate_keypair
 
 EVENTS = 6_000
+DAY_MS = 86_400_000
 
 
 def _produce_with_truth(settings: Settings, seed: int) -> dict[str, Any]:
@@ -42,8 +44,17 @@ def _produce_with_truth(settings: Settings, seed: int) -> dict[str, Any]:
     incidents = parse_incidents(
         ["checkout_outage@6h+12h", "payment_failures@1d+12h:1", "bad_release@2d+12h"]
     )
+    # The backfill ends at the last UTC midnight, not now: the day/night curve then puts the
+    # same traffic in each incident window at any hour the test runs (ending at "now", a
+    # window could fall in a quiet night and touch no event).
+    midnight_ms = time.time_ns() // 1_000_000 // DAY_MS * DAY_MS
     cfg = GeneratorConfig.from_settings(
-        settings, seed=seed, customers=300, backfill_days=3, incidents=incidents
+        settings,
+        seed=seed,
+        customers=300,
+        backfill_days=3,
+        incidents=incidents,
+        now_ms=midnight_ms,
     )
     gen = EventGenerator(cfg, total_events=EVENTS)
     truth = TruthBuilder(gen)
