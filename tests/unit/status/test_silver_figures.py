@@ -3,37 +3,16 @@ reconciliation that waits for records in flight instead of failing."""
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
-from checkpoint_files import write_checkpoint
+from test_document import kafka
+from test_document import silver_done as silver_committed
 
 from shopstream.config import Settings
 from shopstream.spark.checkpoints import append_progress, checkpoint, progress_log
-from shopstream.status import KafkaSnapshot, build_status
+from shopstream.status import build_status
 from shopstream.status.silver import silver_progress_counts
 from shopstream.warehouse import Warehouse
-
-
-def kafka(settings: Settings, raw: dict[int, int], clean: int, dlq: int) -> KafkaSnapshot:
-    k = settings.kafka
-    return KafkaSnapshot(
-        True,
-        "127.0.0.1:9",
-        topics={
-            k.raw_topic: {p: (0, hi) for p, hi in raw.items()},
-            k.clean_topic: {0: (0, clean)},
-            k.dead_letter_topic: {0: (0, dlq)},
-        },
-    )
-
-
-def silver_committed(settings: Settings, offsets: dict[str, int], age: float) -> None:
-    ckpt = checkpoint(settings, "silver")
-    write_checkpoint(ckpt, {0: {settings.kafka.raw_topic: offsets}}, committed=0)
-    then = time.time() - age
-    os.utime(ckpt / "commits" / "0", (then, then))
 
 
 def progress(batch: int, clean: int, dead: int, *, query: str = "q1") -> dict[str, Any]:
