@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from shopstream.gold_tables.tables import GOLD_TABLE_NAMES
+from shopstream.gold_tables.render import upsert_steps
+from shopstream.gold_tables.tables import GOLD_TABLES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -93,7 +94,11 @@ def capture_batches(spark: SparkSession, settings: Settings, out: Path) -> list[
 
 def build_history(path: Path, events: int, end: datetime) -> None:
     """A DuckDB warehouse at `path` holding `events` old events (ending at `end`), in time order."""
-    from shopstream.warehouse.dialect import commit_statements, schema_statements
+    from shopstream.warehouse.dialect import (
+        DEAD_LETTER_SUMMARY_STEPS,
+        commit_statements,
+        schema_statements,
+    )
     from shopstream.warehouse.duckdb import connect_file
 
     sql = commit_statements("duckdb")
@@ -156,10 +161,12 @@ def build_history(path: Path, events: int, end: datetime) -> None:
             # The commit's own statements: the history has the shape Gold gives it.
             now = end
             conn.execute(sql["insert_silver_events"], [now, -1 - chunk])
-            for target in GOLD_TABLE_NAMES:
-                conn.execute(sql[f"update_{target}"], [now])
-                conn.execute(sql[f"insert_{target}"], [now])
+            for target in GOLD_TABLES:
+                for step, takes_now in upsert_steps(target):
+                    conn.execute(sql[step], [now] if takes_now else [])
             conn.execute(sql["insert_dead_letters"], [now, -1 - chunk])
+            for step, takes_now in DEAD_LETTER_SUMMARY_STEPS:
+                conn.execute(sql[step], [now] if takes_now else [])
             conn.execute("COMMIT")
         conn.execute("CHECKPOINT")
     finally:

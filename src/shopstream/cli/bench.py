@@ -356,6 +356,42 @@ def cost(
     console.print(f"results in {out}/cost.json and cost.png")
 
 
+@bench_app.command("reads")
+def reads(
+    sizes: str = typer.Option(
+        "0,10000000,100000000", "--sizes", help="History sizes in events, comma-separated."
+    ),
+    runs: int = typer.Option(7, "--runs", min=1, help="Timed runs of each read."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the built warehouses (state dir)."),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """Every dashboard panel and reporting view timed on histories of 0, 10M and 100M events;
+    each should take at most 50 ms on the largest (reads.json, reads.png).
+
+    Not part of CI: building the 100M history takes ~3 minutes and ~6 GiB of disk.
+    """
+    from shopstream.bench.reads import ReadsOptions, run
+    from shopstream.runtime.signals import stop_on_signals
+
+    try:
+        parsed = tuple(int(n) for n in sizes.split(","))
+    except ValueError:
+        raise ConfigError(f"--sizes takes whole events, comma-separated; got {sizes!r}") from None
+    if any(n < 0 for n in parsed):
+        raise ConfigError(f"--sizes must be 0 or more events each; got {sizes!r}")
+    settings = settings_from(home)
+    with stop_on_signals() as stop:
+        result = run(settings.state_dir / "bench-reads", ReadsOptions(parsed, runs, keep), out,
+                     console.print, stop.is_set)  # fmt: skip
+    for size in result["sizes"]:
+        console.print(
+            f"{size['history_events']:>11,} events: slowest read {size['slowest_read']} "
+            f"{size['slowest_read_ms']:.1f} ms; scan of silver_events {size['anchor_ms']:.1f} ms"
+        )
+    _verdict(result, f"every read <= {result['target_ms']:g} ms", out / "reads.json")
+
+
 @bench_app.command("cli")
 def cli(
     runs: int = typer.Option(15, "--runs", min=1, help="Timed runs of each command."),
@@ -391,6 +427,7 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.scale(1_000_000, 1, True, out, home)
     this.cost("0,1000,10000", 90.0, 60.0, True, False, out, home)
     this.cli(15, out, home)
+    this.reads("0,10000000,100000000", 7, False, out, home)
 
 
 def _verdict(result: dict, target: str, path: Path) -> None:

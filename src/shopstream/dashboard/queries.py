@@ -62,7 +62,7 @@ DEAD_LETTER_SAMPLES = (
     "SELECT reason, detail, source_topic, source_partition, source_offset, processed_at, "
     "raw_base64 FROM (SELECT reason, detail, source_topic, source_partition, source_offset, "
     "processed_at, raw_base64, ROW_NUMBER() OVER (PARTITION BY reason "
-    "ORDER BY processed_at DESC, source_offset DESC) AS rn FROM dead_letter_events) AS d "
+    "ORDER BY processed_at DESC, source_offset DESC) AS rn FROM dead_letter_samples) AS d "
     "WHERE rn <= {limit} ORDER BY reason, rn"
 )
 

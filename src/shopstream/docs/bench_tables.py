@@ -211,6 +211,32 @@ def _cost_target(r: Result) -> str:
     )
 
 
+def _reads(r: Result) -> str:
+    parts = [
+        f"{_events(x['history_events'])} events: slowest read {x['slowest_read_ms']:.1f} ms "
+        f"(`{x['slowest_read']}`), scan of silver_events {x['anchor_ms']:.0f} ms"
+        for x in r["sizes"]
+    ]
+    largest = [x for x in r["sizes"] if x["history_events"] == r["largest_history_events"]]
+    if largest:
+        parts[-1] = f"**{parts[-1]}**"
+    return "; ".join(parts) + ("" if r.get("complete", True) else " (interrupted)")
+
+
+def reads_table(results: dict[str, Result]) -> str:
+    """`bench reads`: one row per panel or view, its median ms at each history size."""
+    r = results.get("reads")
+    if r is None:
+        return f"No `bench/results/reads.json`: {NOT_RECORDED}. Run `shopstream bench reads`.\n"
+    sizes = r["sizes"]
+    head = " | ".join(f"{_events(x['history_events'])} events" for x in sizes)
+    rows = [f"| read | {head} |", "|---|" + "---|" * len(sizes)]
+    for name in sizes[0]["median_ms"] if sizes else []:
+        cells = " | ".join(f"{x['median_ms'].get(name, float('nan')):.1f} ms" for x in sizes)
+        rows.append(f"| {cell(name)} | {cells} |")
+    return "\n".join(rows) + "\n"
+
+
 _E2E = "End to end (`bench e2e`)"
 SPECS: dict[str, Spec] = {
     "producer": Spec("Producer (`bench producer`)", "bench producer", _producer, _at_least,
@@ -238,6 +264,9 @@ SPECS: dict[str, Spec] = {
                            lambda r: r.get("meets_target")),
     "scale": Spec("Scaling out: where the limit is here (`bench scale`)", "bench scale", _scale,
                   lambda r: "none (analysis)", lambda r: None),
+    "reads": Spec("Reads as history grows (`bench reads`)", "bench reads", _reads,
+                  lambda r: f"every read ≤ {r['target_ms']:g} ms at the largest history",
+                  lambda r: r.get("meets_target")),
     "cost": Spec("Cost per event (`bench cost`)", "bench cost", _cost, _cost_target,
                  lambda r: r.get("meets_target")),
     "soak": Spec("Soak: faults under load for 30 minutes (`bench soak`)", "bench soak", _soak,

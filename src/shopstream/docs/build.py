@@ -41,6 +41,7 @@ def renderers(sources: Sources) -> dict[str, Callable[[], str]]:
         "bench-headline": bench(bench_tables.headline),
         "bench-e2e-runs": bench(bench_tables.e2e_runs),
         "bench-scale-runs": bench(bench_tables.scale_runs),
+        "bench-reads-table": bench(bench_tables.reads_table),
         "sizing": bench(sizing.sizing),
         "contract-reasons": contract_ref.reasons,
         "contract-raw-fields": contract_ref.raw_fields,

@@ -94,6 +94,41 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class RollupColumn:
+    """A rollup's key (an expression over one row of its table, never NULL) or summed value."""
+
+    name: str
+    sql_type: str
+    sql: str
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A small summary of a Gold table: its rows grouped by `keys`, each `sums` added up.
+
+    What readers scan instead of the table (sessions by hour and device, not every
+    session), so a dashboard panel costs the rollup's size, not the history's. The commit
+    keeps it exact before upserting the table: every row the batch touches adds its new
+    contribution and takes back its stored one, so a row whose group changes (a late event
+    moving a session's first hour) moves between groups. `rows` names the sum counting the
+    table's rows (`1` per row); a group it brings to 0 is deleted, as a GROUP BY would have
+    no such group. No truth of its own: tests prove it equals the GROUP BY over its table.
+    """
+
+    name: str
+    doc: str
+    keys: tuple[RollupColumn, ...]
+    sums: tuple[RollupColumn, ...]
+    rows: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every stored column but updated_at, in table order."""
+        return (*(k.name for k in self.keys), *(m.name for m in self.sums))
+
+
+@dataclass(frozen=True)
 class GoldTable:
     """A Gold aggregate table, upserted from each batch's new events in the commit."""
 
@@ -105,6 +140,8 @@ class GoldTable:
     # Only new events matching this (SQL over stage_events, and its truth mask) have a row.
     where: str | None = None
     where_truth: TruthFn | None = None
+    # Summaries of this table kept in the same commit (upserted before it, see Rollup).
+    rollups: tuple[Rollup, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -125,6 +162,7 @@ class GoldTable:
             self.derived,
             self.where,
             self.where_truth,
+            self.rollups,
         )
 
 
@@ -215,6 +253,16 @@ def last_time(name: str) -> Measure:
         lambda r: r["ts_ms"],
         doc="latest event time",
     )
+
+
+def row_count(name: str) -> RollupColumn:
+    """A rollup's count of its table's rows."""
+    return RollupColumn(name, "BIGINT", "1", "rows of the table")
+
+
+def rows_where(name: str, condition: str, doc: str) -> RollupColumn:
+    """A rollup's count of its table's rows meeting `condition` (SQL over a row)."""
+    return RollupColumn(name, "BIGINT", f"CASE WHEN {condition} THEN 1 ELSE 0 END", doc)
 
 
 def latest_text(column: str, doc: str = "") -> Measure:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from string import Template
 
 from shopstream.contract import TOTAL_SQL_TYPE
-from shopstream.gold_tables.model import GoldTable, Measure
+from shopstream.gold_tables.model import GoldTable, Measure, Rollup, RollupColumn
 
 
 def _typed(sql_type: str) -> str:
@@ -129,11 +129,103 @@ def insert_statement(table: GoldTable) -> str:
 
 
 def commit_blocks(table: GoldTable) -> str:
-    """The table's commit.sql blocks: its fragment, `update_<name>` and `insert_<name>`."""
-    return (
+    """The table's commit.sql blocks: its fragment, `update_<name>` and `insert_<name>`.
+
+    Its rollups' blocks come first: they read the stored rows before the table's upsert.
+    """
+    return "".join(rollup_blocks(table, r) for r in table.rollups) + (
         f"-- fragment: {fragment_name(table)}\n{source_select(table)}\n\n"
         f"-- name: update_{table.name}\n{update_statement(table)}\n\n"
         f"-- name: insert_{table.name}\n{insert_statement(table)}\n"
+    )
+
+
+def upsert_steps(table: GoldTable) -> tuple[tuple[str, bool], ...]:
+    """The commit's statements for `table`, in order, each with whether it takes `now`."""
+    steps: list[tuple[str, bool]] = []
+    for r in table.rollups:
+        steps += [(f"update_{r.name}", True), (f"insert_{r.name}", True)]
+        steps.append((f"delete_empty_{r.name}", False))
+    return (*steps, (f"update_{table.name}", True), (f"insert_{table.name}", True))
+
+
+# ---- rollups (model.Rollup): summaries kept exact by each touched row's delta ---------------
+
+
+def _summed(c: RollupColumn, value: str) -> str:
+    """SUM of `value` in the column's type (money cast inside SUM, counts cast outside)."""
+    if c.sql_type == "BIGINT":
+        return f"CAST(SUM({value}) AS BIGINT)"
+    return f"SUM(CAST({value} AS {_typed(c.sql_type)}))"
+
+
+def _rollup_select(rollup: Rollup, source: str, *, signed: bool, latest: bool = False) -> str:
+    """GROUP BY the rollup's keys over `source`, rows of its table (with `sign` if signed).
+
+    `latest` adds the groups' latest `updated_at` (a backfill's load time).
+    """
+    keys = [f"{k.sql} AS {k.name}" for k in rollup.keys]
+    sums = [
+        f"{_summed(m, f'sign * ({m.sql})' if signed else m.sql)} AS {m.name}" for m in rollup.sums
+    ]
+    extra = ["MAX(updated_at) AS updated_at"] if latest else []
+    group = ", ".join(k.sql for k in rollup.keys)
+    return f"SELECT {', '.join(keys + sums + extra)}\nFROM {source}\nGROUP BY {group}"
+
+
+def create_rollup(rollup: Rollup) -> str:
+    """CREATE TABLE IF NOT EXISTS for a rollup (every column NOT NULL)."""
+    cols = [f"{c.name} {_typed(c.sql_type)} NOT NULL" for c in (*rollup.keys, *rollup.sums)]
+    cols.append("updated_at TIMESTAMP NOT NULL")
+    cols.append(f"PRIMARY KEY ({', '.join(k.name for k in rollup.keys)})")
+    body = ",\n    ".join(cols)
+    head = f"-- {rollup.name}: {rollup.doc}.\nCREATE TABLE IF NOT EXISTS {rollup.name}"
+    return f"{head} (\n    {body}\n);\n"
+
+
+def rollup_backfill(table: GoldTable, rollup: Rollup) -> str:
+    """Fill an empty rollup from its table's stored rows (a rollup declared after them)."""
+    source = f"{table.name}\nWHERE NOT EXISTS (SELECT 1 FROM {rollup.name})"
+    select = _rollup_select(rollup, source, signed=False, latest=True)
+    return f"INSERT INTO {rollup.name} ({', '.join(rollup.columns)}, updated_at)\n{select};\n"
+
+
+def _delta(table: GoldTable, rollup: Rollup) -> str:
+    """The batch's change to the rollup: touched rows' merged values minus their stored ones."""
+    first = table.keys[0].name
+    merged = {
+        m.name: f"(CASE WHEN t.{first} IS NULL THEN s.{m.name} ELSE {_merged(m)} END)"
+        for m in table.measures
+    }
+    new = [f"s.{k.name} AS {k.name}" for k in table.keys]
+    new += [f"{merged[m.name]} AS {m.name}" for m in table.measures]
+    new += [f"{d.sql.format(**merged)} AS {d.name}" for d in table.derived]
+    old = [f"t.{c} AS {c}" for c in table.columns]
+    batch = f"({source_select(table)}) AS s"
+    rows = (
+        f"(SELECT {', '.join(new)}, 1 AS sign\nFROM {batch}\n"
+        f"LEFT JOIN {table.name} AS t ON {_on(table)}\nUNION ALL\n"
+        f"SELECT {', '.join(old)}, -1 AS sign\nFROM {batch}\n"
+        f"JOIN {table.name} AS t ON {_on(table)}) AS r"
+    )
+    return _rollup_select(rollup, rows, signed=True)
+
+
+def rollup_blocks(table: GoldTable, rollup: Rollup) -> str:
+    """A rollup's commit.sql blocks: its delta, update, insert and delete of empty groups."""
+    on = " AND ".join(f"t.{k.name} = s.{k.name}" for k in rollup.keys)
+    delta = f"{rollup.name}_delta"
+    sets = ", ".join(f"{m.name} = t.{m.name} + s.{m.name}" for m in rollup.sums)
+    values = ", ".join(f"s.{c}" for c in rollup.columns)
+    return (
+        f"-- fragment: {delta}\n{_delta(table, rollup)}\n\n"
+        f"-- name: update_{rollup.name}\nUPDATE {rollup.name} AS t SET {sets}, updated_at = ?\n"
+        f"FROM (${delta}) AS s\nWHERE {on};\n\n"
+        f"-- name: insert_{rollup.name}\nINSERT INTO {rollup.name}\n"
+        f"    ({', '.join(rollup.columns)}, updated_at)\nSELECT {values}, ?\n"
+        f"FROM (${delta}) AS s\nLEFT JOIN {rollup.name} AS t ON {on}\n"
+        f"WHERE t.{rollup.keys[0].name} IS NULL;\n\n"
+        f"-- name: delete_empty_{rollup.name}\nDELETE FROM {rollup.name} WHERE {rollup.rows} = 0;\n"
     )
 
 

@@ -29,6 +29,7 @@ from shopstream.contract import DEFAULT_LATENESS_HORIZON, TOTAL_SQL_TYPE
 from shopstream.errors import ShopstreamError, Transient
 from shopstream.faults import pause_at
 from shopstream.gold_tables.model import GoldTable
+from shopstream.gold_tables.render import upsert_steps
 from shopstream.gold_tables.tables import GOLD_TABLES
 from shopstream.warehouse.batch import (
     DEAD_LETTER_KEY,
@@ -45,6 +46,7 @@ from shopstream.warehouse.dedup import dead_letters_since, events_since, sources
 from shopstream.warehouse.dialect import (
     COLUMN_ADDITIONS,
     COLUMN_RENAMES,
+    DEAD_LETTER_SUMMARY_STEPS,
     TABLES,
     WIDENED_TOTALS,
     Dialect,
@@ -195,14 +197,16 @@ class Warehouse(ABC):
                     # UPDATE existing keys first, then INSERT the missing ones: the other
                     # order would add the new keys' figures twice.
                     for target in self.gold_tables:
-                        cur.execute(sql[f"update_{target.name}"], [now])
-                        cur.execute(sql[f"insert_{target.name}"], [now])
+                        for step, takes_now in upsert_steps(target):
+                            cur.execute(sql[step], [now] if takes_now else [])
                 new_dl = 0
                 if dl.num_rows:
                     cur.execute(sql["mark_existing_dead_letters"], [dead_letters_since(dl)])
                     new_dl = _scalar(cur, sql["count_new_dead_letters"])
                 if new_dl:
                     cur.execute(sql["insert_dead_letters"], [now, meta.batch_id])
+                    for step, takes_now in DEAD_LETTER_SUMMARY_STEPS:
+                        cur.execute(sql[step], [now] if takes_now else [])
                 if self.fence is not None:
                     self._check_fence(cur)
                 # Both timings end here, after every write but before COMMIT (the row that

@@ -29,7 +29,13 @@ from shopstream.contract import (
     field_names,
 )
 from shopstream.gold_tables.model import GoldTable
-from shopstream.gold_tables.render import backfill_statement, commit_blocks, create_table
+from shopstream.gold_tables.render import (
+    backfill_statement,
+    commit_blocks,
+    create_rollup,
+    create_table,
+    rollup_backfill,
+)
 from shopstream.gold_tables.tables import GOLD_TABLE_NAMES, GOLD_TABLES
 
 Dialect = Literal["duckdb", "snowflake"]
@@ -41,6 +47,8 @@ TABLES = (
     "clean_sources",
     *GOLD_TABLE_NAMES,
     "dead_letter_events",
+    "dead_letter_reasons",
+    "dead_letter_samples",
     "pipeline_batches",
 )
 VIEWS = (
@@ -90,6 +98,17 @@ _TABLE_COLUMNS = (
     "AND table_schema = CURRENT_SCHEMA()"
 )
 
+# Dead letters kept per reason in dead_letter_samples: the most /api/dead-letters shows.
+DEAD_LETTER_SAMPLES = 50
+# The commit's statements after insert_dead_letters (sql/commit.sql), each with whether it
+# takes `now`: the per-reason counts and the samples.
+DEAD_LETTER_SUMMARY_STEPS: tuple[tuple[str, bool], ...] = (
+    ("update_dead_letter_reasons", True),
+    ("insert_dead_letter_reasons", True),
+    ("insert_dead_letter_samples", False),
+    ("trim_dead_letter_samples", False),
+)
+
 _BLOCK = re.compile(r"^-- (name|fragment): (\w+)\s*$", re.MULTILINE)
 
 
@@ -114,10 +133,16 @@ def tier_case(revenue: str) -> str:
     return f"CASE {whens} ELSE '{lowest}' END"
 
 
+def _gold_schema(table: GoldTable) -> str:
+    """A Gold table's and its rollups' CREATE and backfill statements (rollups after it)."""
+    rollups = "".join(create_rollup(r) + rollup_backfill(table, r) for r in table.rollups)
+    return create_table(table) + backfill_statement(table) + rollups
+
+
 def _placeholders(tables: Tables) -> dict[str, str]:
     """Column lists and rules derived from the contract and the Gold declarations."""
     return {
-        "gold_tables": "\n".join(create_table(t) + backfill_statement(t) for t in tables),
+        "gold_tables": "\n".join(_gold_schema(t) for t in tables),
         "gold_commit": "\n".join(commit_blocks(t) for t in tables),
         "silver_events_columns": _column_defs(CLEAN_FIELDS, constraints=True),
         "dead_letter_columns": ", ".join(field_names(DEAD_LETTER_FIELDS)),
@@ -126,6 +151,8 @@ def _placeholders(tables: Tables) -> dict[str, str]:
         # transaction, so a failure always rolls back as one unit.
         "stage_event_columns": _column_defs(CLEAN_FIELDS, constraints=False),
         "stage_dead_letter_columns": _column_defs(DEAD_LETTER_FIELDS, constraints=False),
+        "dead_letter_names": ", ".join(field_names(DEAD_LETTER_FIELDS)),
+        "dead_letter_samples": str(DEAD_LETTER_SAMPLES),
         "customer_tier": tier_case("total_revenue"),
         "total_type": TOTAL_SQL_TYPE,
     }

@@ -52,10 +52,41 @@ SCANS = {
             COUNT(DISTINCT customer_id) AS customers
         FROM silver_events WHERE event_type = 'PURCHASE'
         GROUP BY COALESCE(category, 'unknown') ORDER BY category""",
+    "hourly_trends": """
+        SELECT DATE_TRUNC('hour', event_timestamp) AS event_hour, event_type,
+            COUNT(*) AS events, COUNT(DISTINCT customer_id) AS unique_customers,
+            SUM(CAST(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0)
+                ELSE 0 END AS DECIMAL(38, 2))) AS revenue
+        FROM silver_events GROUP BY DATE_TRUNC('hour', event_timestamp), event_type
+        ORDER BY event_hour, event_type""",
+    "session_funnel": """
+        WITH s AS (
+            SELECT session_id, MIN(event_timestamp) AS first_at, MAX(device) AS device,
+                COUNT(*) FILTER (WHERE event_type = 'PAGE_VIEW') AS v,
+                COUNT(*) FILTER (WHERE event_type = 'ADD_TO_CART') AS a,
+                COUNT(*) FILTER (WHERE event_type = 'PURCHASE') AS p,
+                SUM(CAST(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0)
+                    ELSE 0 END AS DECIMAL(38, 2))) AS r
+            FROM silver_events WHERE session_id IS NOT NULL GROUP BY session_id
+        )
+        SELECT DATE_TRUNC('hour', first_at) AS session_hour,
+            COALESCE(device, 'unknown') AS device, COUNT(*) AS sessions,
+            COUNT(*) FILTER (WHERE v > 0) AS with_page_view,
+            COUNT(*) FILTER (WHERE a > 0) AS with_cart,
+            COUNT(*) FILTER (WHERE p > 0) AS converted,
+            COUNT(*) FILTER (WHERE a > 0 AND p = 0) AS abandoned_carts,
+            SUM(r) AS revenue,
+            ROUND(CAST(COUNT(*) FILTER (WHERE a > 0 AND p = 0) AS DOUBLE)
+                / NULLIF(COUNT(*) FILTER (WHERE a > 0), 0), 4) AS cart_abandonment_rate,
+            ROUND(CAST(COUNT(*) FILTER (WHERE p > 0) AS DOUBLE) / COUNT(*), 4)
+                AS conversion_rate
+        FROM s GROUP BY ALL ORDER BY session_hour, device""",
 }
 VIEWS = {
     "event_funnel": "SELECT * FROM event_funnel ORDER BY stage",
     "revenue_by_category": "SELECT * FROM revenue_by_category ORDER BY category",
+    "hourly_trends": "SELECT * FROM hourly_trends ORDER BY event_hour, event_type",
+    "session_funnel": "SELECT * FROM session_funnel ORDER BY session_hour, device",
 }
 
 

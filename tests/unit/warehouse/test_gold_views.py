@@ -15,9 +15,12 @@ from test_gold_sessions import _events, _meta
 from wh_data import events_table
 
 from shopstream.warehouse import Warehouse
-from shopstream.warehouse.dialect import schema_statements
+from shopstream.warehouse.dialect import VIEWS, schema_statements
 
-GOLD_VIEWS = ("session_funnel", "product_performance", "top_products")
+# The tables whose size grows with every event: no reporting view may scan one (`bench
+# reads` times each view on 100M events). pipeline_counts only counts their rows.
+EVENT_TABLES = {"silver_events", "dead_letter_events", "clean_sources"}
+GOLD_VIEWS = tuple(v for v in VIEWS if v != "pipeline_counts")
 
 
 def _view(dialect: str, name: str) -> str:
@@ -31,7 +34,7 @@ def test_gold_views_read_aggregates_not_events(dialect: str, name: str) -> None:
     tables = {
         t.name for t in sqlglot.parse_one(_view(dialect, name), read=dialect).find_all(exp.Table)
     }
-    assert "silver_events" not in tables and tables
+    assert tables and not tables & EVENT_TABLES
 
 
 def _rate(num: int, den: int) -> float | None:

@@ -81,6 +81,51 @@ SELECT COUNT(*) FROM stage_dead_letters WHERE is_new;
 INSERT INTO dead_letter_events ($dead_letter_columns, loaded_at, batch_id)
 SELECT $dead_letter_columns, ?, ? FROM stage_dead_letters WHERE is_new;
 
+-- The per-reason counts and the latest samples of each reason (see schema.sql).
+-- fragment: new_dead_letter_reasons
+SELECT reason, COUNT(*) AS dead_letters, MAX(processed_at) AS last_processed_at
+FROM stage_dead_letters WHERE is_new GROUP BY reason
+
+-- name: update_dead_letter_reasons
+UPDATE dead_letter_reasons AS t SET
+    dead_letters = t.dead_letters + s.dead_letters,
+    last_processed_at = GREATEST(t.last_processed_at, s.last_processed_at),
+    updated_at = ?
+FROM ($new_dead_letter_reasons) AS s
+WHERE t.reason = s.reason;
+
+-- name: insert_dead_letter_reasons
+INSERT INTO dead_letter_reasons (reason, dead_letters, last_processed_at, updated_at)
+SELECT s.reason, s.dead_letters, s.last_processed_at, ?
+FROM ($new_dead_letter_reasons) AS s
+LEFT JOIN dead_letter_reasons AS t ON t.reason = s.reason
+WHERE t.reason IS NULL;
+
+-- name: insert_dead_letter_samples
+INSERT INTO dead_letter_samples
+SELECT $dead_letter_columns FROM (
+    SELECT *, ROW_NUMBER() OVER (
+        PARTITION BY reason ORDER BY processed_at DESC, source_offset DESC
+    ) AS rn
+    FROM stage_dead_letters WHERE is_new
+) AS d
+WHERE rn <= $dead_letter_samples;
+
+-- name: trim_dead_letter_samples
+DELETE FROM dead_letter_samples AS t
+USING (
+    SELECT source_topic, source_partition, source_offset FROM (
+        SELECT source_topic, source_partition, source_offset, ROW_NUMBER() OVER (
+            PARTITION BY reason ORDER BY processed_at DESC, source_offset DESC
+        ) AS rn
+        FROM dead_letter_samples
+    ) AS ranked
+    WHERE rn > $dead_letter_samples
+) AS old
+WHERE t.source_topic = old.source_topic
+  AND t.source_partition = old.source_partition
+  AND t.source_offset = old.source_offset;
+
 -- name: insert_batch
 INSERT INTO pipeline_batches (
     query_name, query_id, batch_id, start_offsets, end_offsets, input_rows, staged_rows,

@@ -40,6 +40,39 @@ CREATE TABLE IF NOT EXISTS dead_letter_events (
     PRIMARY KEY (source_topic, source_partition, source_offset)
 );
 
+-- Dead letters per reason, kept by the commit beside dead_letter_events, so the dashboard
+-- and dead_letter_counts read a row per reason, not every dead letter.
+CREATE TABLE IF NOT EXISTS dead_letter_reasons (
+    reason VARCHAR NOT NULL,
+    dead_letters BIGINT NOT NULL,
+    last_processed_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (reason)
+);
+
+-- The latest dead letters of each reason (at most DEAD_LETTER_SAMPLES, the most the
+-- dashboard's /api/dead-letters shows), by processed_at then source_offset, newest first.
+CREATE TABLE IF NOT EXISTS dead_letter_samples (
+    $dead_letter_columns,
+    PRIMARY KEY (source_topic, source_partition, source_offset)
+);
+
+-- A warehouse from before these two tables: both start from its stored dead letters.
+INSERT INTO dead_letter_reasons (reason, dead_letters, last_processed_at, updated_at)
+SELECT reason, COUNT(*), MAX(processed_at), MAX(loaded_at) FROM dead_letter_events
+WHERE NOT EXISTS (SELECT 1 FROM dead_letter_reasons)
+GROUP BY reason;
+
+INSERT INTO dead_letter_samples
+SELECT $dead_letter_names FROM (
+    SELECT *, ROW_NUMBER() OVER (
+        PARTITION BY reason ORDER BY processed_at DESC, source_offset DESC
+    ) AS rn
+    FROM dead_letter_events
+    WHERE NOT EXISTS (SELECT 1 FROM dead_letter_samples)
+) AS d
+WHERE rn <= $dead_letter_samples;
+
 -- One row per (query_id, batch_id); a replayed batch bumps `replays` and adds nothing else.
 -- Invariant: input_rows = new_events + duplicates.
 -- A loss accepted with --accept-data-loss is a row of its own (query_id 'data-loss:<query

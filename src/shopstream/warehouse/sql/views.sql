@@ -57,17 +57,32 @@ SELECT
 FROM customer_daily_metrics
 GROUP BY event_date;
 
--- Per event hour (UTC) and event type, from the event table itself.
+-- Per event hour (UTC) and event type, a row for each type the hour has events of; from
+-- Gold's hourly_metrics and hourly_customers (distinct customers per hour and type), two
+-- rows per hour, so it no longer scans silver_events (2.6 s at 10M events).
 CREATE OR REPLACE VIEW hourly_trends AS
-SELECT
-    DATE_TRUNC('hour', event_timestamp) AS event_hour,
-    event_type,
-    COUNT(*) AS events,
-    COUNT(DISTINCT customer_id) AS unique_customers,
-    SUM(CAST(CASE WHEN event_type = 'PURCHASE' THEN COALESCE(reporting_amount, 0) ELSE 0 END
-        AS $total_type)) AS revenue
-FROM silver_events
-GROUP BY DATE_TRUNC('hour', event_timestamp), event_type;
+WITH types AS (
+    SELECT * FROM (VALUES ('PAGE_VIEW'), ('ADD_TO_CART'), ('PURCHASE')) AS v (event_type)
+),
+by_type AS (
+    SELECT
+        h.event_hour,
+        ty.event_type,
+        CAST(CASE ty.event_type WHEN 'PAGE_VIEW' THEN h.page_views
+            WHEN 'ADD_TO_CART' THEN h.add_to_cart_count ELSE h.purchase_count END AS BIGINT)
+            AS events,
+        CAST(CASE ty.event_type WHEN 'PAGE_VIEW' THEN c.page_view_customers
+            WHEN 'ADD_TO_CART' THEN c.cart_customers ELSE c.purchase_customers END AS BIGINT)
+            AS unique_customers,
+        CAST(CASE WHEN ty.event_type = 'PURCHASE' THEN h.total_revenue ELSE 0 END
+            AS $total_type) AS revenue
+    FROM hourly_metrics AS h
+    JOIN hourly_customers AS c ON c.event_hour = h.event_hour
+    CROSS JOIN types AS ty
+)
+SELECT event_hour, event_type, events, unique_customers, revenue
+FROM by_type
+WHERE events > 0;
 
 -- Per customer, all time. engagement_score = page_views*1 + add_to_cart_count*3 +
 -- purchase_count*10; conversion_rate = purchase_count / page_views (NULL without views).
@@ -148,13 +163,10 @@ SELECT
 FROM customer_category_metrics
 GROUP BY category;
 
+-- Dead letters per reason (the commit's dead_letter_reasons, a row per reason).
 CREATE OR REPLACE VIEW dead_letter_counts AS
-SELECT
-    reason,
-    COUNT(*) AS dead_letters,
-    MAX(processed_at) AS last_processed_at
-FROM dead_letter_events
-GROUP BY reason;
+SELECT reason, dead_letters, last_processed_at
+FROM dead_letter_reasons;
 
 -- The pipeline's counts, each raw record once whatever Silver re-sent after a crash:
 -- clean = unique + duplicates (Gold), dead letters by source offset, and `redelivered`, the
@@ -182,28 +194,25 @@ SELECT
     GREATEST(r.dead_letters_read - s.dead_letter, 0) AS redelivered_dead_letter
 FROM stored AS s CROSS JOIN read_counts AS r;
 
--- Sessions by the UTC hour they started and device (Gold `sessions`; events without a
--- session_id are in no session). The funnel: sessions, those with a page view, a cart, a
--- purchase; abandoned_carts = sessions with a cart and no purchase.
+-- Sessions by the UTC hour they started and device (Gold `session_hourly`, the rollup of
+-- `sessions` kept in the same commit; events without a session_id are in no session).
+-- The funnel: sessions, those with a page view, a cart, a purchase; abandoned_carts =
+-- sessions with a cart and no purchase.
 -- cart_abandonment_rate = abandoned_carts / sessions with a cart;
 -- conversion_rate = converted sessions / sessions.
 CREATE OR REPLACE VIEW session_funnel AS
 SELECT
-    DATE_TRUNC('hour', first_event_at) AS session_hour,
-    COALESCE(device, 'unknown') AS device,
-    COUNT(*) AS sessions,
-    CAST(SUM(CASE WHEN page_views > 0 THEN 1 ELSE 0 END) AS BIGINT) AS with_page_view,
-    CAST(SUM(CASE WHEN add_to_cart_count > 0 THEN 1 ELSE 0 END) AS BIGINT) AS with_cart,
-    CAST(SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS BIGINT) AS converted,
-    CAST(SUM(CASE WHEN abandoned_cart THEN 1 ELSE 0 END) AS BIGINT) AS abandoned_carts,
-    SUM(CAST(revenue AS $total_type)) AS revenue,
-    ROUND(CAST(SUM(CASE WHEN abandoned_cart THEN 1 ELSE 0 END) AS DOUBLE)
-        / NULLIF(SUM(CASE WHEN add_to_cart_count > 0 THEN 1 ELSE 0 END), 0), 4)
-        AS cart_abandonment_rate,
-    ROUND(CAST(SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS DOUBLE) / COUNT(*), 4)
-        AS conversion_rate
-FROM sessions
-GROUP BY DATE_TRUNC('hour', first_event_at), COALESCE(device, 'unknown');
+    session_hour,
+    device,
+    sessions,
+    with_page_view,
+    with_cart,
+    converted,
+    abandoned_carts,
+    CAST(revenue AS $total_type) AS revenue,
+    ROUND(CAST(abandoned_carts AS DOUBLE) / NULLIF(with_cart, 0), 4) AS cart_abandonment_rate,
+    ROUND(CAST(converted AS DOUBLE) / sessions, 4) AS conversion_rate
+FROM session_hourly;
 
 -- Per product, all time (Gold `product_daily_metrics`); category is the product's (one per
 -- product in the catalog: MAX over its days). revenue_rank 1 = highest revenue.
