@@ -51,13 +51,17 @@ def source_select(table: GoldTable, *, history: bool = False) -> str:
     """The per-batch aggregate: one row per key over the batch's new events.
 
     With `history`, the same over every stored event (silver_events), with the key's
-    latest load time as `updated_at`: the backfill of a table declared after them.
+    latest load time as `updated_at`, and only while the table is empty: the backfill of a
+    table declared after them.
     """
     keys = [f"{k.sql} AS {k.name}" if k.sql != k.name else k.name for k in table.keys]
     measures = [f"{_typed(m.sql)} AS {m.name}" for m in table.measures]
     if history:
         measures.append("MAX(loaded_at) AS updated_at")
-    where = [] if history else ["is_new"]
+    # The emptiness check filters the events, not the aggregate: a filled table then costs
+    # init a filtered scan, not a GROUP BY of the history (1.5 s at 10M events for
+    # customer_hourly_metrics, at every start).
+    where = [f"NOT EXISTS (SELECT 1 FROM {table.name})"] if history else ["is_new"]
     where += [table.where] if table.where else []
     group = ", ".join(k.sql for k in table.keys)
     select = ",\n    ".join([*keys, *measures])
@@ -80,8 +84,7 @@ def backfill_statement(table: GoldTable) -> str:
     return (
         f"INSERT INTO {table.name}\n    ({', '.join(table.columns)}, updated_at)\n"
         f"SELECT {', '.join(values)}, s.updated_at\n"
-        f"FROM ({source_select(table, history=True)}) AS s\n"
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table.name});\n"
+        f"FROM ({source_select(table, history=True)}) AS s;\n"
     )
 
 
