@@ -41,6 +41,7 @@ from shopstream.dashboard.protection import protect
 from shopstream.errors import ShopstreamError
 from shopstream.status import KafkaProbe, LiveState, RateTracker, build_status
 from shopstream.status.collect import dashboard_file
+from shopstream.warehouse.dialect import DEAD_LETTER_SAMPLES
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -383,7 +384,8 @@ def _business_routes(read: Callable[[Callable[[Warehouse], Any]], Any]) -> APIRo
         return read(lambda wh: queries.top_products(wh, limit))
 
     @router.get("/api/dead-letters", response_model=list[DeadLetterReason], tags=["pipeline"])
-    def api_dead_letters(samples: int = Query(3, ge=0, le=50)) -> Any:
+    # At most what the warehouse keeps per reason (dead_letter_samples).
+    def api_dead_letters(samples: int = Query(3, ge=0, le=DEAD_LETTER_SAMPLES)) -> Any:
         """Rejected records by reason code, with the newest samples of each."""
         return read(lambda wh: queries.dead_letters(wh, samples))
 
