@@ -1,0 +1,23 @@
+"""From a false-alarm budget to the per-window significance level of each check.
+
+Budget: at most `false_alerts` expected false alerts per `days` days, over all rules.
+A rule is checked once per window of `window_minutes`, so over the budget period there are
+N = rules * days * 1440 / window_minutes checks. An alert opens only after `k` consecutive
+significant windows; treating disjoint windows as independent under the null, a false open
+needs k false positives in a row, probability alpha**k per start. Union bound:
+    N * alpha**k <= false_alerts   =>   alpha = (false_alerts / N) ** (1 / k).
+Example (defaults): 1 false alert / 30 days, 4 rules, 1-minute windows, k=2:
+N = 4 * 30 * 1440 = 172,800; alpha = (1/172800)**0.5 = 2.41e-3 per window and rule.
+"""
+
+from __future__ import annotations
+
+MINUTES_PER_DAY = 1440
+
+
+def per_window_alpha(
+    false_alerts: float, days: float, rules: int, window_minutes: float, consecutive: int
+) -> float:
+    """The per-window, per-rule alpha that keeps expected false opens within the budget."""
+    checks = rules * days * MINUTES_PER_DAY / window_minutes
+    return float((false_alerts / checks) ** (1.0 / consecutive))
