@@ -141,15 +141,22 @@ def _phase_mean(row: Minute, col: str, history: Mapping[int, Minute], cycle: int
     return statistics.fmean(float(history[m].get(col, 0.0)) for m in ms)
 
 
-def step(state: AlertState, verdict: Verdict | None, k_open: int, m_resolve: int) -> AlertState:
-    """Advance one rule's state by one window: open after k significant, resolve after m."""
+def step(
+    state: AlertState,
+    verdict: Verdict | None,
+    k_open: int,
+    m_resolve: int,
+    alpha_fast: float = 0.0,
+) -> AlertState:
+    """Advance one rule's state by one window: open after k significant windows, or at once
+    on one window with p < alpha_fast (budget.split_alphas); resolve after m normal ones."""
     if verdict is None:
         return state
     nums = {"expected": verdict.expected, "observed": verdict.observed}
     if not state.open:
         run = state.run + 1 if verdict.significant else 0
         since = (state.since_minute if state.run else verdict.minute) if run else None
-        if run >= k_open:
+        if run >= k_open or (verdict.significant and verdict.p_value < alpha_fast):
             return AlertState(
                 state.rule, True, since, 0, **nums, p_value=verdict.p_value, resolved_minute=None
             )
@@ -198,6 +205,7 @@ def run_series(
     cycle_minutes: int,
     k_open: int,
     m_resolve: int,
+    alpha_fast: float = 0.0,
 ) -> tuple[dict[str, AlertState], list[tuple[str, int, int | None]]]:
     """Replay a series minute by minute; returns final states and (rule, opened, resolved).
 
@@ -213,7 +221,7 @@ def run_series(
             v = verdict(rule, rows, i, trailing_minutes, cycle_minutes, alpha, flagged[rule.name])
             if v is not None and v.significant:
                 flagged[rule.name].add(v.minute)
-            after = step(before, v, k_open, m_resolve)
+            after = step(before, v, k_open, m_resolve, alpha_fast)
             if after.open and not before.open:
                 episodes.append((rule.name, int(after.since_minute or 0), None))
             if before.open and not after.open:

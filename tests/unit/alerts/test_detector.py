@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from shopstream.alerts.budget import per_window_alpha
+from shopstream.alerts.budget import per_window_alpha, split_alphas
 from shopstream.alerts.detector import run_series
 from shopstream.alerts.rules import RULES
 from shopstream.alerts.stats import binom_lower_tail, binom_upper_tail
@@ -62,6 +62,19 @@ def test_tails_match_exact_small_cases() -> None:
     assert binom_upper_tail(7, 10, 0.5) == pytest.approx(176 / 1024)
     assert binom_upper_tail(0, 10, 0.5) == 1.0
     assert binom_lower_tail(0, 60_000, 0.01) < 1e-200
+
+
+def test_fast_path_opens_a_dead_checkout_in_its_first_minute_and_not_on_noise() -> None:
+    fast, slow = split_alphas(1.0, 30.0, len(RULES), 1.0, 2)
+    assert pytest.approx(0.5 / 172_800) == fast
+    kw = {**KW, "alpha": slow, "alpha_fast": fast}
+    rows = _series(80, 11, incident=("checkout", 50, 55))
+    _, episodes = run_series(RULES, rows, **kw)
+    assert episodes[0][:2] == ("CheckoutOutage", rows[50]["minute"])
+    states, _ = run_series(RULES, rows[:51], **kw)  # only the first incident minute seen
+    assert states["CheckoutOutage"].open
+    for seed in range(5):
+        assert run_series(RULES, _series(80, seed), **kw)[1] == []
 
 
 def test_alpha_follows_the_budget() -> None:
