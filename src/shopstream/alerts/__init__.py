@@ -2,5 +2,6 @@
 
 One module one idea: `stats` (tail probabilities), `budget` (false-alarm budget -> alpha),
 `rules` (the checks, declared once), `detector` (pure evaluation + open/resolve state),
-`webhook` (Alertmanager v4 payload, bounded POST). See docs/alerts.md.
+`announce` (what changed since the last announcement), `webhook` (Alertmanager v4
+payload, bounded POST). See docs/alerts.md.
 """
