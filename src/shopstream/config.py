@@ -33,6 +33,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shopstream.alert_settings import AlertSettings
 from shopstream.contract import DEFAULT_LATENESS_HORIZON
 from shopstream.errors import ConfigError
 from shopstream.home import Home
@@ -491,6 +492,7 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     sql: SqlSettings = SqlSettings()
     faults: FaultSettings = FaultSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -26,6 +26,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
         0,
         (
             "shopstream",
+            "alert_settings",
             "contract",
             "config",
             "errors",
@@ -42,6 +43,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
     "bronze": (1, ("bronze",)),
     "silver": (1, ("silver",)),
     "warehouse": (1, ("warehouse",)),
+    "alerts": (1, ("alerts",)),  # pure detection and the webhook; the writer calls it
     "gold": (2, ("gold",)),  # commits into the warehouse
     "sql endpoint": (2, ("sqlendpoint",)),  # serves the writer's warehouse to BI clients
     "status": (3, ("status",)),

@@ -45,7 +45,7 @@ Merge = Literal["sum", "min", "max", "latest"]
 # boolean, or text (an index the truth names, e.g. a category).
 Kind = Literal["int", "money", "timestamp", "bool", "text"]
 # How the truth names a key's integer (customer index -> "CUST_...", day -> "YYYY-MM-DD", ...).
-KeyKind = Literal["customer", "date", "hour", "product", "session", "category"]
+KeyKind = Literal["customer", "date", "hour", "minute", "product", "session", "category"]
 
 TOTAL_TYPE = "$total_type"
 DAY_MS = 86_400_000

@@ -238,7 +238,7 @@ def truth_query(table: GoldTable, where: str | None = None) -> str:
     Works in both dialects as written. Compare through `truth.comparable`, which turns
     money into Decimal on both sides (drivers return it as Decimal or text).
     """
-    written = {"date": "CAST({0} AS VARCHAR) AS {0}", "hour": "{0}"}
+    written = {"date": "CAST({0} AS VARCHAR) AS {0}", "hour": "{0}", "minute": "{0}"}
     keys = [written.get(k.kind, "{0}").format(k.name) for k in table.keys]
     others = [m.name for m in table.measures] + [d.name for d in table.derived]
     order = ", ".join(k.name for k in table.keys)

@@ -183,6 +183,23 @@ CUSTOMER_CATEGORY = GoldTable(
 )
 
 # Upserted in this order in the commit's one transaction.
+# What the business alerts read (docs/alerts.md): one row per event minute. The key is
+# exact across batches like hourly_metrics', so a late event lands in its own minute.
+MINUTE = GoldTable(
+    "minute_metrics",
+    "per UTC event minute (the business alerts' input)",
+    (
+        Key(
+            "event_minute",
+            "TIMESTAMP",
+            "DATE_TRUNC('minute', event_timestamp)",
+            "minute",
+            lambda r: r["ts_ms"] // 60_000,
+        ),
+    ),
+    (events(), PAGE_VIEWS, CARTS, PURCHASES, revenue()),
+)
+
 GOLD_TABLES: tuple[GoldTable, ...] = (
     CUSTOMER_DAILY,
     HOURLY,
@@ -190,6 +207,7 @@ GOLD_TABLES: tuple[GoldTable, ...] = (
     SESSIONS,
     CUSTOMER_CATEGORY,
     CUSTOMER_HOURLY,
+    MINUTE,
 )
 # Every table the commit writes: each Gold table, then its rollups.
 GOLD_TABLE_NAMES: tuple[str, ...] = tuple(

@@ -108,6 +108,8 @@ class GoldTruth:
                 written.append([(_EPOCH + timedelta(days=d)).isoformat() for d in column.tolist()])
             elif key.kind == "hour":
                 written.append([_iso_ms(h * HOUR_MS)[:19] + "Z" for h in column.tolist()])
+            elif key.kind == "minute":
+                written.append([_iso_ms(m * 60_000)[:19] + "Z" for m in column.tolist()])
             else:
                 written.append(list(names[key.kind](column)))
         derived = {d.name: d.truth(values) for d in self.table.derived}

@@ -1,0 +1,231 @@
+"""Pure evaluation of the rules on per-minute metrics, and the open/resolve state machine.
+
+Input: minute rows (event-time minute -> counts), only minutes older than the lateness
+allowance (the caller cuts them), so pipeline lag never reads as a drop. Every test is a
+tail probability under "nothing changed", compared with the budget's alpha (budget.py).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, replace
+
+from shopstream.alerts.rules import Rule
+from shopstream.alerts.stats import binom_lower_tail, binom_upper_tail, normal_two_sided
+
+Minute = Mapping[str, float]  # must hold "minute" (int, epoch minutes) and the counts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: str
+    minute: int
+    expected: float
+    observed: float
+    p_value: float
+    significant: bool
+
+
+@dataclass(frozen=True)
+class AlertState:
+    rule: str
+    open: bool = False
+    since_minute: int | None = None
+    run: int = 0  # consecutive significant (closed) or normal (open) windows so far
+    expected: float = 0.0
+    observed: float = 0.0
+    p_value: float = 1.0
+    resolved_minute: int | None = None
+
+
+def _sum(rows: Sequence[Minute], cols: Sequence[str]) -> float:
+    return float(sum(r.get(c, 0.0) for r in rows for c in cols))
+
+
+def _conditional(rule: Rule, now: Minute, trailing: Sequence[Minute]) -> tuple[int, int, float]:
+    """The exact conditional test of two Poisson rates (now vs trailing, per unit of whole).
+
+    Under "same rate", given K parts in both, the parts now are Binomial(K, w) with w the
+    share of the whole that falls now. Unlike a test at the trailing ratio, this accounts for
+    the trailing ratio's own noise (a quiet night has few purchases to estimate it from).
+    """
+    n_now, n_tr = _sum([now], rule.whole), _sum(trailing, rule.whole)
+    k_now, k_tr = int(_sum([now], [rule.part])), int(_sum(trailing, [rule.part]))
+    w = n_now / (n_now + n_tr) if n_now + n_tr > 0 else 0.0
+    return k_now, k_now + k_tr, w
+
+
+def conversion_drop(
+    rule: Rule, now: Minute, trailing: Sequence[Minute], alpha: float
+) -> Verdict | None:
+    """Lower tail: too few successes (purchases) now for the trials (views + carts) now."""
+    k, total, w = _conditional(rule, now, trailing)
+    if total == 0 or w == 0.0:
+        return None
+    p = binom_lower_tail(k, total, w)
+    return Verdict(rule.name, int(now["minute"]), total * w, k, p, p < alpha)
+
+
+def share_rise(rule: Rule, now: Minute, trailing: Sequence[Minute], alpha: float) -> Verdict:
+    """Upper tail: too many parts (dead letters of one reason) now for the whole now."""
+    k, total, w = _conditional(rule, now, trailing)
+    p = binom_upper_tail(k, total, w)
+    return Verdict(rule.name, int(now["minute"]), total * w, k, p, p < alpha)
+
+
+def _linear_forecast(values: Sequence[float]) -> tuple[float, float]:
+    """One-step forecast of a least-squares line and its residual variance."""
+    n = len(values)
+    xs = range(n)
+    mx, my = (n - 1) / 2.0, statistics.fmean(values)
+    sxx = sum((x - mx) ** 2 for x in xs) or 1.0
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, values, strict=True)) / sxx
+    resid = [y - (my + slope * (x - mx)) for x, y in zip(xs, values, strict=True)]
+    var = sum(r * r for r in resid) / max(1, n - 2)
+    return my + slope * (n - mx), var
+
+
+def level_shift(
+    rule: Rule,
+    now: Minute,
+    history: Mapping[int, Minute],
+    trailing: Sequence[Minute],
+    cycle_minutes: int,
+    alpha: float,
+) -> Verdict | None:
+    """Two-sided z of the count against a time-of-day baseline, with overdispersion.
+
+    Baseline: the mean of the same phase in previous cycles (day/night), scaled by how the
+    trailing minutes compare with their own previous-cycle phases (the shop's level today);
+    with flat traffic (cycle 0), a line through the trailing minutes; with a curve but less
+    than one cycle (+ trailing) of history, no verdict (a trailing level would be biased).
+    Variance: the larger of Poisson noise (this minute's and the baseline's) and the residual
+    variance of the trailing minutes around their baseline (overdispersion).
+    """
+    minute, obs = int(now["minute"]), float(now.get(rule.part, 0.0))
+    values = [float(r.get(rule.part, 0.0)) for r in trailing]
+    if len(values) < 5:
+        return None
+    same = [history[m] for m in _phases(minute, cycle_minutes, history)]
+    if same and all(_phases(int(r["minute"]), cycle_minutes, history) for r in trailing):
+        base = statistics.fmean(float(r.get(rule.part, 0.0)) for r in same)
+        prev = [_phase_mean(r, rule.part, history, cycle_minutes) for r in trailing]
+        # median ratio: one odd trailing minute does not move today's level
+        ratios = [v / p for v, p in zip(values, prev, strict=True) if p > 0]
+        scale = statistics.median(ratios) if ratios else 1.0
+        mu = base * scale
+        resid = [v - p * scale for v, p in zip(values, prev, strict=True)]
+        # floor: Poisson noise of this minute plus that of the baseline (a mean of phases)
+        floor = base * scale * (1.0 + scale / len(same))
+        var = max(floor, sum(x * x for x in resid) / max(1, len(resid) - 1))
+    elif cycle_minutes <= 0:  # flat traffic configured: a trailing line is the baseline
+        mu, var = _linear_forecast(values)
+    else:  # a day curve but not one full day seen yet: a trailing level would be biased
+        return None
+    mu = max(mu, 1.0)
+    z = (obs - mu) / math.sqrt(max(mu, var))
+    p = normal_two_sided(z)
+    return Verdict(rule.name, minute, mu, obs, p, p < alpha)
+
+
+def _phases(minute: int, cycle: int, history: Mapping[int, Minute]) -> list[int]:
+    if cycle <= 0:
+        return []
+    return [m for j in range(1, 8) if (m := minute - j * cycle) in history]
+
+
+def _phase_mean(row: Minute, col: str, history: Mapping[int, Minute], cycle: int) -> float:
+    ms = _phases(int(row["minute"]), cycle, history)
+    return statistics.fmean(float(history[m].get(col, 0.0)) for m in ms)
+
+
+def step(
+    state: AlertState,
+    verdict: Verdict | None,
+    k_open: int,
+    m_resolve: int,
+    alpha_fast: float = 0.0,
+) -> AlertState:
+    """Advance one rule's state by one window: open after k significant windows, or at once
+    on one window with p < alpha_fast (budget.split_alphas); resolve after m normal ones."""
+    if verdict is None:
+        return state
+    nums = {"expected": verdict.expected, "observed": verdict.observed}
+    if not state.open:
+        run = state.run + 1 if verdict.significant else 0
+        since = (state.since_minute if state.run else verdict.minute) if run else None
+        if run >= k_open or (verdict.significant and verdict.p_value < alpha_fast):
+            return AlertState(
+                state.rule, True, since, 0, **nums, p_value=verdict.p_value, resolved_minute=None
+            )
+        return replace(state, run=run, since_minute=since, resolved_minute=state.resolved_minute)
+    if verdict.significant:
+        return replace(state, run=0, p_value=min(state.p_value, verdict.p_value), **nums)
+    run = state.run + 1
+    if run >= m_resolve:
+        return replace(state, open=False, run=0, resolved_minute=verdict.minute)
+    return replace(state, run=run)
+
+
+def verdict(
+    rule: Rule,
+    rows: Sequence[Minute],
+    index: int,
+    trailing_minutes: int,
+    cycle_minutes: int,
+    alpha: float,
+    flagged: Set[int] = frozenset(),
+) -> Verdict | None:
+    """The rule's verdict on rows[index], against the `trailing_minutes` clean ones before it.
+
+    `flagged`: minutes this rule already found significant; they stay out of the baseline,
+    so an incident never becomes its own "normal" (nor tomorrow's time-of-day baseline).
+    """
+    now = rows[index]
+    clean = [r for r in rows[:index] if int(r["minute"]) not in flagged]
+    trailing = clean[-trailing_minutes:]
+    if not trailing:
+        return None
+    if rule.test == "conversion_drop":
+        return conversion_drop(rule, now, trailing, alpha)
+    if rule.test == "share_rise":
+        return share_rise(rule, now, trailing, alpha)
+    history = {int(r["minute"]): r for r in clean}
+    return level_shift(rule, now, history, trailing, cycle_minutes, alpha)
+
+
+def run_series(
+    rules: Sequence[Rule],
+    rows: Sequence[Minute],
+    *,
+    alpha: float,
+    trailing_minutes: int,
+    cycle_minutes: int,
+    k_open: int,
+    m_resolve: int,
+    alpha_fast: float = 0.0,
+) -> tuple[dict[str, AlertState], list[tuple[str, int, int | None]]]:
+    """Replay a series minute by minute; returns final states and (rule, opened, resolved).
+
+    Deterministic: the live evaluator replays the recent minutes each interval, so its state
+    needs no storage beyond the alerts table (which records what was announced).
+    """
+    states = {r.name: AlertState(r.name) for r in rules}
+    flagged: dict[str, set[int]] = {r.name: set() for r in rules}
+    episodes: list[tuple[str, int, int | None]] = []
+    for i in range(len(rows)):
+        for rule in rules:
+            before = states[rule.name]
+            v = verdict(rule, rows, i, trailing_minutes, cycle_minutes, alpha, flagged[rule.name])
+            if v is not None and v.significant:
+                flagged[rule.name].add(v.minute)
+            after = step(before, v, k_open, m_resolve, alpha_fast)
+            if after.open and not before.open:
+                episodes.append((rule.name, int(after.since_minute or 0), None))
+            if before.open and not after.open:
+                j = max(j for j, e in enumerate(episodes) if e[0] == rule.name)
+                episodes[j] = (rule.name, episodes[j][1], after.resolved_minute)
+            states[rule.name] = after
+    return states, episodes

@@ -1,0 +1,110 @@
+"""Detector on synthetic minute series with a day/night curve: quiet on noise, catches each kind."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from shopstream.alerts.budget import per_window_alpha, split_alphas
+from shopstream.alerts.detector import run_series
+from shopstream.alerts.rules import RULES
+from shopstream.alerts.stats import binom_lower_tail, binom_upper_tail
+
+CYCLE = 20  # minutes per shop day, the generator's default 1200 s
+ALPHA = per_window_alpha(1.0, 30.0, len(RULES), 1.0, 2)
+KW = {"alpha": ALPHA, "trailing_minutes": 10, "cycle_minutes": CYCLE, "k_open": 2, "m_resolve": 3}
+
+
+def _poisson(rng: random.Random, mu: float) -> int:
+    # Normal approximation is fine at these means (hundreds+); exact enough for a test.
+    return max(0, round(rng.gauss(mu, math.sqrt(mu))))
+
+
+def _series(
+    minutes: int, seed: int, rate: float = 600.0, incident: tuple[str, int, int] | None = None
+) -> list[dict[str, float]]:
+    rng = random.Random(seed)
+    rows = []
+    for m in range(minutes):
+        curve = 1.0 + 0.7 * math.sin(2 * math.pi * m / CYCLE)  # day/night: 0.3x .. 1.7x
+        kind, start, end = incident or ("", -1, -1)
+        hit = start <= m < end
+        level = {"drop": 0.3, "spike": 3.0}.get(kind, 1.0) if hit else 1.0
+        mu = rate * curve * level
+        events = _poisson(rng, mu)
+        views = sum(1 for _ in range(events) if rng.random() < 0.6)
+        carts = sum(1 for _ in range(events) if rng.random() < 0.1)
+        conv = 0.0 if hit and kind == "checkout" else 0.05
+        purchases = sum(1 for _ in range(views + carts) if rng.random() < conv)
+        miss_p = 0.2 if hit and kind == "payment" else 0.0005
+        bad_p = 0.2 if hit and kind == "release" else 0.0005
+        miss = sum(1 for _ in range(events) if rng.random() < miss_p)
+        bad = sum(1 for _ in range(events) if rng.random() < bad_p)
+        rows.append(
+            {
+                "minute": 30_000_000 + m,
+                "events": events,
+                "page_views": views,
+                "carts": carts,
+                "purchases": purchases,
+                "dl_missing_amount": miss,
+                "dl_invalid_timestamp": bad,
+                "dl_total": miss + bad,
+            }
+        )
+    return rows
+
+
+def test_tails_match_exact_small_cases() -> None:
+    assert binom_lower_tail(3, 10, 0.5) == pytest.approx(176 / 1024)
+    assert binom_upper_tail(7, 10, 0.5) == pytest.approx(176 / 1024)
+    assert binom_upper_tail(0, 10, 0.5) == 1.0
+    assert binom_lower_tail(0, 60_000, 0.01) < 1e-200
+
+
+def test_fast_path_opens_a_dead_checkout_in_its_first_minute_and_not_on_noise() -> None:
+    fast, slow = split_alphas(1.0, 30.0, len(RULES), 1.0, 2)
+    assert pytest.approx(0.5 / 172_800) == fast
+    kw = {**KW, "alpha": slow, "alpha_fast": fast}
+    rows = _series(80, 11, incident=("checkout", 50, 55))
+    _, episodes = run_series(RULES, rows, **kw)
+    assert episodes[0][:2] == ("CheckoutOutage", rows[50]["minute"])
+    states, _ = run_series(RULES, rows[:51], **kw)  # only the first incident minute seen
+    assert states["CheckoutOutage"].open
+    for seed in range(5):
+        assert run_series(RULES, _series(80, seed), **kw)[1] == []
+
+
+def test_alpha_follows_the_budget() -> None:
+    # 4 rules * 30 days * 1440 windows = 172,800 checks; k=2 -> sqrt(1/172800)
+    assert pytest.approx((1 / 172_800) ** 0.5) == ALPHA
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_false_alert_on_normal_noise_with_a_day_curve(seed: int) -> None:
+    _, episodes = run_series(RULES, _series(80, seed), **KW)
+    assert episodes == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [
+        ("checkout", "CheckoutOutage"),
+        ("payment", "PaymentFailures"),
+        ("release", "BadRelease"),
+        ("drop", "TrafficAnomaly"),
+        ("spike", "TrafficAnomaly"),
+    ],
+)
+def test_each_kind_is_detected_and_resolves(kind: str, rule: str) -> None:
+    start, end = 50, 55
+    rows = _series(80, 7, incident=(kind, start, end))
+    _, episodes = run_series(RULES, rows, **KW)
+    mine = [e for e in episodes if e[0] == rule]
+    assert mine, episodes
+    _, opened, resolved = mine[0]
+    base = rows[0]["minute"]
+    assert opened == base + start  # since = the first significant window (k=2 confirms)
+    assert resolved is not None and resolved >= base + end
