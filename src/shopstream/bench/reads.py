@@ -99,7 +99,8 @@ def measure_size(
 
     from shopstream.bench.gold_history import build_history
 
-    _remove(path)
+    for f in (path, path.with_name(path.name + ".wal")):
+        f.unlink(missing_ok=True)
     t0 = time.perf_counter()
     build_history(path, events, end)
     build_s = round(time.perf_counter() - t0, 1)
@@ -125,12 +126,6 @@ def measure_size(
     }
 
 
-def _remove(path: Path) -> None:
-    """A DuckDB file and its write-ahead log, if there."""
-    for f in (path, path.with_name(path.name + ".wal")):
-        f.unlink(missing_ok=True)
-
-
 def run(
     state_dir: Path,
     options: ReadsOptions,
@@ -150,7 +145,8 @@ def run(
         path = state_dir / f"reads-{events}.duckdb"
         sizes.append(measure_size(path, events, end, options.runs, stop))
         if not options.keep:
-            _remove(path)
+            for f in (path, path.with_name(path.name + ".wal")):
+                f.unlink(missing_ok=True)
     largest = max(sizes, key=lambda s: s["history_events"]) if sizes else None
     result = {
         "benchmark": "reads",
