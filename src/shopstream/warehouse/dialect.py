@@ -49,6 +49,8 @@ TABLES = (
     "dead_letter_events",
     "dead_letter_reasons",
     "dead_letter_samples",
+    "dead_letter_minutes",
+    "alerts",
     "pipeline_batches",
 )
 VIEWS = (
@@ -101,10 +103,12 @@ _TABLE_COLUMNS = (
 # Dead letters kept per reason in dead_letter_samples: the most /api/dead-letters shows.
 DEAD_LETTER_SAMPLES = 50
 # The commit's statements after insert_dead_letters (sql/commit.sql), each with whether it
-# takes `now`: the per-reason counts and the samples.
+# takes `now`: the per-reason counts, the per-minute counts (alerts) and the samples.
 DEAD_LETTER_SUMMARY_STEPS: tuple[tuple[str, bool], ...] = (
     ("update_dead_letter_reasons", True),
     ("insert_dead_letter_reasons", True),
+    ("update_dead_letter_minutes", False),
+    ("insert_dead_letter_minutes", False),
     ("insert_dead_letter_samples", False),
     ("trim_dead_letter_samples", False),
 )

@@ -48,6 +48,10 @@ HOURLY_CUSTOMERS = """
         SUM(CASE WHEN add_to_cart_count > 0 THEN 1 ELSE 0 END) AS cart_customers,
         SUM(CASE WHEN purchase_count > 0 THEN 1 ELSE 0 END) AS purchase_customers
     FROM customer_hourly_metrics GROUP BY event_hour"""
+DEAD_LETTER_MINUTES = """
+    SELECT DATE_TRUNC('minute', processed_at) AS processed_minute, reason,
+        COUNT(*) AS dead_letters
+    FROM dead_letter_events GROUP BY DATE_TRUNC('minute', processed_at), reason"""
 SAMPLE_KEY = "source_topic, source_partition, source_offset"
 NEWEST = f"""
     SELECT {SAMPLE_KEY} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY reason
@@ -102,6 +106,8 @@ def test_rollups_equal_a_group_by_and_views_equal_the_scans(any_wh: Warehouse) -
     assert _rows(any_wh, "SELECT * EXCLUDE (updated_at) FROM hourly_customers") == _rows(
         any_wh, HOURLY_CUSTOMERS
     )
+    minutes = _rows(any_wh, "SELECT * FROM dead_letter_minutes")
+    assert minutes == _rows(any_wh, DEAD_LETTER_MINUTES) and len(minutes) > 8
     samples = _rows(any_wh, f"SELECT {SAMPLE_KEY} FROM dead_letter_samples")
     assert samples == _rows(any_wh, NEWEST)
     assert len(samples) == DEAD_LETTER_SAMPLES + 240 // 5  # every missing_field is kept
@@ -131,9 +137,12 @@ def test_new_rollups_and_summaries_start_from_the_stored_history(any_wh: Warehou
         "hourly_customers",
         "dead_letter_reasons",
         "dead_letter_samples",
+        "dead_letter_minutes",
     ):
         any_wh.execute(f"DELETE FROM {table}")
     any_wh.init()
+    minutes = _rows(any_wh, "SELECT * FROM dead_letter_minutes")
+    assert minutes == _rows(any_wh, DEAD_LETTER_MINUTES) and minutes
     for name, scan in SCANNED.items():
         assert _view(any_wh, name) == _rows(any_wh, scan), name
     assert _rows(any_wh, f"SELECT {SAMPLE_KEY} FROM dead_letter_samples") == _rows(any_wh, NEWEST)

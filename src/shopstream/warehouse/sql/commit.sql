@@ -101,6 +101,23 @@ FROM ($new_dead_letter_reasons) AS s
 LEFT JOIN dead_letter_reasons AS t ON t.reason = s.reason
 WHERE t.reason IS NULL;
 
+-- fragment: new_dead_letter_minutes
+SELECT DATE_TRUNC('minute', processed_at) AS processed_minute, reason, COUNT(*) AS dead_letters
+FROM stage_dead_letters WHERE is_new GROUP BY DATE_TRUNC('minute', processed_at), reason
+
+-- name: update_dead_letter_minutes
+UPDATE dead_letter_minutes AS t SET dead_letters = t.dead_letters + s.dead_letters
+FROM ($new_dead_letter_minutes) AS s
+WHERE t.processed_minute = s.processed_minute AND t.reason = s.reason;
+
+-- name: insert_dead_letter_minutes
+INSERT INTO dead_letter_minutes (processed_minute, reason, dead_letters)
+SELECT s.processed_minute, s.reason, s.dead_letters
+FROM ($new_dead_letter_minutes) AS s
+LEFT JOIN dead_letter_minutes AS t
+    ON t.processed_minute = s.processed_minute AND t.reason = s.reason
+WHERE t.reason IS NULL;
+
 -- name: insert_dead_letter_samples
 INSERT INTO dead_letter_samples
 SELECT $dead_letter_columns FROM (

@@ -73,6 +73,38 @@ SELECT $dead_letter_names FROM (
 ) AS d
 WHERE rn <= $dead_letter_samples;
 
+-- Dead letters per reason and minute of Silver's clock (processed_at: a bad timestamp has
+-- no event time), the business alerts' input beside minute_metrics (docs/alerts.md).
+CREATE TABLE IF NOT EXISTS dead_letter_minutes (
+    processed_minute TIMESTAMP NOT NULL,
+    reason VARCHAR NOT NULL,
+    dead_letters BIGINT NOT NULL,
+    PRIMARY KEY (processed_minute, reason)
+);
+
+INSERT INTO dead_letter_minutes (processed_minute, reason, dead_letters)
+SELECT DATE_TRUNC('minute', processed_at), reason, COUNT(*) FROM dead_letter_events
+WHERE NOT EXISTS (SELECT 1 FROM dead_letter_minutes)
+GROUP BY DATE_TRUNC('minute', processed_at), reason;
+
+-- Business alerts (shopstream.alerts): one row per episode of a rule, opened and resolved by
+-- the monitor that runs beside the writer. started_at is the first abnormal event minute,
+-- resolved_at the first of the normal minutes that resolved it (NULL while open); expected,
+-- observed and p_value are those of the most significant minute so far.
+CREATE TABLE IF NOT EXISTS alerts (
+    rule VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    summary VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    resolved_at TIMESTAMP,
+    expected DOUBLE NOT NULL,
+    observed DOUBLE NOT NULL,
+    p_value DOUBLE NOT NULL,
+    detected_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (rule, started_at)
+);
+
 -- One row per (query_id, batch_id); a replayed batch bumps `replays` and adds nothing else.
 -- Invariant: input_rows = new_events + duplicates.
 -- A loss accepted with --accept-data-loss is a row of its own (query_id 'data-loss:<query
