@@ -13,6 +13,7 @@ class AlertSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    enabled: bool = Field(True, description="run the checks beside the warehouse writer")
     interval_seconds: float = Field(15.0, gt=0, description="how often the checks run")
     false_alerts_budget: float = Field(
         1.0, gt=0, description="expected false alerts (all rules together) per budget_days"

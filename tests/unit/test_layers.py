@@ -43,7 +43,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
     "bronze": (1, ("bronze",)),
     "silver": (1, ("silver",)),
     "warehouse": (1, ("warehouse",)),
-    "alerts": (1, ("alerts",)),  # pure detection and the webhook; the writer calls it
+    "alerts": (2, ("alerts",)),  # reads the warehouse's minutes, records its alerts table
     "gold": (2, ("gold",)),  # commits into the warehouse
     "sql endpoint": (2, ("sqlendpoint",)),  # serves the writer's warehouse to BI clients
     "status": (3, ("status",)),

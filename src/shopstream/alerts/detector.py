@@ -206,16 +206,22 @@ def run_series(
     k_open: int,
     m_resolve: int,
     alpha_fast: float = 0.0,
+    start: int = 0,
+    flagged: dict[str, set[int]] | None = None,
 ) -> tuple[dict[str, AlertState], list[tuple[str, int, int | None]]]:
     """Replay a series minute by minute; returns final states and (rule, opened, resolved).
 
     Deterministic: the live evaluator replays the recent minutes each interval, so its state
-    needs no storage beyond the alerts table (which records what was announced).
+    needs no storage beyond the alerts table (which records what was announced). Rows before
+    `start` are history only (baselines), not checked; `flagged`, if given, is filled with
+    the minutes each rule found significant.
     """
     states = {r.name: AlertState(r.name) for r in rules}
-    flagged: dict[str, set[int]] = {r.name: set() for r in rules}
+    flagged = flagged if flagged is not None else {}
+    for r in rules:
+        flagged.setdefault(r.name, set())
     episodes: list[tuple[str, int, int | None]] = []
-    for i in range(len(rows)):
+    for i in range(start, len(rows)):
         for rule in rules:
             before = states[rule.name]
             v = verdict(rule, rows, i, trailing_minutes, cycle_minutes, alpha, flagged[rule.name])

@@ -16,7 +16,9 @@ class Rule:
     name: str
     test: Test
     # conversion_drop: successes / trials columns; share_rise: part / whole columns;
-    # level_shift: the count column (whole unused).
+    # level_shift: the count column (whole unused). The dead-letter shares are of all dead
+    # letters, not of events: both are counted on Silver's clock (processed minute), events
+    # on event time, so a backlog Silver catches up on would read as a rise against events.
     part: str
     whole: tuple[str, ...]
     severity: Literal["critical", "warning"]
@@ -36,17 +38,17 @@ RULES: tuple[Rule, ...] = (
         "PaymentFailures",
         "share_rise",
         "dl_missing_amount",
-        ("events", "dl_total"),
+        ("dl_total",),
         "critical",
-        "share of events dead-lettered for missing_amount far above its trailing share",
+        "share of dead letters for missing_amount far above its trailing share",
     ),
     Rule(
         "BadRelease",
         "share_rise",
         "dl_invalid_timestamp",
-        ("events", "dl_total"),
+        ("dl_total",),
         "warning",
-        "share of events dead-lettered for invalid_timestamp far above its trailing share",
+        "share of dead letters for invalid_timestamp far above its trailing share",
     ),
     Rule(
         "TrafficAnomaly",

@@ -101,9 +101,11 @@ def run_as_writer(
     """`body(warehouse, endpoint)` holding the warehouse for writing, its SQL endpoint serving.
 
     The one way `gold`, `process` and `up` start a writer: wait (saying so) while another
-    process holds the warehouse, serve BI tools while we hold it, print where (`announce`).
+    process holds the warehouse, serve BI tools and run the business-alert checks while we
+    hold it, print where (`announce`).
     None if stopped while waiting: nothing was committed.
     """
+    from shopstream.alerts.monitor import monitoring
     from shopstream.sqlendpoint import serving
     from shopstream.warehouse.outage import RetryAbandoned
     from shopstream.warehouse.writer import writing
@@ -112,6 +114,7 @@ def run_as_writer(
         with (
             writing(settings, command=command, stop=stop, on_retry=waiting_line(console)) as wh,
             serving(wh, settings) as sql,
+            monitoring(wh, settings),
         ):
             if announce:
                 print_sql_endpoint(console, sql)

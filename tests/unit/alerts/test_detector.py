@@ -42,6 +42,8 @@ def _series(
         bad_p = 0.2 if hit and kind == "release" else 0.0005
         miss = sum(1 for _ in range(events) if rng.random() < miss_p)
         bad = sum(1 for _ in range(events) if rng.random() < bad_p)
+        # the other reasons' dead letters (noise), the dead-letter rules' denominator
+        other = sum(1 for _ in range(events) if rng.random() < 0.02)
         rows.append(
             {
                 "minute": 30_000_000 + m,
@@ -51,7 +53,7 @@ def _series(
                 "purchases": purchases,
                 "dl_missing_amount": miss,
                 "dl_invalid_timestamp": bad,
-                "dl_total": miss + bad,
+                "dl_total": miss + bad + other,
             }
         )
     return rows
