@@ -356,6 +356,45 @@ def cost(
     console.print(f"results in {out}/cost.json and cost.png")
 
 
+@bench_app.command("incidents")
+def incidents(
+    rate: int = typer.Option(1_000, "--rate", min=1, help="Generator events/s (the day's mean)."),
+    normal: float = typer.Option(
+        35.0, "--normal", min=0, help="Minutes of normal traffic first (the false-alarm window)."
+    ),
+    length: float = typer.Option(2.0, "--length", min=0.5, help="Minutes each incident lasts."),
+    gap: float = typer.Option(5.0, "--gap", min=1, help="Minutes after each incident."),
+    kinds: str = typer.Option(
+        "checkout_outage,payment_failures,bad_release,traffic_spike,traffic_drop",
+        "--kinds",
+        help="Incident kinds, in order, comma-separated.",
+    ),
+    keep: bool = typer.Option(False, "--keep", help="Keep the run's home (broker, warehouse)."),
+    out: Path = ResultsOption,
+    home: Path = HomeOption,
+) -> None:
+    """Business alerts end to end: time to detect each incident kind, false alerts in a normal
+    stretch, at 1,000 events/s with the day/night curve (incidents.json, incidents.png).
+
+    Not part of CI: normal + kinds x (length + gap) minutes, ~1 h 10 min by default.
+    """
+    from shopstream.bench.incidents import KIND_RULE, IncidentsOptions, run
+    from shopstream.runtime.signals import stop_on_signals
+
+    names = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    known = sorted(k.value for k in KIND_RULE)
+    if not names or any(k not in known for k in names):
+        raise ConfigError(f"--kinds takes incident kinds from {', '.join(known)}; got {kinds!r}")
+    options = IncidentsOptions(rate, normal, length, gap, names, keep=keep)
+    with stop_on_signals() as stop:
+        result = run(settings_from(home), options, out, stop, console.print)
+    for row in result.get("incidents", []):
+        took = f"{row['detect_s']:.0f} s" if row["detected"] else "[red]missed[/]"
+        console.print(f"{row['kind']:>17}: {row['rule']} after {took}")
+    console.print(f"false alerts: {len(result.get('false_alerts', []))}")
+    _verdict(result, "checkout outage ≤ 60 s, 0 false alerts", out / "incidents.json")
+
+
 @bench_app.command("reads")
 def reads(
     sizes: str = typer.Option(
@@ -428,6 +467,16 @@ def all_benchmarks(out: Path = ResultsOption, home: Path = HomeOption) -> None:
     this.cost("0,1000,10000", 90.0, 60.0, True, False, out, home)
     this.cli(15, out, home)
     this.reads("0,10000000,100000000", 7, False, out, home)
+    this.incidents(
+        1_000,
+        35.0,
+        2.0,
+        5.0,
+        "checkout_outage,payment_failures,bad_release,traffic_spike,traffic_drop",
+        False,
+        out,
+        home,
+    )
 
 
 def _verdict(result: dict, target: str, path: Path) -> None:

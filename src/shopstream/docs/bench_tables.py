@@ -237,6 +237,34 @@ def reads_table(results: dict[str, Result]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _incidents(r: Result) -> str:
+    parts = [
+        f"{x['kind']}: " + (f"**{x['detect_s']:.0f} s**" if x["detected"] else "**missed**")
+        for x in r.get("incidents", [])
+    ]
+    parts.append(f"false alerts **{len(r.get('false_alerts', []))}**")
+    return "; ".join(parts) + ("" if r.get("complete", True) else " (interrupted)")
+
+
+def incidents_table(results: dict[str, Result]) -> str:
+    """`bench incidents`: one row per incident, its rule, time to detect, side effects."""
+    r = results.get("incidents")
+    if r is None:
+        command = "Run `shopstream bench incidents`"
+        return f"No `bench/results/incidents.json`: {NOT_RECORDED}. {command}.\n"
+    rows = [
+        "| incident | rule | detected after | resolved after its end | also opened |",
+        "|---|---|---|---|---|",
+    ]
+    for x in r.get("incidents", []):
+        took = f"{x['detect_s']:.0f} s" if x["detected"] else "missed"
+        after = x.get("resolved_after_end_s")
+        resolved = f"{after:.0f} s" if after is not None else "—"
+        side = ", ".join(x["side_effects"]) or "—"
+        rows.append(f"| `{x['spec']}` | {x['rule']} | {took} | {resolved} | {side} |")
+    return "\n".join(rows) + "\n"
+
+
 _E2E = "End to end (`bench e2e`)"
 SPECS: dict[str, Spec] = {
     "producer": Spec("Producer (`bench producer`)", "bench producer", _producer, _at_least,
@@ -267,6 +295,9 @@ SPECS: dict[str, Spec] = {
     "reads": Spec("Reads as history grows (`bench reads`)", "bench reads", _reads,
                   lambda r: f"every read ≤ {r['target_ms']:g} ms at the largest history",
                   lambda r: r.get("meets_target")),
+    "incidents": Spec("Business alerts (`bench incidents`)", "bench incidents", _incidents,
+                      lambda r: "checkout outage ≤ 60 s; 0 false alerts",
+                      lambda r: r.get("meets_target")),
     "cost": Spec("Cost per event (`bench cost`)", "bench cost", _cost, _cost_target,
                  lambda r: r.get("meets_target")),
     "soak": Spec("Soak: faults under load for 30 minutes (`bench soak`)", "bench soak", _soak,

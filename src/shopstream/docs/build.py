@@ -42,6 +42,7 @@ def renderers(sources: Sources) -> dict[str, Callable[[], str]]:
         "bench-e2e-runs": bench(bench_tables.e2e_runs),
         "bench-scale-runs": bench(bench_tables.scale_runs),
         "bench-reads-table": bench(bench_tables.reads_table),
+        "bench-incidents-table": bench(bench_tables.incidents_table),
         "sizing": bench(sizing.sizing),
         "contract-reasons": contract_ref.reasons,
         "contract-raw-fields": contract_ref.raw_fields,
