@@ -99,8 +99,7 @@ def measure_size(
 
     from shopstream.bench.gold_history import build_history
 
-    for f in (path, path.with_name(path.name + ".wal")):
-        f.unlink(missing_ok=True)
+    _remove(path)
     t0 = time.perf_counter()
     build_history(path, events, end)
     build_s = round(time.perf_counter() - t0, 1)
@@ -126,6 +125,12 @@ def measure_size(
     }
 
 
+def _remove(path: Path) -> None:
+    """A DuckDB file and its write-ahead log, if there."""
+    for f in (path, path.with_name(path.name + ".wal")):
+        f.unlink(missing_ok=True)
+
+
 def run(
     state_dir: Path,
     options: ReadsOptions,
@@ -145,8 +150,7 @@ def run(
         path = state_dir / f"reads-{events}.duckdb"
         sizes.append(measure_size(path, events, end, options.runs, stop))
         if not options.keep:
-            for f in (path, path.with_name(path.name + ".wal")):
-                f.unlink(missing_ok=True)
+            _remove(path)
     largest = max(sizes, key=lambda s: s["history_events"]) if sizes else None
     result = {
         "benchmark": "reads",
