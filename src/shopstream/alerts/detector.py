@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from shopstream.alerts.rules import Rule
 from shopstream.alerts.stats import binom_lower_tail, binom_upper_tail, normal_two_sided
@@ -169,31 +169,31 @@ def step(
     return replace(state, run=run)
 
 
-def verdict(
-    rule: Rule,
-    rows: Sequence[Minute],
-    index: int,
-    trailing_minutes: int,
-    cycle_minutes: int,
-    alpha: float,
-    flagged: Set[int] = frozenset(),
-) -> Verdict | None:
-    """The rule's verdict on rows[index], against the `trailing_minutes` clean ones before it.
+@dataclass
+class Clean:
+    """One rule's minutes so far that it did not find significant, in order and by minute:
+    its baselines. Kept incrementally, so a replay costs O(minutes), not O(minutes^2)."""
 
-    `flagged`: minutes this rule already found significant; they stay out of the baseline,
-    so an incident never becomes its own "normal" (nor tomorrow's time-of-day baseline).
-    """
-    now = rows[index]
-    clean = [r for r in rows[:index] if int(r["minute"]) not in flagged]
-    trailing = clean[-trailing_minutes:]
+    rows: list[Minute] = field(default_factory=list)
+    by_minute: dict[int, Minute] = field(default_factory=dict)
+
+    def add(self, row: Minute) -> None:
+        self.rows.append(row)
+        self.by_minute[int(row["minute"])] = row
+
+
+def judge(
+    rule: Rule, now: Minute, clean: Clean, trailing_minutes: int, cycle_minutes: int, alpha: float
+) -> Verdict | None:
+    """The rule's verdict on `now` against the `trailing_minutes` clean ones before it."""
+    trailing = clean.rows[-trailing_minutes:]
     if not trailing:
         return None
     if rule.test == "conversion_drop":
         return conversion_drop(rule, now, trailing, alpha)
     if rule.test == "share_rise":
         return share_rise(rule, now, trailing, alpha)
-    history = {int(r["minute"]): r for r in clean}
-    return level_shift(rule, now, history, trailing, cycle_minutes, alpha)
+    return level_shift(rule, now, clean.by_minute, trailing, cycle_minutes, alpha)
 
 
 def run_series(
@@ -206,27 +206,43 @@ def run_series(
     k_open: int,
     m_resolve: int,
     alpha_fast: float = 0.0,
+    clean: dict[str, Clean] | None = None,
     start: int = 0,
-    flagged: dict[str, set[int]] | None = None,
+    open_since: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, AlertState], list[tuple[str, int, int | None]]]:
     """Replay a series minute by minute; returns final states and (rule, opened, resolved).
 
     Deterministic: the live evaluator replays the recent minutes each interval, so its state
-    needs no storage beyond the alerts table (which records what was announced). Rows before
-    `start` are history only (baselines), not checked; `flagged`, if given, is filled with
-    the minutes each rule found significant.
+    needs no storage beyond the alerts table (which records what was announced). Minutes a
+    rule finds significant stay out of its baseline, so an incident never becomes its own
+    "normal" (nor tomorrow's time-of-day baseline); `clean`, if given, is filled with each
+    rule's baseline minutes (the monitor's peek reads them).
+
+    Rows before `start` are history: baseline only, not checked (a live check replays a
+    bounded span). `open_since` names, per rule, the start of an episode still open from
+    before (the alerts table): its history minutes from then on stay out of the baseline,
+    and the replay begins with the episode open, as the checks that announced it left it.
     """
-    states = {r.name: AlertState(r.name) for r in rules}
-    flagged = flagged if flagged is not None else {}
+    open_since = open_since or {}
+    states = {
+        r.name: AlertState(r.name, True, open_since[r.name]) if r.name in open_since and start
+        else AlertState(r.name)
+        for r in rules
+    }  # fmt: skip
+    clean = clean if clean is not None else {}
     for r in rules:
-        flagged.setdefault(r.name, set())
+        clean.setdefault(r.name, Clean())
+    for row in rows[:start]:
+        for r in rules:
+            if int(row["minute"]) < open_since.get(r.name, int(row["minute"]) + 1):
+                clean[r.name].add(row)
     episodes: list[tuple[str, int, int | None]] = []
-    for i in range(start, len(rows)):
+    for row in rows[start:]:
         for rule in rules:
             before = states[rule.name]
-            v = verdict(rule, rows, i, trailing_minutes, cycle_minutes, alpha, flagged[rule.name])
-            if v is not None and v.significant:
-                flagged[rule.name].add(v.minute)
+            v = judge(rule, row, clean[rule.name], trailing_minutes, cycle_minutes, alpha)
+            if v is None or not v.significant:
+                clean[rule.name].add(row)
             after = step(before, v, k_open, m_resolve, alpha_fast)
             if after.open and not before.open:
                 episodes.append((rule.name, int(after.since_minute or 0), None))

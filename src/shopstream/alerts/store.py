@@ -74,11 +74,18 @@ def record(wh: Warehouse, events: Sequence[AlertEvent], now: datetime) -> None:
     for e in events:
         start = e.starts_at.astimezone(UTC).replace(tzinfo=None)
         if e.firing:
+            # Late events can make a replay reopen an episode it had resolved: same key.
+            wh.execute(
+                "UPDATE alerts SET resolved_at = NULL, updated_at = ? "
+                "WHERE rule = ? AND started_at = ?",
+                [stamp, e.rule, start],
+            )
             wh.execute(
                 "INSERT INTO alerts (rule, severity, summary, started_at, resolved_at, "
                 "expected, observed, p_value, detected_at, updated_at) "
-                "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
-                _values(e, start, stamp),
+                "SELECT ?, ?, ?, ?, NULL, ?, ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE rule = ? AND started_at = ?)",
+                [*_values(e, start, stamp), e.rule, start],
             )
         else:
             end = (e.ends_at or now).astimezone(UTC).replace(tzinfo=None)

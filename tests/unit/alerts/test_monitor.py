@@ -182,3 +182,37 @@ def test_disabled_alerts_start_no_thread(duck_wh: Warehouse) -> None:
     settings = load_settings(alerts={"enabled": False})
     with monitor.monitoring(duck_wh, settings) as thread:
         assert thread is None
+
+
+def test_an_episode_reopened_by_a_replay_is_the_same_row(any_wh: Warehouse) -> None:
+    """Late events can turn a resolved episode open again with the same start: one row."""
+    start = _at(M0)
+    opened = AlertEvent("CheckoutOutage", True, start, None, 300.0, 0.0, 1e-40)
+    closed = AlertEvent("CheckoutOutage", False, start, _at(M0 + 4), 300.0, 0.0, 1e-40)
+    for events in ([opened], [closed], [opened]):
+        store.record(any_wh, events, _at(M0 + 5))
+    (row,) = _open_rows(any_wh)
+    assert row["resolved_at"] is None
+
+
+def _rows(minutes: int, outage_from: int, seed: int) -> list[dict[str, float]]:
+    rng = random.Random(seed)
+    rows = []
+    for m in range(minutes):
+        views, carts = _poisson(rng, 2200), _poisson(rng, 250)
+        purchases = 0 if m >= outage_from else _poisson(rng, (views + carts) * 0.02)
+        rows.append({"minute": M0 + m, "events": views + carts + purchases, "page_views": views,
+                     "carts": carts, "purchases": purchases, "dl_total": 30})  # fmt: skip
+    return rows
+
+
+def test_an_outage_longer_than_the_replayed_span_stays_open() -> None:
+    """The replay covers the last REPLAY_MINUTES; an episode open from before keeps its
+    minutes out of the baseline, so three hours of zero purchases never read as normal."""
+    minutes = 30 + 3 * 60
+    rows = _rows(minutes, outage_from=30, seed=4)
+    now = _at(M0 + minutes, 30)
+    assert monitor.evaluate(rows, now, PARAMS, {"CheckoutOutage": M0 + 30})["CheckoutOutage"].open
+    # Without the alerts table's memory the outage has become the baseline: the check
+    # would resolve it (this is what the open_since argument prevents).
+    assert not monitor.evaluate(rows, now, PARAMS)["CheckoutOutage"].open
