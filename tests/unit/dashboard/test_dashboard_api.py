@@ -273,3 +273,11 @@ def test_alerts_are_bounded(client: TestClient, filled_wh: Warehouse) -> None:
     assert [r["rule"] for r in limited] == ["TrafficAnomaly", "CheckoutOutage"]
     for bad in (0, 1001):
         assert client.get("/api/alerts", params={"limit": bad}).status_code == 422
+
+
+def test_alerts_are_protected_like_the_other_routes(client: TestClient) -> None:
+    """A DNS-rebinding page names its own host: refused before the route reads anything."""
+    assert client.get("/api/alerts", headers={"Host": "attacker.example"}).status_code == 400
+    res = client.get("/api/alerts")
+    assert res.status_code == 200
+    assert "frame-ancestors 'none'" in res.headers["content-security-policy"]
