@@ -145,6 +145,45 @@ def resend_everything(wh: Warehouse, batch_id: int) -> None:
     )
 
 
+def insert_alert(
+    wh: Warehouse,
+    rule: str,
+    started_at: datetime,
+    resolved_at: datetime | None = None,
+    expected: float = 512.0,
+    observed: float = 0.0,
+    p_value: float = 1e-30,
+) -> None:
+    """One row of `alerts` as the monitor writes it, severity and summary from RULES."""
+    from shopstream.alerts.rules import RULES
+
+    (r,) = [r for r in RULES if r.name == rule]
+    detected = started_at + timedelta(minutes=1)
+    wh.execute(
+        "INSERT INTO alerts (rule, severity, summary, started_at, resolved_at, expected, "
+        "observed, p_value, detected_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [rule, r.severity, r.summary, started_at, resolved_at, expected, observed, p_value,
+         detected, resolved_at or detected],
+    )  # fmt: skip
+
+
+def resolve_alert(wh: Warehouse, rule: str, started_at: datetime, resolved_at: datetime) -> None:
+    """Resolve an open episode, as the monitor does once the rule is back within bounds."""
+    wh.execute(
+        "UPDATE alerts SET resolved_at = ?, updated_at = ? WHERE rule = ? AND started_at = ?",
+        [resolved_at, resolved_at, rule, started_at],
+    )
+
+
+def add_alerts(wh: Warehouse) -> None:
+    """Two open episodes and two resolved ones, on four rules."""
+    h = timedelta(hours=1)
+    insert_alert(wh, "BadRelease", T0, resolved_at=T0 + h / 2, expected=3.0, observed=40.0)
+    insert_alert(wh, "PaymentFailures", T0 + h, resolved_at=T0 + h * 1.2)
+    insert_alert(wh, "CheckoutOutage", T0 + 2 * h, expected=512.0, observed=0.0, p_value=1e-30)
+    insert_alert(wh, "TrafficAnomaly", T0 + 3 * h, expected=900.0, observed=90.0, p_value=1e-9)
+
+
 @pytest.fixture
 def offline_settings(tmp_path: Path) -> Settings:
     """A home under tmp_path; Kafka points at a port nobody listens on."""

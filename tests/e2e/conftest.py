@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dash_data import filled_wh, offline_settings
+
+__all__ = ["filled_wh", "offline_settings"]  # the known dataset, Kafka unreachable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

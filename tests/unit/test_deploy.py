@@ -18,6 +18,7 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from shopstream.alerts.rules import RULES
 from shopstream.status.prometheus import make_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +79,24 @@ def test_alerts_cover_the_issue_and_use_only_exported_metrics() -> None:
         assert any(kind in name for name in alerts), kind
     used = used_names("\n".join(alerts.values()))
     assert used and used <= exported_names(), used - exported_names()
+
+
+def test_business_alerts_are_exactly_the_rules_with_their_severities() -> None:
+    """One Prometheus alert per rule of RULES, on its own open series, and no other."""
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    business = {
+        r["alert"]: r
+        for g in rules["groups"]
+        for r in g["rules"]
+        if "shopstream_business_alert" in r["expr"]
+    }
+    assert sorted(business) == sorted(rule.name for rule in RULES)
+    for rule in RULES:
+        alert = business[rule.name]
+        expr = " ".join(alert["expr"].split())
+        assert expr == f'shopstream_business_alert_open{{alertname="{rule.name}"}} == 1', expr
+        assert alert["labels"] == {"severity": rule.severity}, rule.name
+        assert alert["annotations"]["summary"] == rule.summary, rule.name
 
 
 def test_grafana_dashboard_queries_exported_metrics() -> None:

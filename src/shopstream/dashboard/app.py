@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 STATUS_TTL_S = 1.0
 REOPEN_EVERY_S = 5.0
 POLL_MS = 1000  # the page's refresh period; the issue asks for <= 2 s
+# At most one open episode per rule, so 20 rows keep every open alert and recent history.
+ALERTS_SHOWN = 20
 
 
 # --------------------------------------------------------------------------- models
@@ -165,6 +167,21 @@ class DeadLetterReason(BaseModel):
     samples: list[DeadLetterSample]
 
 
+class BusinessAlert(BaseModel):
+    """One episode of a business alert rule (`alerts` table; rules in `alerts.rules`)."""
+
+    rule: str
+    severity: str
+    summary: str
+    started_at: str = Field(description="first abnormal event minute, naive UTC")
+    resolved_at: str | None = Field(description="first minute of the resolving run; None = open")
+    expected: float = Field(description="expected count in the most significant minute")
+    observed: float = Field(description="observed count in that minute")
+    p_value: float
+    detected_at: str = Field(description="when the monitor opened it, naive UTC")
+    open: bool
+
+
 class Health(BaseModel):
     """`/health`: healthy, and otherwise every problem in a sentence."""
 
@@ -187,6 +204,7 @@ class Overview(BaseModel):
     sessions: list[DeviceSessions]
     top_products: list[TopProduct]
     dead_letters: list[DeadLetterReason]
+    alerts: list[BusinessAlert]
     status: dict[str, Any]
     warehouse_error: str | None
     poll_ms: int
@@ -389,6 +407,11 @@ def _business_routes(read: Callable[[Callable[[Warehouse], Any]], Any]) -> APIRo
         """Rejected records by reason code, with the newest samples of each."""
         return read(lambda wh: queries.dead_letters(wh, samples))
 
+    @router.get("/api/alerts", response_model=list[BusinessAlert], tags=["business"])
+    def api_alerts(limit: int = Query(ALERTS_SHOWN, ge=1, le=1000)) -> Any:
+        """Business alerts: open ones (newest first), then the most recently resolved."""
+        return read(lambda wh: queries.alerts(wh, limit))
+
     return router
 
 
@@ -453,6 +476,7 @@ def _overview_routes(
             "sessions": [],
             "top_products": [],
             "dead_letters": [],
+            "alerts": [],
             "status": doc,
             "warehouse_error": source.error if wh is None else None,
             "poll_ms": POLL_MS,
@@ -470,6 +494,7 @@ def _overview_routes(
                     "sessions": queries.sessions(wh),
                     "top_products": queries.top_products(wh),
                     "dead_letters": queries.dead_letters(wh),
+                    "alerts": queries.alerts(wh, ALERTS_SHOWN),
                 }
             except ShopstreamError as err:
                 out["warehouse_error"] = str(err)

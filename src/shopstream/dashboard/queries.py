@@ -65,6 +65,13 @@ DEAD_LETTER_SAMPLES = (
     "ORDER BY processed_at DESC, source_offset DESC) AS rn FROM dead_letter_samples) AS d "
     "WHERE rn <= {limit} ORDER BY reason, rn"
 )
+# Open alerts first (newest episode first), then resolved ones, most recently resolved first.
+ALERTS = (
+    "SELECT rule, severity, summary, started_at, resolved_at, expected, observed, p_value, "
+    "detected_at FROM alerts "
+    "ORDER BY CASE WHEN resolved_at IS NULL THEN 0 ELSE 1 END, "
+    "COALESCE(resolved_at, started_at) DESC, started_at DESC, rule LIMIT {limit}"
+)
 
 
 @cache
@@ -154,3 +161,11 @@ def dead_letters(wh: Warehouse, samples: int = 3) -> list[dict[str, Any]]:
             if s["reason"] in by_reason:
                 by_reason[s["reason"]]["samples"].append(s)
     return list(by_reason.values())
+
+
+def alerts(wh: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
+    """Business alerts, open ones first, each with `open` (its episode has not resolved)."""
+    rows = run(wh, ALERTS.format(limit=int(limit)))
+    for r in rows:
+        r["open"] = r["resolved_at"] is None
+    return rows

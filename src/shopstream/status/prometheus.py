@@ -167,7 +167,27 @@ def status_metrics(doc: Mapping[str, Any]) -> list[Metric]:
     for table, n in doc.get("warehouse", {}).items():
         rows.add_metric([table], float(n))
     out += [fresh, rows]
+    out += business_alert_metrics(doc.get("business_alerts"))
     return out
+
+
+def business_alert_metrics(alerts: Mapping[str, Mapping[str, Any]] | None) -> list[Metric]:
+    """One series per rule of the alerts table (deploy/prometheus/alerts.yml fires on them);
+    no series while the table is unreadable, so "unknown" never reads as "all clear"."""
+    open_now = _gauge(
+        "business_alert_open",
+        "1 while the business alert rule has an open episode (alerts table)",
+        ["alertname", "severity"],
+    )
+    opened = CounterMetricFamily(
+        f"{PREFIX}_business_alerts_opened",
+        "business alert episodes ever opened, by rule (rows of the alerts table)",
+        labels=["alertname"],
+    )
+    for rule, figures in (alerts or {}).items():
+        open_now.add_metric([rule, figures["severity"]], 1.0 if figures["open"] else 0.0)
+        opened.add_metric([rule], float(figures["opened"]))
+    return [open_now, opened]
 
 
 def make_registry(status: Callable[[], Mapping[str, Any]]) -> CollectorRegistry:

@@ -272,6 +272,9 @@ class WarehouseSnapshot:
     last_commit_at: datetime | None = None
     dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
     newest_event: datetime | None = None
+    # Per rule of alerts.rules.RULES: (open episodes, episodes ever opened); None while the
+    # warehouse does not answer (unknown, which /metrics must not report as 0).
+    business_alerts: dict[str, tuple[int, int]] | None = None
 
 
 def open_status_warehouse(settings: Settings) -> tuple[Warehouse | None, str | None]:
@@ -327,9 +330,27 @@ def warehouse_snapshot(warehouse: Warehouse | None, error: str | None = None) ->
         }
         (newest,) = warehouse.query("SELECT MAX(event_timestamp) AS newest FROM silver_events")
         snapshot.newest_event = newest["newest"]
+        snapshot.business_alerts = business_alerts(warehouse)
     except ShopstreamError as err:
         snapshot.ok, snapshot.error = False, str(err)
     return snapshot
+
+
+def business_alerts(warehouse: Warehouse) -> dict[str, tuple[int, int]]:
+    """(open, opened) episodes of every rule in RULES from the alerts table, in one query
+    of at most len(RULES) rows (rows of rules no longer declared are left out)."""
+    from shopstream.alerts.rules import RULES
+
+    names = [rule.name for rule in RULES]
+    # Literals, not parameters: the SQL endpoint (another process's DuckDB) takes none.
+    listed = ", ".join("'" + name.replace("'", "''") + "'" for name in names)
+    rows = warehouse.query(
+        "SELECT rule, COUNT(*) AS opened, "
+        "SUM(CASE WHEN resolved_at IS NULL THEN 1 ELSE 0 END) AS open_now "
+        f"FROM alerts WHERE rule IN ({listed}) GROUP BY rule"
+    )
+    found = {r["rule"]: (int(r["open_now"] or 0), int(r["opened"])) for r in rows}
+    return {name: found.get(name, (0, 0)) for name in names}
 
 
 def gold_offsets_from_batches(warehouse: Warehouse) -> dict[str, dict[int, int]]:

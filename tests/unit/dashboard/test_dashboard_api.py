@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from dash_data import EXPECTED
+from dash_data import EXPECTED, add_alerts
 from fastapi.testclient import TestClient
 
 from shopstream.config import Settings
@@ -153,6 +153,7 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
         "/api/sessions",
         "/api/top-products",
         "/api/dead-letters",
+        "/api/alerts",
         "/api/status",
         "/api/overview",
         "/health",
@@ -235,3 +236,48 @@ def test_overview_carries_the_session_and_product_panels(client: TestClient) -> 
     o = client.get("/api/overview").json()
     assert o["sessions"] == client.get("/api/sessions").json()
     assert o["top_products"] == client.get("/api/top-products").json()
+
+
+def test_alerts_open_first_then_the_most_recently_resolved(
+    client: TestClient, filled_wh: Warehouse
+) -> None:
+    assert client.get("/api/alerts").json() == []
+    add_alerts(filled_wh)
+    body = client.get("/api/alerts").json()
+    assert [(r["rule"], r["open"]) for r in body] == [
+        ("TrafficAnomaly", True),
+        ("CheckoutOutage", True),
+        ("PaymentFailures", False),
+        ("BadRelease", False),
+    ]
+    outage = body[1]
+    assert outage == {
+        "rule": "CheckoutOutage",
+        "severity": "critical",
+        "summary": "purchases per (views + carts) far below the trailing ratio",
+        "started_at": "2026-11-24T11:00:00",
+        "resolved_at": None,
+        "expected": 512.0,
+        "observed": 0.0,
+        "p_value": 1e-30,
+        "detected_at": "2026-11-24T11:01:00",
+        "open": True,
+    }
+    assert body[3]["resolved_at"] == "2026-11-24T09:30:00"
+    assert client.get("/api/overview").json()["alerts"] == body
+
+
+def test_alerts_are_bounded(client: TestClient, filled_wh: Warehouse) -> None:
+    add_alerts(filled_wh)
+    limited = client.get("/api/alerts", params={"limit": 2}).json()
+    assert [r["rule"] for r in limited] == ["TrafficAnomaly", "CheckoutOutage"]
+    for bad in (0, 1001):
+        assert client.get("/api/alerts", params={"limit": bad}).status_code == 422
+
+
+def test_alerts_are_protected_like_the_other_routes(client: TestClient) -> None:
+    """A DNS-rebinding page names its own host: refused before the route reads anything."""
+    assert client.get("/api/alerts", headers={"Host": "attacker.example"}).status_code == 400
+    res = client.get("/api/alerts")
+    assert res.status_code == 200
+    assert "frame-ancestors 'none'" in res.headers["content-security-policy"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dash_data import fill
+from dash_data import add_alerts, fill
 from fastapi.testclient import TestClient
 
 from shopstream.config import Settings
@@ -19,6 +19,7 @@ ENDPOINTS = (
     "/api/top-customers",
     "/api/categories",
     "/api/dead-letters",
+    "/api/alerts",
 )
 
 
@@ -43,6 +44,8 @@ def test_snowflake_api_equals_duckdb_api(
     snow_wh: tuple[Settings, Warehouse], offline_settings: Settings, filled_wh: Warehouse
 ) -> None:
     snow_settings, snow = snow_wh
+    for wh in (snow, filled_wh):
+        add_alerts(wh)
     with (
         TestClient(create_app(snow_settings, warehouse=snow), base_url="http://127.0.0.1") as sf,
         TestClient(

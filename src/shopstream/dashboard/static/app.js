@@ -261,6 +261,46 @@ function renderDeadLetters(rows) {
   sizeBars($("dead-letters"));
 }
 
+// Warehouse timestamps are naive UTC: parse them as UTC, show them as UTC.
+const utc = (iso) => new Date(iso + "Z");
+const utcText = (iso) => (iso == null ? "–" : iso.slice(0, 16).replace("T", " ") + " UTC");
+const count = (n) => (n == null ? "–" : Number(n).toLocaleString("en-US", { maximumFractionDigits: 1 }));
+const pValue = (p) => (p == null ? "–" : Number(p).toExponential(1));
+
+function openAlertCard(a) {
+  const ago = (Date.now() - utc(a.started_at).getTime()) / 1000;
+  return `<div class="alert sev-${esc(a.severity)}" data-rule="${esc(a.rule)}" data-open="true">
+    <div class="alert-head"><span class="badge sev-badge">${esc(a.severity)}</span> <b class="alert-rule">${esc(a.rule)}</b>
+      <span class="hint">since ${utcText(a.started_at)} (${secs(Math.max(ago, 0))} ago)</span></div>
+    <div class="alert-summary">${esc(a.summary)}</div>
+    <div class="alert-figures">expected <b>${count(a.expected)}</b> / min · observed <b>${count(a.observed)}</b> / min · p = <b>${pValue(a.p_value)}</b></div>
+  </div>`;
+}
+
+function resolvedAlertRow(a) {
+  const lasted = (utc(a.resolved_at) - utc(a.started_at)) / 1000;
+  return `<tr data-rule="${esc(a.rule)}" data-open="false" data-started="${esc(a.started_at)}">
+    <td>${esc(a.rule)}</td><td><span class="badge sev-badge sev-${esc(a.severity)}">${esc(a.severity)}</span></td>
+    <td>${utcText(a.started_at)}</td><td>${utcText(a.resolved_at)}</td><td class="num">${secs(lasted)}</td>
+    <td class="num">${count(a.expected)}</td><td class="num">${count(a.observed)}</td><td class="num">${pValue(a.p_value)}</td></tr>`;
+}
+
+function renderAlerts(rows) {
+  const open = rows.filter((a) => a.open);
+  const resolved = rows.filter((a) => !a.open);
+  const panel = $("business-alerts");
+  panel.dataset.openCount = String(open.length);
+  panel.classList.toggle("firing", open.length > 0);
+  // An empty panel says so: "nothing shown" must not be mistaken for "not loaded".
+  $("alerts-open").innerHTML = open.length
+    ? open.map(openAlertCard).join("")
+    : `<div class="empty" id="alerts-none">no business alerts open${resolved.length ? "" : " · none recorded"}</div>`;
+  $("alerts-resolved").querySelector("tbody").innerHTML = resolved.length
+    ? resolved.map(resolvedAlertRow).join("")
+    : `<tr><td colspan="8" class="empty">none resolved yet</td></tr>`;
+  $("alerts-resolved-count").textContent = resolved.length ? "most recent first" : "";
+}
+
 async function tick() {
   try {
     const res = await fetch("/api/overview", { cache: "no-store" });
@@ -276,6 +316,7 @@ async function tick() {
     renderSessions(o.sessions || []);
     renderProducts(o.top_products || []);
     renderDeadLetters(o.dead_letters);
+    renderAlerts(o.alerts || []);
     renderPipeline(o.status);
     renderThroughput(o.status);
     if (o.warehouse_error) {
