@@ -133,7 +133,7 @@ def build_status(
         "reconciliation": _reconciliation(readings),
         "kafka": _kafka_section(readings.kafka),
         "warehouse_info": _warehouse_info(readings.warehouse),
-        "business_alerts": _business_alerts(readings.warehouse),
+        "business_alerts": readings.warehouse.business_alerts,
         "last_batch": _jsonable(readings.warehouse.last_batch),
         "stall_seconds": settings.pipeline.stall_seconds,
         "warehouse_outage": outage,
@@ -536,22 +536,6 @@ def _kafka_section(kafka: KafkaSnapshot) -> dict[str, Any]:
             }
             for topic, watermarks in kafka.topics.items()
         },
-    }
-
-
-def _business_alerts(warehouse: WarehouseSnapshot) -> dict[str, dict[str, Any]] | None:
-    """Per rule of RULES: severity, open episodes and episodes ever opened; None = unknown."""
-    from shopstream.alerts.rules import RULES
-
-    if warehouse.business_alerts is None:
-        return None
-    return {
-        rule.name: {
-            "severity": rule.severity,
-            "open": warehouse.business_alerts[rule.name][0],
-            "opened": warehouse.business_alerts[rule.name][1],
-        }
-        for rule in RULES
     }
 
 

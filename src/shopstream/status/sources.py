@@ -272,9 +272,9 @@ class WarehouseSnapshot:
     last_commit_at: datetime | None = None
     dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
     newest_event: datetime | None = None
-    # Per rule of alerts.rules.RULES: (open episodes, episodes ever opened); None while the
-    # warehouse does not answer (unknown, which /metrics must not report as 0).
-    business_alerts: dict[str, tuple[int, int]] | None = None
+    # Per rule of alerts.rules.RULES: severity, open episodes, episodes ever opened; None
+    # while the warehouse does not answer (unknown, which /metrics must not report as 0).
+    business_alerts: dict[str, dict[str, Any]] | None = None
 
 
 def open_status_warehouse(settings: Settings) -> tuple[Warehouse | None, str | None]:
@@ -336,9 +336,9 @@ def warehouse_snapshot(warehouse: Warehouse | None, error: str | None = None) ->
     return snapshot
 
 
-def business_alerts(warehouse: Warehouse) -> dict[str, tuple[int, int]]:
-    """(open, opened) episodes of every rule in RULES from the alerts table, in one query
-    of at most len(RULES) rows (rows of rules no longer declared are left out)."""
+def business_alerts(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
+    """Severity, open and ever-opened episodes of every rule in RULES from the alerts table,
+    in one query of at most len(RULES) rows (rows of rules no longer declared are left out)."""
     from shopstream.alerts.rules import RULES
 
     names = [rule.name for rule in RULES]
@@ -350,7 +350,13 @@ def business_alerts(warehouse: Warehouse) -> dict[str, tuple[int, int]]:
         f"FROM alerts WHERE rule IN ({listed}) GROUP BY rule"
     )
     found = {r["rule"]: (int(r["open_now"] or 0), int(r["opened"])) for r in rows}
-    return {name: found.get(name, (0, 0)) for name in names}
+    return {
+        rule.name: dict(
+            zip(("open", "opened"), found.get(rule.name, (0, 0)), strict=True),
+            severity=rule.severity,
+        )
+        for rule in RULES
+    }
 
 
 def gold_offsets_from_batches(warehouse: Warehouse) -> dict[str, dict[int, int]]:
