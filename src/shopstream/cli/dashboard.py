@@ -78,6 +78,14 @@ def print_status(doc: dict[str, Any]) -> None:
         console.print(f"  [red]✗[/] {problem}", highlight=False)
     fresh = doc["freshness_seconds"]
     console.print(f"freshness: {'-' if fresh is None else f'{fresh:,.1f}s'} (now - newest event)")
+    alerts = doc.get("business_alerts")
+    if alerts is not None:
+        now_open = [f"[red]{r}[/] ({a['severity']})" for r, a in alerts.items() if a["open"]]
+        opened = sum(a["opened"] for a in alerts.values())
+        console.print(
+            f"business alerts: {', '.join(now_open) + ' open' if now_open else 'none open'}"
+            f" ({opened:,} opened so far)"
+        )
 
     stages = Table("stage", "state", "reason", "lag", "rate/s", "last batch ms", "last commit")
     for name, stage in doc["stages"].items():

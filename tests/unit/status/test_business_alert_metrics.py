@@ -92,3 +92,20 @@ def test_the_read_is_the_same_on_both_warehouses(any_wh: Warehouse) -> None:
         "TrafficAnomaly": (0, 1),
     }
     assert business_alerts(any_wh)["BadRelease"]["severity"] == "warning"
+
+
+def test_the_terminal_status_names_the_open_alerts(
+    offline_settings: Settings, filled_wh: Warehouse, capsys: Any
+) -> None:
+    from shopstream.cli.dashboard import print_status
+
+    def line() -> str:
+        doc = build_status(offline_settings, warehouse=filled_wh, kafka=KafkaSnapshot(False))
+        print_status(doc)
+        out = capsys.readouterr().out
+        return next(x for x in out.splitlines() if x.startswith("business alerts:"))
+
+    assert line() == "business alerts: none open (0 opened so far)"
+    insert_alert(filled_wh, "CheckoutOutage", T0)
+    insert_alert(filled_wh, "BadRelease", T0, resolved_at=T0 + timedelta(minutes=5))
+    assert line() == "business alerts: CheckoutOutage (critical) open (2 opened so far)"
