@@ -79,8 +79,13 @@ def evaluate(
     rules: Sequence[Rule] = RULES,
 ) -> dict[str, AlertState]:
     """Each rule's state now (pure): the replay of the settled minutes, then the peek."""
-    # a minute is settled once it ended `lateness_s` ago
-    settled_end = int((now.timestamp() - p.lateness_s) // 60)
+    # A minute is settled once it ended `lateness_s` ago, on the data's clock: the end of
+    # the newest minute holding events (the minutes before it were delivered in full), not
+    # later than now. When Gold lags, minutes it has not delivered yet stay unsettled, so
+    # lag never reads as a traffic drop.
+    newest = max((int(r["minute"]) for r in rows if r.get("events")), default=None)
+    clock = now.timestamp() if newest is None else min(now.timestamp(), (newest + 1) * 60.0)
+    settled_end = int((clock - p.lateness_s) // 60)
     settled = [r for r in rows if int(r["minute"]) < settled_end]
     recent = [r for r in rows if int(r["minute"]) >= settled_end]
     clean: dict[str, Clean] = {}

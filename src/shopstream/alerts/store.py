@@ -40,10 +40,13 @@ def naive(minute: int) -> datetime:
 
 
 def minute_rows(wh: Warehouse, first: int, end: int) -> list[dict[str, float]]:
-    """One row per minute in [first, end): event counts and dead letters per reason.
+    """One row per minute of the newest unbroken run of minutes in [first, end), then zeros
+    up to `end`: event counts and dead letters per reason.
 
-    Minutes without any row between the first minute that has one and `end` are zeros: a
-    silent minute is data (a dead shop), not a gap.
+    Older minutes before a minute without any row are left out: late events scatter a few
+    rows over hours before the shop's stream began (or before a pause of the pipeline), and
+    zeros between them would read as a dead shop in the traffic rule's history. After the
+    newest row, silent minutes are data (a shop that stopped now).
     """
     rows: dict[int, dict[str, float]] = {}
 
@@ -60,7 +63,10 @@ def minute_rows(wh: Warehouse, first: int, end: int) -> list[dict[str, float]]:
         r["dl_total"] += n
     if not rows:
         return []
-    return [rows.get(m) or row(m) for m in range(min(rows), end)]
+    start = max(rows)
+    while start - 1 in rows:
+        start -= 1
+    return [rows.get(m) or row(m) for m in range(start, end)]
 
 
 def open_alerts(wh: Warehouse) -> dict[str, int]:

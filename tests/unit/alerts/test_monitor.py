@@ -216,3 +216,31 @@ def test_an_outage_longer_than_the_replayed_span_stays_open() -> None:
     # Without the alerts table's memory the outage has become the baseline: the check
     # would resolve it (this is what the open_since argument prevents).
     assert not monitor.evaluate(rows, now, PARAMS)["CheckoutOutage"].open
+
+
+def test_late_events_hours_before_the_stream_are_no_dead_shop(duck_wh: Warehouse) -> None:
+    """A few late events in minutes long before the stream began (a gap between): the
+    history starts after the gap, so the traffic rule sees no zeros to compare with."""
+    rng = random.Random(6)
+    for m in (M0, M0 + 35, M0 + 70):
+        duck_wh.execute(
+            "INSERT INTO minute_metrics VALUES (?, 2, 2, 0, 0, 0, ?)", [store.naive(m), _at(m)]
+        )
+    for m in range(M0 + 100, M0 + 140):
+        _minute(duck_wh, m, rng)
+    now = _at(M0 + 140, 10)
+    rows = store.minute_rows(duck_wh, *store.window(now, PARAMS.window_minutes()))
+    assert rows[0]["minute"] == M0 + 100 and rows[-1]["minute"] == M0 + 140
+    assert monitor.check(duck_wh, PARAMS, now) == []
+
+
+def test_gold_lagging_minutes_behind_is_no_traffic_drop() -> None:
+    """Nothing delivered for the last 4 minutes (Gold behind): those minutes are not
+    settled on the data's clock, so the traffic rule does not read them as zeros."""
+    rows = _rows(45, outage_from=45, seed=9)
+    now = _at(M0 + 45 + 4, 30)
+    filled = [
+        *rows,
+        *({**dict.fromkeys(store.COUNTS, 0.0), "minute": M0 + 45 + i} for i in range(5)),
+    ]
+    assert not any(s.open for s in monitor.evaluate(filled, now, PARAMS).values())
