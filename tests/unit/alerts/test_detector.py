@@ -110,3 +110,28 @@ def test_each_kind_is_detected_and_resolves(kind: str, rule: str) -> None:
     base = rows[0]["minute"]
     assert opened == base + start  # since = the first significant window (k=2 confirms)
     assert resolved is not None and resolved >= base + end
+
+
+def _drifting(minutes: int, seed: int, outage_at: int | None = None) -> list[dict[str, float]]:
+    """Conversion that wanders minute to minute (sessions check out together, the mix moves
+    with the day): each minute's rate is 0.05 times a lognormal factor with sigma 0.15."""
+    rng = random.Random(seed)
+    rows = _series(minutes, seed)
+    for r in rows:
+        rate = (
+            0.0 if outage_at is not None and r["minute"] - rows[0]["minute"] >= outage_at else 0.05
+        )
+        mu = (r["page_views"] + r["carts"]) * rate * math.exp(rng.gauss(0.0, 0.15))
+        r["purchases"] = _poisson(rng, mu) if mu else 0
+    return rows
+
+
+def test_overdispersed_conversion_opens_nothing_but_a_dead_checkout_still_opens() -> None:
+    fast, slow = split_alphas(1.0, 30.0, len(RULES), 1.0, 2)
+    kw = {**KW, "alpha": slow, "alpha_fast": fast}
+    for seed in range(20):
+        _, episodes = run_series(RULES, _drifting(80, seed), **kw)
+        assert [e for e in episodes if e[0] == "CheckoutOutage"] == [], seed
+    rows = _drifting(80, 3, outage_at=60)
+    states, _ = run_series(RULES, rows[:61], **kw)
+    assert states["CheckoutOutage"].open  # in its first minute, on the fast path
