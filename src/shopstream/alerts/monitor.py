@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # whatever the history (3 days of minutes replayed in full took 2.3 s per check).
 REPLAY_MINUTES = 120
 HISTORY_DAYS = 7  # shop days of history the traffic baseline averages (detector._phases)
-MAX_HISTORY_MINUTES = 3 * 1440  # a real 24 h day: 3 days, so a check stays a few ms
+MAX_HISTORY_MINUTES = 3 * 1440  # with real 24 h days: 3 of them, so the read stays bounded
 
 
 @dataclass(frozen=True)
