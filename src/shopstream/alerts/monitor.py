@@ -80,10 +80,10 @@ def evaluate(
 ) -> dict[str, AlertState]:
     """Each rule's state now (pure): the replay of the settled minutes, then the peek."""
     # A minute is settled once it ended `lateness_s` ago, on the data's clock: the end of
-    # the newest minute holding events (the minutes before it were delivered in full), not
+    # the newest minute holding on-time events (those before it were delivered in full), not
     # later than now. When Gold lags, minutes it has not delivered yet stay unsettled, so
     # lag never reads as a traffic drop.
-    newest = max((int(r["minute"]) for r in rows if r.get("events")), default=None)
+    newest = max((int(r["minute"]) for r in rows if r.get("on_time_events")), default=None)
     clock = now.timestamp() if newest is None else min(now.timestamp(), (newest + 1) * 60.0)
     settled_end = int((clock - p.lateness_s) // 60)
     settled = [r for r in rows if int(r["minute"]) < settled_end]

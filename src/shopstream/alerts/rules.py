@@ -53,9 +53,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "TrafficAnomaly",
         "level_shift",
-        "events",
+        "on_time_events",
         (),
         "warning",
-        "events per minute outside the time-of-day baseline",
+        "events per minute (sent on time) outside the time-of-day baseline",
     ),
 )

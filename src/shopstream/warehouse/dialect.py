@@ -84,6 +84,8 @@ COLUMN_ADDITIONS: tuple[tuple[str, str, str], ...] = (
     # Accepted retention gaps (--accept-data-loss), see sql/schema.sql.
     ("pipeline_batches", "lost_records", "BIGINT"),
     ("pipeline_batches", "data_loss", "VARCHAR"),
+    # The business alerts' traffic count (gold_tables.tables.ON_TIME_EVENTS).
+    ("minute_metrics", "on_time_events", "BIGINT"),
 )
 # Money totals widened since a schema was released: (table, column), each brought to
 # contract.TOTAL_SQL_TYPE by `Warehouse.init` wherever its precision is lower (rows kept).

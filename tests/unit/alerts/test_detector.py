@@ -48,6 +48,7 @@ def _series(
             {
                 "minute": 30_000_000 + m,
                 "events": events,
+                "on_time_events": events,
                 "page_views": views,
                 "carts": carts,
                 "purchases": purchases,

@@ -24,6 +24,10 @@ from shopstream.warehouse import Warehouse
 
 M0 = 29_700_000  # an epoch minute (2026-06-18): the series starts here
 PARAMS = monitor.Params.from_settings(load_settings())
+INSERT_MINUTE = (
+    "INSERT INTO minute_metrics (event_minute, events, page_views, add_to_cart_count, "
+    "purchase_count, total_revenue, on_time_events, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)"
+)
 
 
 def _at(minute: int, seconds: float = 0.0) -> datetime:
@@ -42,10 +46,8 @@ def _minute(
     views = _poisson(rng, 2200 * share)
     carts = _poisson(rng, 250 * share)
     purchases = _poisson(rng, (views + carts) * conv) if conv else 0
-    wh.execute(
-        "INSERT INTO minute_metrics VALUES (?, ?, ?, ?, ?, 0, ?)",
-        [store.naive(minute), views + carts + purchases, views, carts, purchases, _at(minute)],
-    )
+    n = views + carts + purchases
+    wh.execute(INSERT_MINUTE, [store.naive(minute), n, views, carts, purchases, n, _at(minute)])
     for reason, mu in (("invalid_amount", 30 * share), ("missing_amount", 2 * share)):
         if n := _poisson(rng, mu):
             wh.execute(
@@ -201,7 +203,8 @@ def _rows(minutes: int, outage_from: int, seed: int) -> list[dict[str, float]]:
     for m in range(minutes):
         views, carts = _poisson(rng, 2200), _poisson(rng, 250)
         purchases = 0 if m >= outage_from else _poisson(rng, (views + carts) * 0.02)
-        rows.append({"minute": M0 + m, "events": views + carts + purchases, "page_views": views,
+        n = views + carts + purchases
+        rows.append({"minute": M0 + m, "events": n, "on_time_events": n, "page_views": views,
                      "carts": carts, "purchases": purchases, "dl_total": 30})  # fmt: skip
     return rows
 
@@ -218,14 +221,14 @@ def test_an_outage_longer_than_the_replayed_span_stays_open() -> None:
     assert not monitor.evaluate(rows, now, PARAMS)["CheckoutOutage"].open
 
 
-def test_late_events_hours_before_the_stream_are_no_dead_shop(duck_wh: Warehouse) -> None:
-    """A few late events in minutes long before the stream began (a gap between): the
-    history starts after the gap, so the traffic rule sees no zeros to compare with."""
+def test_late_events_in_the_hour_before_the_stream_are_no_dead_shop(duck_wh: Warehouse) -> None:
+    """Late events fill the hour before a stream began (~140 a minute at 1,000 events/s,
+    none sent on time): the history starts with the first covered minute, so the traffic
+    rule sees no dead shop to compare the stream with."""
     rng = random.Random(6)
-    for m in (M0, M0 + 35, M0 + 70):
-        duck_wh.execute(
-            "INSERT INTO minute_metrics VALUES (?, 2, 2, 0, 0, 0, ?)", [store.naive(m), _at(m)]
-        )
+    for m in range(M0 + 40, M0 + 100):
+        n = _poisson(rng, 140)
+        duck_wh.execute(INSERT_MINUTE, [store.naive(m), n, n, 0, 0, 0, _at(m)])
     for m in range(M0 + 100, M0 + 140):
         _minute(duck_wh, m, rng)
     now = _at(M0 + 140, 10)

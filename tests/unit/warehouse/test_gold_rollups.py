@@ -146,3 +146,28 @@ def test_new_rollups_and_summaries_start_from_the_stored_history(any_wh: Warehou
     for name, scan in SCANNED.items():
         assert _view(any_wh, name) == _rows(any_wh, scan), name
     assert _rows(any_wh, f"SELECT {SAMPLE_KEY} FROM dead_letter_samples") == _rows(any_wh, NEWEST)
+
+
+def test_on_time_events_count_what_was_sent_within_a_minute_of_its_event_time(
+    any_wh: Warehouse,
+) -> None:
+    """minute_metrics.on_time_events (the traffic alert's count) equals a scan of
+    silver_events, through two batches hitting the same minutes."""
+    lags = [0, 30, 59, 60, 61, 600, 3600, -5]  # seconds from event time to send time
+    batches = []
+    for n in range(2):
+        rows = []
+        for i, lag in enumerate(lags):
+            e = make_event(f"e{n}-{i}", "PAGE_VIEW", f"c{i}", T0 + timedelta(seconds=20 * i))
+            e["produced_at"] = e["event_timestamp"] + timedelta(seconds=lag)
+            rows.append(e)
+        batches.append(rows)
+    for n, rows in enumerate(batches):
+        any_wh.commit_batch(events_table(rows), None, _meta(n))
+    scan = """
+        SELECT DATE_TRUNC('minute', event_timestamp) AS m, SUM(CASE WHEN produced_at
+            <= event_timestamp + INTERVAL '60' SECOND THEN 1 ELSE 0 END) AS on_time
+        FROM silver_events GROUP BY DATE_TRUNC('minute', event_timestamp)"""
+    stored = _rows(any_wh, "SELECT event_minute, on_time_events FROM minute_metrics")
+    assert stored == _rows(any_wh, scan)
+    assert sum(r[1] for r in stored) == 2 * 5  # 0, 30, 59, 60 s and -5 s are on time
