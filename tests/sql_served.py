@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from dash_data import add_alerts
 from typer.testing import CliRunner
 from wh_data import T0, dead_letters_table, events_table, make_dead_letter, make_event
 
@@ -28,7 +29,7 @@ RELATIONS = (*TABLES, *VIEWS)
 
 
 def fill(wh: DuckDBWarehouse) -> None:
-    """Two batches over three customers, two days, all event types, and dead letters."""
+    """Two batches over three customers, two days, all event types, dead letters, alerts."""
     wh.init()
     first = [
         make_event("e1", "PAGE_VIEW", "c1"),
@@ -49,6 +50,7 @@ def fill(wh: DuckDBWarehouse) -> None:
         make_event("e1", "PAGE_VIEW", "c1"),  # a duplicate: counted, not added
     ]
     wh.commit_batch(events_table(second), None, BatchMeta("gold", "q-1", 1))
+    add_alerts(wh)  # what the business-alert monitor records (shopstream.alerts)
 
 
 def sql_json(home: Path, query: str) -> Any:
