@@ -33,6 +33,9 @@ def changes(
         if rule not in now_open:
             s = states.get(rule, AlertState(rule))
             start = _at(since) or datetime.now(UTC)
-            end = _at(s.resolved_minute) or datetime.now(UTC)
+            # A replay's resolved minute can belong to an earlier episode of the rule (this
+            # one opened on a peek): an end before the start would be no end at all.
+            resolved = s.resolved_minute if (s.resolved_minute or 0) >= since else None
+            end = _at(resolved) or datetime.now(UTC)
             events.append(AlertEvent(rule, False, start, end, s.expected, s.observed, s.p_value))
     return {r: int(m) for r, m in now_open.items() if m is not None}, events

@@ -18,3 +18,12 @@ def test_open_then_repeat_then_resolve() -> None:
     (event,) = events
     assert not event.firing and event.ends_at is not None
     assert (event.ends_at - event.starts_at).total_seconds() == 300
+
+
+def test_an_alert_never_resolves_before_it_started() -> None:
+    from shopstream.alerts.detector import AlertState
+
+    announced = {"CheckoutOutage": 100}
+    closed = {"CheckoutOutage": AlertState("CheckoutOutage", resolved_minute=95)}
+    _, (event,) = changes(announced, closed)
+    assert event.ends_at is not None and event.ends_at >= event.starts_at
