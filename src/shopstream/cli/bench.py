@@ -389,8 +389,8 @@ def incidents(
     with stop_on_signals() as stop:
         result = run(settings_from(home), options, out, stop, console.print)
     for row in result.get("incidents", []):
-        took = f"{row['detect_s']:.0f} s" if row["detected"] else "[red]missed[/]"
-        console.print(f"{row['kind']:>17}: {row['rule']} after {took}")
+        took = f"after {row['detect_s']:.0f} s" if row["detected"] else "[red]missed[/]"
+        console.print(f"{row['kind']:>17}: {row['rule']} {took}")
     console.print(f"false alerts: {len(result.get('false_alerts', []))}")
     _verdict(result, "checkout outage ≤ 60 s, 0 false alerts", out / "incidents.json")
 
