@@ -34,6 +34,11 @@ def epoch_minute(t: datetime) -> int:
     return int(aware.timestamp() // 60)
 
 
+def stored(t: datetime) -> datetime:
+    """An aware timestamp as the warehouse stores it: naive UTC."""
+    return t.astimezone(UTC).replace(tzinfo=None)
+
+
 def naive(minute: int) -> datetime:
     """The naive-UTC timestamp the warehouse stores for an epoch minute."""
     return datetime.fromtimestamp(minute * 60, tz=UTC).replace(tzinfo=None)
@@ -82,9 +87,9 @@ def open_alerts(wh: Warehouse) -> dict[str, int]:
 
 def record(wh: Warehouse, events: Sequence[AlertEvent], now: datetime) -> None:
     """Insert each opened alert, close each resolved one (by rule and start)."""
-    stamp = now.astimezone(UTC).replace(tzinfo=None)
+    stamp = stored(now)
     for e in events:
-        start = e.starts_at.astimezone(UTC).replace(tzinfo=None)
+        start = stored(e.starts_at)
         if e.firing:
             # Late events can make a replay reopen an episode it had resolved: same key.
             wh.execute(
@@ -100,7 +105,7 @@ def record(wh: Warehouse, events: Sequence[AlertEvent], now: datetime) -> None:
                 [*_values(e, start, stamp), e.rule, start],
             )
         else:
-            end = (e.ends_at or now).astimezone(UTC).replace(tzinfo=None)
+            end = stored(e.ends_at or now)
             wh.execute(
                 "UPDATE alerts SET resolved_at = ?, updated_at = ? "
                 "WHERE rule = ? AND started_at = ? AND resolved_at IS NULL",
