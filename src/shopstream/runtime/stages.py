@@ -295,17 +295,10 @@ def process_available_now(
 
 
 def _last_progress(query: Any) -> dict[str, Any] | None:
-    """The query's last progress; None once Spark's JVM is gone.
+    """The query's last progress; None once Spark's JVM is gone (see `unless_jvm_gone`)."""
+    from shopstream.spark.session import unless_jvm_gone
 
-    A SIGTERM to the whole process group stops the JVM too, and the final status line is
-    printed after it: py4j then raises ConnectionRefusedError (a CI run's exit 1)."""
-    from py4j.protocol import Py4JError
-
-    try:
-        progress: dict[str, Any] | None = query.lastProgress
-    except (OSError, Py4JError):
-        return None
-    return progress
+    return unless_jvm_gone(lambda: query.lastProgress, None)
 
 
 def status_line(streams: Streams) -> str:

@@ -240,8 +240,12 @@ class _Recorder:
             self.totals[qid].add(batch_counters(progress))
 
     def flush(self, query: StreamingQuery) -> Totals:
-        """Record progresses the listener has not delivered yet (it runs asynchronously)."""
-        for p in query.recentProgress:
+        """Record progresses the listener has not delivered yet (it runs asynchronously).
+
+        Once the JVM is gone (SIGTERM to the process group) those it delivered are all."""
+        from shopstream.spark.session import unless_jvm_gone
+
+        for p in unless_jvm_gone(lambda: query.recentProgress, []):
             self.record(_as_dict(p))
         return self.totals.get(str(query.id), Totals())
 
@@ -287,6 +291,8 @@ def query_totals(spark: SparkSession, query: StreamingQuery) -> Totals:
 
 def status_line(totals: Totals, query: StreamingQuery) -> str:
     """One line for the periodic status while streaming."""
-    last = query.lastProgress
+    from shopstream.spark.session import unless_jvm_gone
+
+    last = unless_jvm_gone(lambda: query.lastProgress, None)
     rate = f", {float(last['processedRowsPerSecond'] or 0):,.0f} rows/s" if last else ""
     return f"silver: {totals.batches} batches, {totals.summary()}{rate}"

@@ -205,7 +205,10 @@ class Executor:
         It starts when no commit runs. A commit that starts meanwhile interrupts it, once:
         it runs again after that commit, in a new snapshot. Its rows are not sent yet, so
         the client sees only a slower statement; the second run is not interrupted, so a
-        long query still ends.
+        long query still ends. A commit may also interrupt it just as `execute` returns
+        (before `_preemptible` is cleared): DuckDB then keeps the interrupt for the pending
+        rows, whose first fetch would fail as a timeout (three CI failures of a follow-up
+        `SELECT count(*)`), so that run is done again too.
         """
         for attempt in range(2):
             self._after_commits()
@@ -214,16 +217,18 @@ class Executor:
                 self._preemptible = attempt == 0
             try:
                 cur.execute(sql, params or None)
-                return
             except duckdb.InterruptException:
                 if not self._preempted or self._canceled or self._over_memory:
                     raise
-                self.reruns += 1
-                cur.execute("ROLLBACK")
-                cur.execute("BEGIN TRANSACTION READ ONLY")
             finally:
                 with self._lock:
                     self._preemptible = False
+                    preempted = self._preempted
+            if not preempted:
+                return
+            self.reruns += 1
+            cur.execute("ROLLBACK")
+            cur.execute("BEGIN TRANSACTION READ ONLY")
 
     def _check_memory(self) -> None:
         """Raise 53200 if the watchdog cancelled the statement while its rows were encoded.
