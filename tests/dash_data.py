@@ -181,7 +181,7 @@ def add_alerts(wh: Warehouse) -> None:
     insert_alert(wh, "BadRelease", T0, resolved_at=T0 + h / 2, expected=3.0, observed=40.0)
     insert_alert(wh, "PaymentFailures", T0 + h, resolved_at=T0 + h * 1.2)
     insert_alert(wh, "CheckoutOutage", T0 + 2 * h, expected=512.0, observed=0.0, p_value=1e-30)
-    insert_alert(wh, "TrafficAnomaly", T0 + 3 * h, expected=900.0, observed=90.0, p_value=1e-9)
+    insert_alert(wh, "TrafficDrop", T0 + 3 * h, expected=900.0, observed=90.0, p_value=1e-9)
 
 
 @pytest.fixture

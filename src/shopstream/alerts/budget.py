@@ -6,13 +6,13 @@ N = rules * days * 1440 / window_minutes checks. An alert opens only after `k` c
 significant windows; treating disjoint windows as independent under the null, a false open
 needs k false positives in a row, probability alpha**k per start. Union bound:
     N * alpha**k <= false_alerts   =>   alpha = (false_alerts / N) ** (1 / k).
-Example: 1 false alert / 30 days, 4 rules, 1-minute windows, k=2:
-N = 4 * 30 * 1440 = 172,800; alpha = (1/172800)**0.5 = 2.41e-3 per window and rule.
+Example: 1 false alert / 30 days, 5 rules, 1-minute windows, k=2:
+N = 5 * 30 * 1440 = 216,000; alpha = (1/216000)**0.5 = 2.15e-3 per window and rule.
 
 A second, fast path opens on ONE window whose p-value is below alpha_1 = B1 / N (a dead
 checkout gives p ~ 1e-50, no need to wait for a second minute). The budget is split
 between the two paths (`split` to the fast path): B1 = split * B, Bk = (1 - split) * B.
-With the defaults (split 0.5): alpha_1 = 2.9e-6, alpha_2 = (0.5/172800)**0.5 = 1.70e-3.
+With the defaults (split 0.5): alpha_1 = 2.3e-6, alpha_2 = (0.5/216000)**0.5 = 1.52e-3.
 """
 
 from __future__ import annotations

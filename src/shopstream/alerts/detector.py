@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from shopstream.alerts.rules import Rule
-from shopstream.alerts.stats import binom_lower_tail, binom_upper_tail, normal_two_sided
+from shopstream.alerts.stats import binom_lower_tail, binom_upper_tail, normal_upper_tail
 
 Minute = Mapping[str, float]  # must hold "minute" (int, epoch minutes) and the counts
 
@@ -121,7 +121,8 @@ def level_shift(
     cycle_minutes: int,
     alpha: float,
 ) -> Verdict | None:
-    """Two-sided z of the count against a time-of-day baseline, with overdispersion.
+    """One-sided z of the count against a time-of-day baseline, with overdispersion: the
+    upper tail for a `level_rise` rule, the lower for a `level_drop` one.
 
     Baseline: the mean of the same phase in previous cycles (day/night), scaled by how the
     trailing minutes compare with their own previous-cycle phases (the shop's level today);
@@ -152,7 +153,7 @@ def level_shift(
         return None
     mu = max(mu, 1.0)
     z = (obs - mu) / math.sqrt(max(mu, var))
-    p = normal_two_sided(z)
+    p = normal_upper_tail(z if rule.test == "level_rise" else -z)
     return Verdict(rule.name, minute, mu, obs, p, p < alpha)
 
 

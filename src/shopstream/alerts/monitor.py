@@ -95,7 +95,7 @@ def evaluate(
         start=max(0, len(settled) - REPLAY_MINUTES), open_since=open_since,
     )  # fmt: skip
     for rule in rules:
-        if rule.test != "level_shift" and not states[rule.name].open:
+        if rule.test not in ("level_rise", "level_drop") and not states[rule.name].open:
             states[rule.name] = _peek(rule, recent, p, clean[rule.name], states[rule.name])
     return states
 

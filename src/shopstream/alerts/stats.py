@@ -62,6 +62,10 @@ def binom_upper_tail(k: int, n: int, p: float) -> float:
     return min(1.0, _tail_from(k, n, p, +1))
 
 
-def normal_two_sided(z: float) -> float:
-    """P(|Z| >= |z|) for a standard normal Z."""
-    return math.erfc(abs(z) / math.sqrt(2.0))
+def normal_upper_tail(z: float) -> float:
+    """P(Z >= z) for a standard normal Z.
+
+    >>> normal_upper_tail(0.0)
+    0.5
+    """
+    return 0.5 * math.erfc(z / math.sqrt(2.0))

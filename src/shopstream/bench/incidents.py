@@ -37,8 +37,8 @@ KIND_RULE = {
     IncidentKind.CHECKOUT_OUTAGE: "CheckoutOutage",
     IncidentKind.PAYMENT_FAILURES: "PaymentFailures",
     IncidentKind.BAD_RELEASE: "BadRelease",
-    IncidentKind.TRAFFIC_SPIKE: "TrafficAnomaly",
-    IncidentKind.TRAFFIC_DROP: "TrafficAnomaly",
+    IncidentKind.TRAFFIC_SPIKE: "TrafficSpike",
+    IncidentKind.TRAFFIC_DROP: "TrafficDrop",
 }
 TARGET_DETECT_S = {IncidentKind.CHECKOUT_OUTAGE.value: 60.0}  # issue 22's target
 TARGET_FALSE_ALERTS = 0

@@ -69,7 +69,7 @@ def test_tails_match_exact_small_cases() -> None:
 
 def test_fast_path_opens_a_dead_checkout_in_its_first_minute_and_not_on_noise() -> None:
     fast, slow = split_alphas(1.0, 30.0, len(RULES), 1.0, 2)
-    assert pytest.approx(0.5 / 172_800) == fast
+    assert pytest.approx(0.5 / 216_000) == fast  # 5 rules * 30 days * 1440 minutes
     kw = {**KW, "alpha": slow, "alpha_fast": fast}
     rows = _series(80, 11, incident=("checkout", 50, 55))
     _, episodes = run_series(RULES, rows, **kw)
@@ -81,8 +81,8 @@ def test_fast_path_opens_a_dead_checkout_in_its_first_minute_and_not_on_noise() 
 
 
 def test_alpha_follows_the_budget() -> None:
-    # 4 rules * 30 days * 1440 windows = 172,800 checks; k=2 -> sqrt(1/172800)
-    assert pytest.approx((1 / 172_800) ** 0.5) == ALPHA
+    # 5 rules * 30 days * 1440 windows = 216,000 checks; k=2 -> sqrt(1/216000)
+    assert pytest.approx((1 / 216_000) ** 0.5) == ALPHA
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -97,8 +97,8 @@ def test_no_false_alert_on_normal_noise_with_a_day_curve(seed: int) -> None:
         ("checkout", "CheckoutOutage"),
         ("payment", "PaymentFailures"),
         ("release", "BadRelease"),
-        ("drop", "TrafficAnomaly"),
-        ("spike", "TrafficAnomaly"),
+        ("drop", "TrafficDrop"),
+        ("spike", "TrafficSpike"),
     ],
 )
 def test_each_kind_is_detected_and_resolves(kind: str, rule: str) -> None:

@@ -34,7 +34,7 @@ def test_an_alert_of_the_incidents_rule_detects_it_others_are_side_effects_or_fa
         _incident("traffic_drop", T + timedelta(hours=1)),
     ]
     alerts = [
-        _alert("TrafficAnomaly", T + timedelta(minutes=5), 30, T + timedelta(minutes=9)),  # false
+        _alert("TrafficDrop", T + timedelta(minutes=5), 30, T + timedelta(minutes=9)),  # false
         _alert("CheckoutOutage", outage, 21, outage + timedelta(minutes=5)),
         _alert("PaymentFailures", outage + timedelta(minutes=1), 5, None),  # side effect
     ]
@@ -43,7 +43,7 @@ def test_an_alert_of_the_incidents_rule_detects_it_others_are_side_effects_or_fa
     assert first["detected"] and first["detect_s"] == 21
     assert first["resolved_after_end_s"] == 180 and first["side_effects"] == ["PaymentFailures"]
     assert not second["detected"] and second["detect_s"] is None
-    assert [a["rule"] for a in scored["false_alerts"]] == ["TrafficAnomaly"]
+    assert [a["rule"] for a in scored["false_alerts"]] == ["TrafficDrop"]
     assert not _met(scored)
     assert _met({"incidents": [first], "false_alerts": []})
     assert not _met({"incidents": [{**first, "detect_s": 61}], "false_alerts": []})

@@ -245,7 +245,7 @@ def test_alerts_open_first_then_the_most_recently_resolved(
     add_alerts(filled_wh)
     body = client.get("/api/alerts").json()
     assert [(r["rule"], r["open"]) for r in body] == [
-        ("TrafficAnomaly", True),
+        ("TrafficDrop", True),
         ("CheckoutOutage", True),
         ("PaymentFailures", False),
         ("BadRelease", False),
@@ -270,7 +270,7 @@ def test_alerts_open_first_then_the_most_recently_resolved(
 def test_alerts_are_bounded(client: TestClient, filled_wh: Warehouse) -> None:
     add_alerts(filled_wh)
     limited = client.get("/api/alerts", params={"limit": 2}).json()
-    assert [r["rule"] for r in limited] == ["TrafficAnomaly", "CheckoutOutage"]
+    assert [r["rule"] for r in limited] == ["TrafficDrop", "CheckoutOutage"]
     for bad in (0, 1001):
         assert client.get("/api/alerts", params={"limit": bad}).status_code == 422
 

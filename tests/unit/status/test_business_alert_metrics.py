@@ -53,7 +53,7 @@ def test_open_episodes_are_1_and_every_episode_counts_as_opened(
     assert got[(OPEN, (("alertname", "BadRelease"), ("severity", "warning")))] == 0.0
     assert got[(OPENED, (("alertname", "CheckoutOutage"),))] == 2.0
     assert got[(OPENED, (("alertname", "BadRelease"),))] == 1.0
-    assert got[(OPENED, (("alertname", "TrafficAnomaly"),))] == 0.0
+    assert got[(OPENED, (("alertname", "TrafficDrop"),))] == 0.0
     # The same figures in the status document (/api/status, `shopstream status --json`).
     doc = build_status(offline_settings, warehouse=filled_wh, kafka=KafkaSnapshot(False))
     assert doc["business_alerts"]["CheckoutOutage"] == {
@@ -83,13 +83,14 @@ def test_no_series_while_the_warehouse_does_not_answer(offline_settings: Setting
 
 def test_the_read_is_the_same_on_both_warehouses(any_wh: Warehouse) -> None:
     insert_alert(any_wh, "PaymentFailures", T0)
-    insert_alert(any_wh, "TrafficAnomaly", T0, resolved_at=T0 + timedelta(minutes=4))
+    insert_alert(any_wh, "TrafficDrop", T0, resolved_at=T0 + timedelta(minutes=4))
     got = {rule: (v["open"], v["opened"]) for rule, v in business_alerts(any_wh).items()}
     assert got == {
         "CheckoutOutage": (0, 0),
         "PaymentFailures": (1, 1),
         "BadRelease": (0, 0),
-        "TrafficAnomaly": (0, 1),
+        "TrafficSpike": (0, 0),
+        "TrafficDrop": (0, 1),
     }
     assert business_alerts(any_wh)["BadRelease"]["severity"] == "warning"
 
