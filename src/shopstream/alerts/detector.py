@@ -223,6 +223,26 @@ def judge(
     return level_shift(rule, now, clean.by_minute, trailing, cycle_minutes, alpha)
 
 
+def _baselines(
+    rules: Sequence[Rule], clean: dict[str, Clean]
+) -> dict[tuple[tuple[str, ...], tuple[Rule, ...]], Clean]:
+    """One baseline per measured series (part, whole), shared by the rules that test it.
+
+    A minute abnormal for either traffic rule stays out of both baselines: a spike kept in
+    TrafficDrop's would raise tomorrow's time-of-day baseline for that phase (a 3x minute
+    among 7 days' phases lifts their mean by 29%) and open a false drop a day later."""
+    series: dict[tuple[str, ...], list[Rule]] = {}
+    for r in rules:
+        series.setdefault((r.part, *r.whole), []).append(r)
+    groups = {}
+    for key, members in series.items():
+        base = next((clean[r.name] for r in members if r.name in clean), Clean())
+        for r in members:
+            clean[r.name] = base
+        groups[(key, tuple(members))] = base
+    return groups
+
+
 def run_series(
     rules: Sequence[Rule],
     rows: Sequence[Minute],
@@ -241,9 +261,9 @@ def run_series(
 
     Deterministic: the live evaluator replays the recent minutes each interval, so its state
     needs no storage beyond the alerts table (which records what was announced). Minutes a
-    rule finds significant stay out of its baseline, so an incident never becomes its own
-    "normal" (nor tomorrow's time-of-day baseline); `clean`, if given, is filled with each
-    rule's baseline minutes (the monitor's peek reads them).
+    rule finds significant stay out of its series' baseline (`_baselines`), so an incident
+    never becomes its own "normal" (nor tomorrow's time-of-day baseline); `clean`, if given,
+    is filled with each rule's baseline minutes (the monitor's peek reads them).
 
     Rows before `start` are history: baseline only, not checked (a live check replays a
     bounded span). `open_since` names, per rule, the start of an episode still open from
@@ -257,20 +277,23 @@ def run_series(
         for r in rules
     }  # fmt: skip
     clean = clean if clean is not None else {}
-    for r in rules:
-        clean.setdefault(r.name, Clean())
+    groups = _baselines(rules, clean)
     for row in rows[:start]:
-        for r in rules:
-            if int(row["minute"]) < open_since.get(r.name, int(row["minute"]) + 1):
-                clean[r.name].add(row)
+        for key, base in groups.items():
+            if all(int(row["minute"]) < open_since.get(r.name, 1 << 62) for r in key[1]):
+                base.add(row)
     episodes: list[tuple[str, int, int | None]] = []
     for row in rows[start:]:
+        verdicts = {
+            r.name: judge(r, row, clean[r.name], trailing_minutes, cycle_minutes, alpha)
+            for r in rules
+        }
+        for (_, members), base in groups.items():
+            if not any((v := verdicts[r.name]) is not None and v.significant for r in members):
+                base.add(row)
         for rule in rules:
             before = states[rule.name]
-            v = judge(rule, row, clean[rule.name], trailing_minutes, cycle_minutes, alpha)
-            if v is None or not v.significant:
-                clean[rule.name].add(row)
-            after = step(before, v, k_open, m_resolve, alpha_fast)
+            after = step(before, verdicts[rule.name], k_open, m_resolve, alpha_fast)
             if after.open and not before.open:
                 episodes.append((rule.name, int(after.since_minute or 0), None))
             if before.open and not after.open:

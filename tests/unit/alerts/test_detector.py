@@ -136,3 +136,11 @@ def test_overdispersed_conversion_opens_nothing_but_a_dead_checkout_still_opens(
     rows = _drifting(80, 3, outage_at=60)
     states, _ = run_series(RULES, rows[:61], **kw)
     assert states["CheckoutOutage"].open  # in its first minute, on the fast path
+
+
+def test_a_spike_stays_out_of_the_drop_rules_baseline_for_the_next_day() -> None:
+    # A 3x spike in day 3 (minutes 40-45): one day later, at the same phase, normal traffic
+    # must not read as a drop against a baseline the spike lifted.
+    rows = _series(100, 11, incident=("spike", 40, 45))
+    _, episodes = run_series(RULES, rows, **KW)
+    assert [e[0] for e in episodes] == ["TrafficSpike"], episodes
