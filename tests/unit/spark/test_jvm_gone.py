@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import struct
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +14,7 @@ import pytest
 from py4j.protocol import Py4JNetworkError
 
 from shopstream.silver.job import _Recorder, status_line
-from shopstream.spark.session import unless_jvm_gone
+from shopstream.spark.session import quiet_py4j_root_errors, unless_jvm_gone
 
 
 class _GoneQuery:
@@ -58,3 +63,55 @@ def test_silver_totals_keep_what_the_listener_delivered(tmp_path: Path, error: E
     totals = rec.flush(query)
     assert totals.batches == 1
     assert status_line(totals, query).startswith("silver: 1 batches")
+
+
+def _resetting_gateway() -> tuple[socket.socket, threading.Thread]:
+    """A 'JVM' that takes a command and resets the connection, as a JVM shut down mid-call."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.recv(1024)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # linger 0: an RST, py4j's recv raises ConnectionResetError
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _call_through_a_broken_gateway() -> str:
+    from py4j.java_gateway import GatewayClient, GatewayParameters
+
+    server, thread = _resetting_gateway()
+    client = GatewayClient(gateway_parameters=GatewayParameters(port=server.getsockname()[1]))
+    try:
+        return client.send_command("c\no0\nlastProgress\ne\n")
+    finally:
+        thread.join(timeout=5)
+        server.close()
+        client.close()
+
+
+@pytest.fixture
+def root_filters() -> Iterator[None]:
+    root = logging.getLogger()
+    before = list(root.filters)
+    yield
+    root.filters[:] = before
+
+
+@pytest.mark.usefixtures("root_filters")
+def test_a_broken_gateway_call_prints_no_traceback_but_still_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from py4j.protocol import ERROR
+
+    assert _call_through_a_broken_gateway() == ERROR
+    assert "Exception while sending command." in caplog.text  # py4j's own traceback
+    caplog.clear()
+
+    quiet_py4j_root_errors()
+    assert _call_through_a_broken_gateway() == ERROR  # the caller still sees the failure
+    logging.getLogger().error("ours")  # other root records still pass
+    assert [r.getMessage() for r in caplog.records] == ["ours"]
