@@ -78,7 +78,7 @@ def capture_batches(spark: SparkSession, settings: Settings, out: Path) -> list[
         saved.append(SavedBatch(batch_id, ev, dl, meta))
 
     query = (
-        gold_source(spark, settings)
+        gold_source(spark, settings, streaming=False)
         .writeStream.queryName("gold_capture")
         .option("checkpointLocation", str(settings.files.checkpoint("gold-capture")))
         .foreachBatch(write)
