@@ -157,21 +157,12 @@ def _run_anchor(home: CliHome, rate: int, options: CostOptions, stop: threading.
 
 def producer_performance(home: CliHome, records: int = 1_000_000) -> float:
     """Kafka's ProducerPerformance on this machine's broker now: the figure runs compare by."""
-    from shopstream.bench.producer import run_kafka_perf
-    from shopstream.bronze.producer import ProducerTuning
+    from shopstream.bench.common import producer_performance as calibrate
     from shopstream.config import load_settings
     from shopstream.kafka.connection import bootstrap_servers
-    from shopstream.kafka.topics import create_topics, delete_topics
 
     settings = load_settings(home=home.home)
-    bootstrap = bootstrap_servers(settings)
-    create_topics(settings, {"cost_perf": 3}, bootstrap)
-    try:
-        # 260 bytes: the generator's mean rendered event.
-        perf = run_kafka_perf(bootstrap, "cost_perf", records, ProducerTuning(), record_size=260)
-    finally:
-        delete_topics(settings, ["cost_perf"])
-    return float(perf["events_per_s"])
+    return calibrate(settings, bootstrap_servers(settings), records)
 
 
 def verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:

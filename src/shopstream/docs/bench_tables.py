@@ -132,18 +132,30 @@ def _cli(r: Result) -> str:
 
 def _e2e(r: Result) -> str:
     lat = r["latency"]
-    return (
-        f"{r['mode']} on `{r['spark_master']}`: p50 **{lat['p50_s']} s**, p95 {lat['p95_s']} s, "
-        f"p99 **{lat['p99_s']} s** (max {lat['max_s']} s) over {lat['count']:,} events; "
-        f"peak RSS **{r['peak_rss_gib']} GiB**"
-    )
+    if not lat.get("count"):
+        figures = "no steady state: no second after which every p99 stayed under target"
+    else:
+        figures = (
+            f"p50 **{lat['p50_s']} s**, p95 {lat['p95_s']} s, p99 **{lat['p99_s']} s** "
+            f"(max {lat['max_s']} s) over {lat['count']:,} events"
+        )
+    runs = r.get("runs")
+    if runs:  # a cold-start result: its worst run, and each run's time to steady state
+        steady = ", ".join("never" if x["time_to_steady_s"] is None else
+                           f"{x['time_to_steady_s']:g} s" for x in runs)  # fmt: skip
+        figures = f"worst of {len(runs)} cold starts: {figures}; steady after {steady}"
+    return f"{r['mode']} on `{r['spark_master']}`: {figures}; peak RSS **{r['peak_rss_gib']} GiB**"
 
 
 def _e2e_target(r: Result) -> str:
     t = r.get("targets") or {}
     if not t:
         return NOT_RECORDED
-    return f"p50 ≤ {t['p50_s']:g} s, p99 ≤ {t['p99_s']:g} s, RSS ≤ {t['rss_bytes'] / GIB:g} GiB"
+    steady = f"steady ≤ {t['time_to_steady_s']:g} s, " if "time_to_steady_s" in t else ""
+    return (
+        f"{steady}p50 ≤ {t['p50_s']:g} s, p99 ≤ {t['p99_s']:g} s, "
+        f"RSS ≤ {t['rss_bytes'] / GIB:g} GiB"
+    )
 
 
 def _scale(r: Result) -> str:
