@@ -72,7 +72,9 @@ def gold_source(
         reader = reader.option("maxOffsetsPerTrigger", s.max_offsets_per_trigger)
     if streaming:
         delay_ms = max(int(s.gold_max_delay_seconds * 1000), 1)
-        reader = reader.option("minOffsetsPerTrigger", s.gold_min_records).option(
+        # Spark refuses a minimum above the maximum; a capped batch is full at the cap.
+        least = min(s.gold_min_records, s.max_offsets_per_trigger or s.gold_min_records)
+        reader = reader.option("minOffsetsPerTrigger", least).option(
             "maxTriggerDelay", f"{delay_ms}ms"
         )
     # No parsing in Spark: Arrow's C++ JSON reader parses a whole batch ~5x faster than

@@ -57,6 +57,12 @@ def test_streaming_gold_waits_for_records_or_the_delay(tmp_path: Any) -> None:
     assert (opts["minOffsetsPerTrigger"], opts["maxTriggerDelay"]) == ("5000", "2500ms")
 
 
+def test_a_batch_cap_below_the_minimum_makes_a_capped_batch_full(tmp_path: Any) -> None:
+    settings = Settings(home=tmp_path, spark={"max_offsets_per_trigger": 1_500})
+    opts = _source_options(settings, streaming=True)
+    assert (opts["maxOffsetsPerTrigger"], opts["minOffsetsPerTrigger"]) == ("1500", "1500")
+
+
 def test_a_run_to_the_end_of_the_topics_never_waits(tmp_path: Any) -> None:
     opts = _source_options(Settings(home=tmp_path), streaming=False)
     assert "minOffsetsPerTrigger" not in opts and "maxTriggerDelay" not in opts
