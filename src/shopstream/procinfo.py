@@ -108,6 +108,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, tuple[str, float]]:
+    """Each live thread of a process: its name (`comm`, 15 characters) and CPU time so far.
+
+    The JVM names its native threads after the Java ones ("Executor task l", "C2
+    CompilerThre"), so this attributes a JVM's CPU without a profiler attached."""
+    out: dict[int, tuple[str, float]] = {}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the thread ended in between
+        out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / _TICKS)
+    return out
+
+
 def command_line(pid: int) -> str:
     """The process's command line, arguments space-separated ('' if it is gone)."""
     try:

@@ -15,6 +15,7 @@ costs above it is ours. The machine's ProducerPerformance figure is in `meta`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
@@ -78,24 +79,69 @@ def cores(before: dict[int, float], after: dict[int, float], seconds: float) -> 
     return sum(t - before.get(p, 0.0) for p, t in after.items()) / seconds
 
 
+def thread_group(name: str) -> str:
+    """A JVM thread's name without its numbers: one group per pool (pure).
+
+    >>> thread_group("Executor task l"), thread_group("C2 CompilerThre")
+    ('Executor task l', 'CN CompilerThre')
+    """
+    return re.sub(r"\d+", "N", name)
+
+
+def jvm_threads(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    process_cores: float,
+    seconds: float,
+) -> dict[str, float]:
+    """Cores per thread group of one JVM over a window, the largest first (pure).
+
+    Threads that ended inside the window are gone from `after`; what the process used
+    beyond its surviving threads is theirs ("ended in the window": mostly task threads).
+
+    >>> jvm_threads({1: ("a", 1.0)}, {1: ("a", 2.0), 2: ("b1", 0.5)}, 2.0, 1.0)
+    {'a': 1.0, 'bN': 0.5, 'ended in the window': 0.5}
+    """
+    groups: dict[str, float] = {}
+    for tid, (name, t) in after.items():
+        key = thread_group(name)
+        groups[key] = groups.get(key, 0.0) + (t - before.get(tid, (name, 0.0))[1]) / seconds
+    groups["ended in the window"] = max(process_cores - sum(groups.values()), 0.0)
+    ranked = sorted(groups.items(), key=lambda kv: -kv[1])
+    return {k: round(v, 3) for k, v in ranked if v >= 0.001}
+
+
 def measure_window(roles_now: Any, seconds: float, stop: threading.Event) -> dict[str, Any]:
-    """CPU cores and RSS per role over `seconds`, roles re-read at the end (new workers)."""
-    from shopstream.procinfo import cpu_seconds, rss_bytes
+    """CPU cores and RSS per role over `seconds`, roles re-read at the end (new workers);
+    Spark's JVM also per thread group (`spark_threads`)."""
+    from shopstream.procinfo import cpu_seconds, rss_bytes, thread_cpu_seconds
 
     def times(roles: Roles) -> dict[str, dict[int, float]]:
         return {r: {p: cpu_seconds(p) for p in pids} for r, pids in roles.items()}
 
     first = roles_now()
+    jvms = sorted(first["spark"])
+    threads_before = {p: thread_cpu_seconds(p) for p in jvms}
     before, t0 = times(first), time.monotonic()
     stop.wait(seconds)
     last = roles_now()
     after, t1 = times({r: last[r] | first[r] for r in last}), time.monotonic()
+    threads_after = {p: thread_cpu_seconds(p) for p in jvms}
     per_role = {r: round(cores(before[r], after[r], t1 - t0), 3) for r in after}
     return {
         "seconds": round(t1 - t0, 1),
         "cores": per_role,
         "total_cores": round(sum(per_role.values()), 3),
         "rss_bytes": {r: sum(rss_bytes(p) for p in last[r]) for r in last},
+        "spark_threads": {
+            str(p): jvm_threads(
+                threads_before[p],
+                threads_after[p],
+                (after["spark"].get(p, 0.0) - before["spark"].get(p, 0.0)) / (t1 - t0),
+                t1 - t0,
+            )
+            for p in jvms
+        },
     }
 
 
