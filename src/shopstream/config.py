@@ -167,22 +167,13 @@ class SparkSettings(_Section):
     max_offsets_per_trigger: int | None = Field(
         None, ge=1, description="most records per micro-batch and stage; unset = no limit"
     )
-    # Gold's batch costs ~0.2 s of CPU whatever it carries (py-spy at 1,000 events/s: ~30
-    # warehouse statements of ~5 ms each, plus ~50 ms in Spark), so at a 0.1 s trigger small
-    # batches ran back to back and the cost stayed flat from 1,000 to 10,000 events/s.
-    # Spark's own Kafka options wait for this many records, or the delay below, first.
+    # A Gold batch costs ~0.2 s of CPU whatever it carries: fewer, larger ones at low rates.
     gold_min_records: int = Field(
-        2_000,
-        ge=1,
-        description="Gold starts a batch once this many records wait (Kafka source's "
-        "minOffsetsPerTrigger), or after gold_max_delay_seconds",
-    )
+        2_000, ge=1, description="Gold starts a batch once this many records wait "
+        "(minOffsetsPerTrigger), or after gold_max_delay_seconds")  # fmt: skip
     gold_max_delay_seconds: float = Field(
-        1.0,
-        gt=0,
-        description="longest a waiting record delays Gold's next batch (the Kafka source's "
-        "maxTriggerDelay): the freshness traded for fewer, larger batches at low rates",
-    )
+        1.0, gt=0, description="longest a waiting record delays Gold's next batch "
+        "(maxTriggerDelay): freshness traded for fewer, larger batches at low rates")  # fmt: skip
     log_level: str = Field("WARN", description="Spark's log level (its log4j root level)")
 
     @field_validator("master")

@@ -120,7 +120,7 @@ def measure_window(roles_now: Any, seconds: float, stop: threading.Event) -> dic
         return {r: {p: cpu_seconds(p) for p in pids} for r, pids in roles.items()}
 
     first = roles_now()
-    jvms = sorted(first["spark"])
+    jvms = sorted(first.get("spark", set()))
     threads_before = {p: thread_cpu_seconds(p) for p in jvms}
     before, t0 = times(first), time.monotonic()
     stop.wait(seconds)
@@ -203,7 +203,7 @@ def _run_anchor(home: CliHome, rate: int, options: CostOptions, stop: threading.
 
 def producer_performance(home: CliHome, records: int = 1_000_000) -> float:
     """Kafka's ProducerPerformance on this machine's broker now: the figure runs compare by."""
-    from shopstream.bench.common import producer_performance as calibrate
+    from shopstream.bench.producer import producer_performance as calibrate
     from shopstream.config import load_settings
     from shopstream.kafka.connection import bootstrap_servers
 

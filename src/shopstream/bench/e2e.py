@@ -124,7 +124,8 @@ def run(
     The top-level figures are the worst run's (highest p99 after steady state): a target
     is met only when every run meets it.
     """
-    from shopstream.bench.common import bench_broker, bench_meta, producer_performance
+    from shopstream.bench.common import bench_broker, bench_meta
+    from shopstream.bench.producer import producer_performance
     from shopstream.spark.slots import silver_mode
 
     load = os.getloadavg()[0]

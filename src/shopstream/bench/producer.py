@@ -502,3 +502,18 @@ def plot_command(result: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def producer_performance(settings: Settings, bootstrap: str, records: int = 1_000_000) -> float:
+    """Kafka's ProducerPerformance on `bootstrap` now: the figure runs compare machines by."""
+    from shopstream.bronze.producer import ProducerTuning
+    from shopstream.kafka.topics import create_topics, delete_topics
+
+    topic = f"calibration_{uuid.uuid4().hex[:8]}"
+    create_topics(settings, {topic: 3}, bootstrap)
+    try:
+        # 260 bytes: the generator's mean rendered event.
+        perf = run_kafka_perf(bootstrap, topic, records, ProducerTuning(), record_size=260)
+    finally:
+        delete_topics(settings, [topic])
+    return float(perf["events_per_s"])

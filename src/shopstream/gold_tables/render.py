@@ -3,7 +3,8 @@
 Three pieces per table, spliced into warehouse/sql/schema.sql and commit.sql:
 - `create_table`: CREATE TABLE IF NOT EXISTS, key as PRIMARY KEY;
 - `commit_blocks`: the per-batch aggregate of the new rows (a `-- fragment:` block, shared
-  by both halves of the upsert), then UPDATE the stored keys and INSERT the missing ones.
+  by both halves of the upsert), then UPDATE the stored keys and INSERT the missing ones;
+  on DuckDB one INSERT ... ON CONFLICT DO UPDATE instead (`upsert_statement`).
   Upserts rather than MERGE: the same effect in one transaction, and it also runs on
   fakesnow, whose MERGE emulation creates a temp table mid-statement and so cannot run
   inside an explicit transaction. UPDATE first: the other order would add the new keys'
@@ -88,9 +89,9 @@ def backfill_statement(table: GoldTable) -> str:
     )
 
 
-def _merged(m: Measure) -> str:
+def _merged(m: Measure, stored: str = "t", batch: str = "s") -> str:
     """The stored value `t.m` combined with the batch's `s.m`."""
-    t, s = f"t.{m.name}", f"s.{m.name}"
+    t, s = f"{stored}.{m.name}", f"{batch}.{m.name}"
     return {
         "sum": f"{t} + {s}",
         "min": f"LEAST({t}, {s})",
@@ -131,25 +132,58 @@ def insert_statement(table: GoldTable) -> str:
     )
 
 
+def upsert_statement(table: GoldTable) -> str:
+    """DuckDB only: INSERT the batch's keys, merging into the stored ones (ON CONFLICT).
+
+    One statement instead of `update_` + `insert_`, so the batch's aggregate is computed
+    once and the stored keys are found through the primary key's index, not a join: ~40%
+    less CPU for one table (1,000 rows into 200,000 stored), 134-140 -> 115-117 ms of CPU
+    for a whole 1,000-event commit (A/B twice, 2026-12-03). Snowflake has no ON CONFLICT
+    and keeps the pair (`upsert_steps`)."""
+    name = table.name
+    merged = {m.name: f"({_merged(m, name, 'EXCLUDED')})" for m in table.measures}
+    sets = [f"{m.name} = {_merged(m, name, 'EXCLUDED')}" for m in table.measures]
+    sets += [f"{d.name} = {d.sql.format(**merged)}" for d in table.derived]
+    sets.append("updated_at = EXCLUDED.updated_at")
+    fresh = {m.name: f"s.{m.name}" for m in table.measures}
+    values = [f"s.{k.name}" for k in table.keys] + [f"s.{m.name}" for m in table.measures]
+    values += [f"{d.sql.format(**fresh)}" for d in table.derived]
+    keys = ", ".join(k.name for k in table.keys)
+    return (
+        f"INSERT INTO {name}\n    ({', '.join(table.columns)}, updated_at)\n"
+        f"SELECT {', '.join(values)}, ?\nFROM (${fragment_name(table)}) AS s\n"
+        f"ON CONFLICT ({keys}) DO UPDATE SET\n    " + ",\n    ".join(sets) + ";"
+    )
+
+
 def commit_blocks(table: GoldTable) -> str:
-    """The table's commit.sql blocks: its fragment, `update_<name>` and `insert_<name>`.
+    """The table's commit.sql blocks: its fragment, `update_<name>` and `insert_<name>`,
+    and DuckDB's `upsert_<name>` doing both.
 
     Its rollups' blocks come first: they read the stored rows before the table's upsert.
     """
     return "".join(rollup_blocks(table, r) for r in table.rollups) + (
         f"-- fragment: {fragment_name(table)}\n{source_select(table)}\n\n"
         f"-- name: update_{table.name}\n{update_statement(table)}\n\n"
-        f"-- name: insert_{table.name}\n{insert_statement(table)}\n"
+        f"-- name: insert_{table.name}\n{insert_statement(table)}\n\n"
+        f"-- name: upsert_{table.name}\n{upsert_statement(table)}\n"
     )
 
 
-def upsert_steps(table: GoldTable) -> tuple[tuple[str, bool], ...]:
-    """The commit's statements for `table`, in order, each with whether it takes `now`."""
+def upsert_steps(table: GoldTable, dialect: str = "duckdb") -> tuple[tuple[str, bool], ...]:
+    """The commit's statements for `table` in `dialect`, in order, each with whether it
+    takes `now` (DuckDB: one ON CONFLICT upsert per table; Snowflake: UPDATE, INSERT).
+
+    >>> from shopstream.gold_tables.tables import HOURLY
+    >>> upsert_steps(HOURLY), upsert_steps(HOURLY, "snowflake")[0]
+    ((('upsert_hourly_metrics', True),), ('update_hourly_metrics', True))
+    """
+    pair = ("upsert",) if dialect == "duckdb" else ("update", "insert")
     steps: list[tuple[str, bool]] = []
     for r in table.rollups:
-        steps += [(f"update_{r.name}", True), (f"insert_{r.name}", True)]
+        steps += [(f"{verb}_{r.name}", True) for verb in pair]
         steps.append((f"delete_empty_{r.name}", False))
-    return (*steps, (f"update_{table.name}", True), (f"insert_{table.name}", True))
+    return (*steps, *((f"{verb}_{table.name}", True) for verb in pair))
 
 
 # ---- rollups (model.Rollup): summaries kept exact by each touched row's delta ---------------
@@ -216,6 +250,10 @@ def rollup_blocks(table: GoldTable, rollup: Rollup) -> str:
     delta = f"{rollup.name}_delta"
     sets = ", ".join(f"{m.name} = t.{m.name} + s.{m.name}" for m in rollup.sums)
     values = ", ".join(f"s.{c}" for c in rollup.columns)
+    keys = ", ".join(k.name for k in rollup.keys)
+    excluded = ", ".join(
+        f"{m.name} = {rollup.name}.{m.name} + EXCLUDED.{m.name}" for m in rollup.sums
+    )
     return (
         f"-- fragment: {delta}\n{_delta(table, rollup)}\n\n"
         f"-- name: update_{rollup.name}\nUPDATE {rollup.name} AS t SET {sets}, updated_at = ?\n"
@@ -224,6 +262,10 @@ def rollup_blocks(table: GoldTable, rollup: Rollup) -> str:
         f"    ({', '.join(rollup.columns)}, updated_at)\nSELECT {values}, ?\n"
         f"FROM (${delta}) AS s\nLEFT JOIN {rollup.name} AS t ON {on}\n"
         f"WHERE t.{rollup.keys[0].name} IS NULL;\n\n"
+        f"-- name: upsert_{rollup.name}\nINSERT INTO {rollup.name}\n"
+        f"    ({', '.join(rollup.columns)}, updated_at)\nSELECT {values}, ?\n"
+        f"FROM (${delta}) AS s\nON CONFLICT ({keys}) DO UPDATE SET {excluded}, "
+        f"updated_at = EXCLUDED.updated_at;\n\n"
         f"-- name: delete_empty_{rollup.name}\nDELETE FROM {rollup.name} WHERE {rollup.rows} = 0;\n"
     )
 

@@ -199,7 +199,7 @@ class Warehouse(ABC):
                     # UPDATE existing keys first, then INSERT the missing ones: the other
                     # order would add the new keys' figures twice.
                     for target in self.gold_tables:
-                        for step, takes_now in upsert_steps(target):
+                        for step, takes_now in upsert_steps(target, self.kind):
                             cur.execute(sql[step], [now] if takes_now else [])
                 new_dl = 0
                 if dl.num_rows:
