@@ -130,10 +130,29 @@ def _cli(r: Result) -> str:
     )
 
 
+def e2e_latency(r: Result) -> str:
+    """An end-to-end result's latency in a few words: after steady state, or, when no run
+    reached it, from the cold start on (what a reader would otherwise not see)."""
+    lat = r["latency"]
+    if lat.get("count"):
+        return f"p50 {lat['p50_s']} s, p99 {lat['p99_s']} s"
+    starts = [x.get("latency_from_start") or {} for x in r.get("runs") or [r]]
+    p50, p99 = (_span([x[k] for x in starts if k in x]) for k in ("p50_s", "p99_s"))
+    return f"no steady state (from the start: p50 {p50} s, p99 {p99} s)"
+
+
+def _span(values: list[float]) -> str:
+    """'a-b' over `values`, one figure when they are all equal (pure)."""
+    if not values:
+        return "?"
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
 def _e2e(r: Result) -> str:
     lat = r["latency"]
     if not lat.get("count"):
-        figures = "no steady state: no second after which every p99 stayed under target"
+        figures = e2e_latency(r)
     else:
         figures = (
             f"p50 **{lat['p50_s']} s**, p95 {lat['p95_s']} s, p99 **{lat['p99_s']} s** "
@@ -143,7 +162,8 @@ def _e2e(r: Result) -> str:
     if runs:  # a cold-start result: its worst run, and each run's time to steady state
         steady = ", ".join("never" if x["time_to_steady_s"] is None else
                            f"{x['time_to_steady_s']:g} s" for x in runs)  # fmt: skip
-        figures = f"worst of {len(runs)} cold starts: {figures}; steady after {steady}"
+        which = "worst of" if lat.get("count") else "none steady in"
+        figures = f"{which} {len(runs)} cold starts: {figures}; steady after {steady}"
     return f"{r['mode']} on `{r['spark_master']}`: {figures}; peak RSS **{r['peak_rss_gib']} GiB**"
 
 
@@ -445,7 +465,6 @@ def _short(stem: str, r: Result) -> str:
     if stem == "gold":
         return f"{_n(r['gold_clean_events_per_s'])} clean events/s"
     if stem == "e2e":
-        lat = r["latency"]
-        return f"p50 {lat['p50_s']} s, p99 {lat['p99_s']} s, peak RSS {r['peak_rss_gib']} GiB"
+        return f"{e2e_latency(r)}, peak RSS {r['peak_rss_gib']} GiB"
     exact = "every figure equal to the truth" if r.get("exact") else "figures differ from the truth"
     return f"{r['final_status']['raw']:,} events, {exact}"

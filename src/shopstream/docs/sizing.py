@@ -11,7 +11,7 @@ import math
 import textwrap
 
 from shopstream.docs.bench_results import NOT_RECORDED, Result, date_text, number_text, recorded
-from shopstream.docs.bench_tables import SPECS
+from shopstream.docs.bench_tables import SPECS, e2e_latency
 from shopstream.docs.blocks import TIMES, span
 from shopstream.docs.links import slug
 
@@ -42,9 +42,8 @@ def _rate_row(
 def _latency_row(label: str, r: Result | None, source: str) -> str:
     if r is None:
         return f"| {label} | {NOT_RECORDED} | — | `{source}` |"
-    lat = r["latency"]
     return (
-        f"| {label} | p50 {lat['p50_s']} s, p99 {lat['p99_s']} s, RSS {r['peak_rss_gib']} GiB | — "
+        f"| {label} | {e2e_latency(r)}, RSS {r['peak_rss_gib']} GiB | — "
         f"| `{source}`, {date_text(recorded(r).date)} |"
     )
 
