@@ -95,8 +95,11 @@ def _call_through_a_broken_gateway() -> str:
 
 @pytest.fixture
 def root_filters() -> Iterator[None]:
+    """No root filter during the test (a SparkSession made by an earlier test installs
+    the py4j one), the previous ones back after it."""
     root = logging.getLogger()
     before = list(root.filters)
+    root.filters.clear()
     yield
     root.filters[:] = before
 
