@@ -7,6 +7,8 @@ cannot produce a good number.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream.bench import gold_history
 from shopstream.bench.common import bench_run, host_info, write_result
+from shopstream.bench.producer import calibrated_meta
 from shopstream.config import Settings
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ class GoldBenchOptions:
     keep: bool = False
     # Stored events under which the same batches' commits are timed again (empty: skip).
     histories: tuple[int, ...] = (0, 10_000_000, 30_000_000)
+    runs: int = 3  # Gold timed this often on the same Silver output; the slowest is reported
 
 
 def preload(settings: Settings, events: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -79,19 +83,24 @@ def matches_truth(wh: Warehouse, truth: dict[str, Any], after: datetime | None =
 
 
 def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[str, Any]:
-    """Preload, run Silver, then time Gold; write gold.json + gold.png."""
-    from shopstream.gold.job import start_gold
+    """Preload, run Silver, then time Gold `options.runs` times; write gold.json + gold.png.
+
+    Each run starts from an empty warehouse and a new checkpoint on the same Silver
+    output. The top-level figures are the slowest run's; the target is met only when
+    every run is exact and meets it.
+    """
     from shopstream.silver.job import start_silver
     from shopstream.spark.session import spark_session
-    from shopstream.warehouse import open_warehouse
 
     result: dict[str, Any] = {"benchmark": "gold", "events": options.events, "host": host_info()}
+    load_before = os.getloadavg()[0]
     with bench_run(
         settings,
         keep=options.keep,
         master=options.master,
         max_offsets_per_trigger=options.max_offsets_per_trigger,
     ) as s:
+        meta = calibrated_meta(s, load_avg_1m=load_before)
         t0 = time.perf_counter()
         result["produce"], truth = preload(s, options.events, options.seed)
         result["produce_seconds"] = round(time.perf_counter() - t0, 2)
@@ -101,52 +110,66 @@ def run(settings: Settings, options: GoldBenchOptions, out_dir: Path) -> dict[st
         silver = start_silver(spark, s, available_now=True)
         silver.awaitTermination()
         result["silver_seconds"] = round(time.perf_counter() - t0, 2)
-
-        with open_warehouse(s) as wh:
-            wh.init()
-            t0 = time.perf_counter()
-            gold, _ = start_gold(spark, s, wh, available_now=True)
-            gold.awaitTermination()
-            gold_s = time.perf_counter() - t0
-            batches = wh.query(
-                "SELECT batch_id, input_rows, new_events, duplicates, dead_letters, "
-                "duration_ms, commit_ms FROM pipeline_batches ORDER BY batch_id"
-            )
-        # pipeline_batches' timings stop before COMMIT (they are written inside it); Spark's
-        # triggerExecution is the whole micro-batch, so the JSON accounts for every second.
-        trigger = {p.batchId: p.durationMs.get("triggerExecution") for p in gold.recentProgress}
-        for b in batches:
-            b["trigger_ms"] = trigger.get(b["batch_id"])
-        in_batches = sum(t or 0 for t in trigger.values()) / 1000.0
-        records = truth["clean"] + truth["dead_letter"]["total"]
-        result |= {
-            "gold_seconds": round(gold_s, 2),
-            # Query start-up (first offsets, planning) and shutdown: real Gold cost, kept in.
-            "gold_outside_batches_seconds": round(gold_s - in_batches, 2),
-            "clean_events": truth["clean"],
-            "dead_letters": truth["dead_letter"]["total"],
-            "unique_events": truth["unique"],
-            "gold_clean_events_per_s": round(truth["clean"] / gold_s, 1),
-            "gold_records_per_s": round(records / gold_s, 1),
+        runs = [_timed_gold(spark, s, truth) for _ in range(options.runs)]
+        result |= min(runs, key=lambda r: r["gold_clean_events_per_s"]) | {
             "silver_events_per_s": round(truth["raw"] / result["silver_seconds"], 1),
             "max_offsets_per_trigger": options.max_offsets_per_trigger,
-            "batches": [{k: _plain(v) for k, v in b.items()} for b in batches],
-            "exact": warehouse_matches_truth(s, truth),
             "target_events_per_s": TARGET_EVENTS_PER_S,
+            "runs": [{k: v for k, v in r.items() if k != "batches"} for r in runs],
         }
-        result["meets_target"] = bool(
-            result["exact"] and result["gold_clean_events_per_s"] >= TARGET_EVENTS_PER_S
+        result["meets_target"] = all(
+            r["exact"] and r["gold_clean_events_per_s"] >= TARGET_EVENTS_PER_S for r in runs
         )
         history = None
         if options.histories:
             history = _history(spark, s, options, truth)
             history["host"] = host_info()
         spark.stop()
-    write_result("gold", result, out_dir, plot)
+    write_result("gold", result, out_dir, plot, meta)
     if history is not None:
-        write_result("gold-history", history, out_dir, gold_history.plot)
+        write_result("gold-history", history, out_dir, gold_history.plot, meta)
         result["history"] = history
     return result
+
+
+def _timed_gold(spark: Any, s: Settings, truth: dict[str, Any]) -> dict[str, Any]:
+    """One Gold run over all of Silver's output into an empty warehouse, checked exactly."""
+    from shopstream.gold.job import QUERY_NAME, start_gold
+    from shopstream.spark.checkpoints import checkpoint
+    from shopstream.warehouse import open_warehouse
+
+    shutil.rmtree(checkpoint(s, QUERY_NAME), ignore_errors=True)
+    for f in (s.duckdb_path, s.duckdb_path.with_name(s.duckdb_path.name + ".wal")):
+        f.unlink(missing_ok=True)
+    with open_warehouse(s) as wh:
+        wh.init()
+        t0 = time.perf_counter()
+        gold, _ = start_gold(spark, s, wh, available_now=True)
+        gold.awaitTermination()
+        gold_s = time.perf_counter() - t0
+        batches = wh.query(
+            "SELECT batch_id, input_rows, new_events, duplicates, dead_letters, "
+            "duration_ms, commit_ms FROM pipeline_batches ORDER BY batch_id"
+        )
+    # pipeline_batches' timings stop before COMMIT (they are written inside it); Spark's
+    # triggerExecution is the whole micro-batch, so the JSON accounts for every second.
+    trigger = {p.batchId: p.durationMs.get("triggerExecution") for p in gold.recentProgress}
+    for b in batches:
+        b["trigger_ms"] = trigger.get(b["batch_id"])
+    in_batches = sum(t or 0 for t in trigger.values()) / 1000.0
+    records = truth["clean"] + truth["dead_letter"]["total"]
+    return {
+        "gold_seconds": round(gold_s, 2),
+        # Query start-up (first offsets, planning) and shutdown: real Gold cost, kept in.
+        "gold_outside_batches_seconds": round(gold_s - in_batches, 2),
+        "clean_events": truth["clean"],
+        "dead_letters": truth["dead_letter"]["total"],
+        "unique_events": truth["unique"],
+        "gold_clean_events_per_s": round(truth["clean"] / gold_s, 1),
+        "gold_records_per_s": round(records / gold_s, 1),
+        "batches": [{k: _plain(v) for k, v in b.items()} for b in batches],
+        "exact": warehouse_matches_truth(s, truth),
+    }
 
 
 def _history(

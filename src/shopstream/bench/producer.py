@@ -26,7 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -34,6 +34,9 @@ from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.bronze.producer import ProcessSource, ProducerTuning, produce
 from shopstream.config import Settings, child_environment, environment_variable
 from shopstream.errors import DependencyError, KafkaError
+
+if TYPE_CHECKING:
+    from shopstream.bench.common import BenchMeta
 
 TARGET_EVENTS_PER_S = 250_000
 PERF_CLASS = "org.apache.kafka.tools.ProducerPerformance"
@@ -517,3 +520,12 @@ def producer_performance(settings: Settings, bootstrap: str, records: int = 1_00
     finally:
         delete_topics(settings, [topic])
     return float(perf["events_per_s"])
+
+
+def calibrated_meta(run: Settings, load_avg_1m: float) -> BenchMeta:
+    """`bench_meta` with ProducerPerformance measured now on `run`'s broker (1M records,
+    ~5 s): call it before the benchmark's own work, with the load from before it."""
+    from shopstream.bench.common import bench_meta
+
+    perf = producer_performance(run, run.kafka.bootstrap_servers or "")
+    return bench_meta(load_avg_1m=load_avg_1m, producer_performance_records_per_s=perf)

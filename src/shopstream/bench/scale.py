@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shopstream.bench.common import bench_broker, drop_bench, host_info, write_result
+from shopstream.bench.common import (
+    bench_broker,
+    bench_meta,
+    drop_bench,
+    host_info,
+    write_result,
+)
 from shopstream.config import Settings, load_settings
 from shopstream.spark.standalone import START_TIMEOUT_S, standalone_cluster
 
@@ -149,7 +155,11 @@ def run(settings: Settings, options: ScaleBenchOptions, out_dir: Path) -> dict[s
         "runs": [],
     }
     common = {"max_offsets_per_trigger": options.max_offsets_per_trigger}
+    from shopstream.bench.producer import producer_performance
+
+    load_before = os.getloadavg()[0]
     with bench_broker(settings) as bootstrap:
+        perf = producer_performance(settings, bootstrap)
         for workers in options.workers:
             work = settings.files.bench(f"standalone-{uuid.uuid4().hex[:6]}")
             with standalone_cluster(workers, options.worker_memory, work) as cluster:
@@ -167,7 +177,8 @@ def run(settings: Settings, options: ScaleBenchOptions, out_dir: Path) -> dict[s
             result["runs"] += _series(settings, bootstrap, options, LOCAL_REFERENCE, conf)
     result["reconciles"] = all(r["reconciles"] for r in result["runs"])
     result["load_average_end"] = os.getloadavg()
-    write_result("scale", result, out_dir, plot)
+    meta = bench_meta(load_avg_1m=load_before, producer_performance_records_per_s=perf)
+    write_result("scale", result, out_dir, plot, meta)
     return result
 
 

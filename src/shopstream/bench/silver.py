@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.bench.common import bench_run, host_info, write_result
+from shopstream.bench.producer import calibrated_meta
 from shopstream.config import Settings
 
 TARGET_EVENTS_PER_S = 100_000
@@ -77,6 +78,7 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
         master=options.master,
         max_offsets_per_trigger=options.max_offsets_per_trigger,
     ) as s:
+        meta = calibrated_meta(s, load_avg_1m=os.getloadavg()[0])
         pass_topic = f"bench_pass_{tag}"
         create_topics(s, {pass_topic: s.kafka.raw_partitions})
         try:
@@ -140,7 +142,7 @@ def run(settings: Settings, options: SilverBenchOptions, out_dir: Path) -> dict[
         finally:
             if not options.keep:
                 delete_topics(s, [pass_topic])
-    write_result("silver", result, out_dir, plot)
+    write_result("silver", result, out_dir, plot, meta)
     return result
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream.bench import gold_history
 from shopstream.bench.common import bench_run, host_info, write_result
+from shopstream.bench.producer import calibrated_meta
 from shopstream.config import Settings
 
 if TYPE_CHECKING:
@@ -188,6 +190,7 @@ def run(settings: Settings, options: SqlLoadOptions, out_dir: Path) -> dict[str,
         master=options.master,
         max_offsets_per_trigger=options.max_offsets_per_trigger,
     ) as s:
+        meta = calibrated_meta(s, load_avg_1m=os.getloadavg()[0])
         s = s.model_copy(
             update={
                 "sql": s.sql.model_copy(
@@ -213,7 +216,7 @@ def run(settings: Settings, options: SqlLoadOptions, out_dir: Path) -> dict[str,
                 for f in (work, work.with_name(work.name + ".wal")):
                     f.unlink(missing_ok=True)
     result |= summarize(rounds, options)
-    write_result("sql-load", result, out_dir, plot)
+    write_result("sql-load", result, out_dir, plot, meta)
     return result
 
 
