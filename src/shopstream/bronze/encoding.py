@@ -70,6 +70,14 @@ def iso_utc(ts_ms: np.ndarray) -> np.ndarray:
     return out.view("S26").ravel()
 
 
+def iso_z(ts_ms: np.ndarray) -> np.ndarray:
+    """Epoch millis -> (n, 24) uint8 `YYYY-MM-DDTHH:MM:SS.mmmZ` (unquoted)."""
+    out = np.empty((len(ts_ms), 24), dtype=np.uint8)
+    out[:, :23] = _iso_body(ts_ms)
+    out[:, 23] = ord("Z")
+    return out
+
+
 def iso_timestamp(ts_ms: int, offset_minutes: int | None = 0) -> bytes:
     """One timestamp as an ISO-8601 JSON string: offset 0 = `Z`, None = naive, else `+hh:mm`."""
     local = ts_ms + (offset_minutes or 0) * MINUTE_MS

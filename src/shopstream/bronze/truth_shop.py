@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from shopstream.bronze.batch import ADD_TO_CART, PAGE_VIEW, PURCHASE, EventBatch
-from shopstream.bronze.encoding import iso_utc, session_hex
+from shopstream.bronze.encoding import iso_z, session_hex
 from shopstream.bronze.incidents import Window
+from shopstream.bronze.text import ascii_rows
 
 # Per-session columns, merged across batches by sum, min, max or any (constant per session).
 _SUMS = ("page_views", "add_to_cart_count", "purchase_count", "units", "revenue_cents")
@@ -91,12 +92,12 @@ class SessionTruth:
         purchases, carts = g["purchase_count"], g["add_to_cart_count"]
         revenue = g["revenue_cents"]
         table = {
-            "session_id": session_hex(g["session"]).view("S16").ravel().astype(str).tolist(),
+            "session_id": ascii_rows(session_hex(g["session"])),
             "customer_id": customer_names(g["customer"]),
             "device": np.array([*devices, None], dtype=object)[g["device"]].tolist(),
             "new_customer": (g["new_customer"] > 0).tolist(),
-            "first_event_at": [t[1:-1] for t in iso_utc(g["first"]).astype(str).tolist()],
-            "last_event_at": [t[1:-1] for t in iso_utc(g["last"]).astype(str).tolist()],
+            "first_event_at": ascii_rows(iso_z(g["first"])),
+            "last_event_at": ascii_rows(iso_z(g["last"])),
             "page_views": g["page_views"].tolist(),
             "add_to_cart_count": carts.tolist(),
             "purchase_count": purchases.tolist(),

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from shopstream.bronze.customers import ID_WIDTH, Customers, customer_id, id_matrix
+from shopstream.bronze.customers import Customers, customer_id, id_matrix
+from shopstream.bronze.text import ascii_rows
 
 CATEGORIES: dict[str, float] = {  # category -> median price in the reporting currency
     "electronics": 120.0,
@@ -78,8 +79,7 @@ class World:
             return [self.customer_ids[i] for i in indexes.tolist()]
         # Ids follow from the index alone, so a world that did not grow (the truth's twin of a
         # generator running in a child process) still names the customers the child added.
-        ids = np.ascontiguousarray(id_matrix(np.asarray(indexes)))
-        return ids.view(f"S{ID_WIDTH}").ravel().astype(str).tolist()
+        return ascii_rows(id_matrix(np.asarray(indexes)))
 
     @property
     def customer_currency(self) -> np.ndarray:
