@@ -134,17 +134,20 @@ def commit_round(
 ) -> dict[str, Any]:
     """Commit the batches into `path`'s warehouse while it serves SQL, with clients or not."""
     from shopstream.sqlendpoint import SqlEndpoint, endpoint_password
-    from shopstream.warehouse.duckdb import DuckDBWarehouse
+    from shopstream.warehouse.duckdb import DuckDBWarehouse, EngineLimits
 
     horizon = timedelta(days=settings.pipeline.lateness_horizon_days)
     ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
     load: list[dict[str, Any]] = []
-    with DuckDBWarehouse(path) as wh, SqlEndpoint(wh, settings, port=0) as endpoint:
+    # DuckDB checkpoints at commit only when no other transaction is open, so clients
+    # would skip checkpoints (every ~3rd batch here, +100-200 ms) that the quiet round
+    # pays: none during the timed commits, in both rounds, compares like with like.
+    limits = EngineLimits(checkpoint_threshold="100GB")
+    with (
+        DuckDBWarehouse(path, limits=limits) as wh,
+        SqlEndpoint(wh, settings, port=0) as endpoint,
+    ):
         wh.init()
-        # DuckDB checkpoints at commit only when no other transaction is open, so clients
-        # would skip checkpoints (every ~3rd batch here, +100-200 ms) that the quiet round
-        # pays: none during the timed commits, in both rounds, compares like with like.
-        wh.query("SET checkpoint_threshold = '100GB'")
         proc = None
         if clients:
             info = endpoint.info
