@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from shopstream.bench.common import BenchMeta
 
 TARGET_EVENTS_PER_S = 250_000
+# The whole `produce` command against ProducerPerformance on the same broker, exec to exit,
+# in every round (issue 21 item 5): a ratio, so it holds on a slower machine too.
+TARGET_RATIO = 0.85
 PERF_CLASS = "org.apache.kafka.tools.ProducerPerformance"
 _PERF_LINE = re.compile(
     r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency"
@@ -350,7 +353,7 @@ class CommandOptions:
 
     events: int = 3_000_000
     seed: int = 1
-    rounds: int = 3  # alternate ours and ProducerPerformance; best of each is reported
+    rounds: int = 3  # alternate ours and ProducerPerformance; each round is judged
     kafka_perf: bool = True
 
 
@@ -451,13 +454,21 @@ def run_command(settings: Settings, options: CommandOptions, out_dir: Path) -> d
     result["runs"] = runs
     ok = all(x["exit_code"] == 0 and x["delivered"] == options.events for x in runs["ours"])
     result["delivery_ok"] = ok
-    result["meets_target"] = bool(ok and ours["events_per_s"] >= TARGET_EVENTS_PER_S)
+    result["target_ratio_vs_kafka_perf_wall"] = TARGET_RATIO
+    result["meets_target"] = False  # without ProducerPerformance there is no anchor
     if runs["kafka_perf"]:
         perf = max(runs["kafka_perf"], key=lambda x: x["wall_events_per_s"])
         result["kafka_producer_perf"] = perf
         result["ratio_vs_kafka_perf_wall"] = round(
             ours["events_per_s"] / perf["wall_events_per_s"], 3
         )
+        # Round i pairs our run with the ProducerPerformance run right after it.
+        per_round = [
+            round(o["events_per_s"] / k["wall_events_per_s"], 3)
+            for o, k in zip(runs["ours"], runs["kafka_perf"], strict=True)
+        ]
+        result["ratio_per_round"] = per_round
+        result["meets_target"] = bool(ok and min(per_round) >= TARGET_RATIO)
     perf_rate = result.get("kafka_producer_perf", {}).get("events_per_s")
     meta = bench_meta(load_avg_1m=load_before[0], producer_performance_records_per_s=perf_rate)
     write_result("produce-cli", result, out_dir, plot_command, meta)
@@ -489,18 +500,22 @@ def plot_command(result: dict[str, Any], path: Path) -> None:
         ax.bar(xs, ys, width, label=label, color=color)
         for x, y in zip(xs, ys, strict=True):
             ax.text(x, y, f"{y:,.0f}k", ha="center", va="bottom", fontsize=8)
-    ax.axhline(TARGET_EVENTS_PER_S / 1000, color="red", linestyle="--", label="target 250k/s")
-    ax.set_xticks(list(rounds), [f"round {r}" for r in rounds])
+    ratios = result.get("ratio_per_round") or [None] * len(rounds)
+    labels = [
+        f"round {r}" + (f"\nratio {x:.2f}" if x else "")
+        for r, x in zip(rounds, ratios, strict=True)
+    ]
+    ax.set_xticks(list(rounds), labels)
     ax.set_ylabel("thousand events/s")
     load = result.get("load_average", {})
     before, after = load.get("before", [0])[0], load.get("after", [0])[0]
     ax.set_title(
-        f"whole command, {result['events']:,} events, acks=all, idempotent "
-        f"(load average {before:.1f} before, {after:.1f} after)",
+        f"whole command, {result['events']:,} events, acks=all; target ≥ {TARGET_RATIO}x "
+        f"ProducerPerformance each round (load {before:.1f} before, {after:.1f} after)",
         fontsize=10,
     )
     tallest = max((item["events_per_s"] for items in runs.values() for item in items), default=0)
-    ax.set_ylim(0, max(tallest, TARGET_EVENTS_PER_S) / 1000 * 1.35)  # room for the legend
+    ax.set_ylim(0, tallest / 1000 * 1.35)  # room for the legend
     ax.legend(fontsize=8, loc="upper left", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

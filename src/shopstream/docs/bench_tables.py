@@ -70,6 +70,9 @@ def _produce_cli(r: Result) -> str:
             f"; ProducerPerformance {_n(perf['wall_events_per_s'])}/s exec to exit (its own "
             f"figure {_n(perf['events_per_s'])}/s): ratio **{r['ratio_vs_kafka_perf_wall']:.2f}**"
         )
+    per_round = r.get("ratio_per_round")
+    if per_round:
+        text += " best of each; per round " + ", ".join(f"{x:.2f}" for x in per_round)
     return text
 
 
@@ -230,6 +233,12 @@ def _at_least(r: Result) -> str:
     return f"≥ {r['target_events_per_s']:,}/s"
 
 
+def _ratio_each_round(r: Result) -> str:
+    if "target_ratio_vs_kafka_perf_wall" not in r:  # results from before the ratio target
+        return _at_least(r)
+    return f"≥ {r['target_ratio_vs_kafka_perf_wall']:.2f}x ProducerPerformance, each round"
+
+
 def _cost(r: Result) -> str:
     parts = []
     for rate, v in r["verdicts"].items():
@@ -304,7 +313,7 @@ SPECS: dict[str, Spec] = {
     "producer": Spec("Producer (`bench producer`)", "bench producer", _producer, _at_least,
                      lambda r: r.get("meets_target")),
     "produce-cli": Spec("The produce command (`bench produce-cli`)", "bench produce-cli",
-                        _produce_cli, _at_least, lambda r: r.get("meets_target")),
+                        _produce_cli, _ratio_each_round, lambda r: r.get("meets_target")),
     "silver": Spec("Silver (`bench silver`)", "bench silver", _silver, _at_least,
                    lambda r: r.get("meets_target")),
     "gold": Spec("Gold (`bench gold`)", "bench gold", _gold, _at_least,
