@@ -92,20 +92,30 @@ def bench_meta(
     }
 
 
-def git_rev() -> str | None:
-    """The checkout's revision, `-dirty` when it has changes; None outside a git checkout."""
+def git_rev(checkout: Path | None = None) -> str | None:
+    """The checkout's revision, `-dirty` when its code has changes; None outside git.
+
+    Results and the docs generated from them do not count: a benchmark run after another
+    one in the same checkout (`bench all`) measures the same code.
+    """
+    here = checkout or Path(__file__).resolve().parent
+    rev = _git(here, "rev-parse", "--short", "HEAD")
+    if rev is None:
+        return None
+    outputs = [":(top,exclude)bench/results", ":(top,exclude)docs"]
+    changed = _git(here, "status", "--porcelain", "--untracked-files=no", "--", ":/", *outputs)
+    return f"{rev}-dirty" if changed else rev
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    """`git args` in `cwd`: its stripped output, None when git or the checkout is missing."""
     try:
         done = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def write_result(

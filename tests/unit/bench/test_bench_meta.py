@@ -4,10 +4,11 @@ docs' renderer reads back exactly what the benchmark wrote."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from shopstream.bench.common import BenchMeta, bench_meta, write_result
+from shopstream.bench.common import BenchMeta, bench_meta, git_rev, write_result
 from shopstream.docs.bench_results import recorded
 
 
@@ -36,3 +37,25 @@ def test_the_renderer_reads_back_what_the_benchmark_wrote() -> None:
         5.0,
         meta["git_rev"],
     )
+
+
+def test_results_written_by_an_earlier_benchmark_do_not_make_the_code_dirty(
+    tmp_path: Path,
+) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    (tmp_path / "src").mkdir()
+    for name in ("bench/results/x.json", "src/code.py"):
+        (tmp_path / name).write_text("1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    rev = git_rev(tmp_path / "src")
+    assert rev and not rev.endswith("-dirty")
+
+    (tmp_path / "bench/results/x.json").write_text("2\n")  # `bench all`'s previous step
+    assert git_rev(tmp_path / "src") == rev
+    (tmp_path / "src/code.py").write_text("2\n")
+    assert git_rev(tmp_path / "src") == f"{rev}-dirty"
