@@ -422,7 +422,6 @@ def run_command(settings: Settings, options: CommandOptions, out_dir: Path) -> d
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "events": options.events,
         "rounds": options.rounds,
-        "target_events_per_s": TARGET_EVENTS_PER_S,
         "command": " ".join(produce_command(options.events, options.seed, Path("TRUTH"))),
         "host": _host(),
     }
