@@ -56,8 +56,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-jars: $(STAMP)  ## Kafka broker + tools and the Spark Kafka connector, via Maven (cached in .cache/)
+jars: $(STAMP)  ## Kafka broker + tools and the Spark Kafka connector, via Maven (cached in .cache/); Spark's class archive
 	$(BIN)/python -m shopstream.spark.jars
+	$(BIN)/python -m shopstream.spark.class_archive
 
 java-deps:
 	$(SUDO) apt-get update -q

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from shopstream.config import Settings, SparkSettings, default_environment, set_environment
 from shopstream.errors import Terminal
 from shopstream.ports import resolve_port
-from shopstream.spark import jars
+from shopstream.spark import class_archive, jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -39,9 +39,17 @@ class SparkClusterError(Terminal):
     """The Spark master cannot run the application (unreachable, wrong URL, no resources)."""
 
 
-def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
-    """Spark configuration for our jobs (pure: unit-testable without a JVM)."""
+def spark_conf(
+    settings: Settings, app_name: str, class_sharing: str | None = None
+) -> dict[str, str]:
+    """Spark configuration for our jobs (pure: unit-testable without a JVM).
+
+    `class_sharing`: the driver JVM's class-data-sharing options; by default the install's
+    archive when there is one (see `class_archive`).
+    """
     s = settings.spark
+    if class_sharing is None:
+        class_sharing = class_archive.driver_options()
     local = s.local
     files = settings.files
     conf = {
@@ -59,8 +67,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # huge-method limit; without -XX:-DontCompileHugeMethods it is never JIT-compiled.
         "spark.driver.extraJavaOptions": (
             f"-Duser.timezone=UTC -XX:-DontCompileHugeMethods "
-            f"-Dlog4j2.configurationFile={_log4j(settings)}"
-        ),
+            f"-Dlog4j2.configurationFile={_log4j(settings)} {class_sharing}"
+        ).strip(),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:-DontCompileHugeMethods",
         "spark.executor.memory": s.executor_memory,
         "spark.sql.warehouse.dir": str(files.spark / "warehouse"),
@@ -161,7 +169,9 @@ def _child_stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
-def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSession:
+def spark_session(
+    settings: Settings, app_name: str = "shopstream", class_sharing: str | None = None
+) -> SparkSession:
     """Get or create the process's SparkSession, configured for `settings`."""
     from pyspark.sql import SparkSession
 
@@ -173,7 +183,7 @@ def spark_session(settings: Settings, app_name: str = "shopstream") -> SparkSess
         # WebUI.bind); its RPC and block manager follow spark.driver.bindAddress (loopback).
         set_environment("SPARK_LOCAL_IP", settings.spark.ui_host)
     settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    conf = spark_conf(settings, app_name)
+    conf = spark_conf(settings, app_name, class_sharing)
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)
