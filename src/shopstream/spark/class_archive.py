@@ -62,9 +62,9 @@ def build(*, force: bool = False) -> Path:
     path = archive_path()
     if path.is_file() and not force:
         return path
+    # Archives of other checkouts sharing this cache, or of an earlier pyspark, jar set or
+    # JDK, stay: one of them may still be in use (delete .cache/cds/ to reclaim them).
     path.parent.mkdir(parents=True, exist_ok=True)
-    for old in path.parent.glob("spark-driver-*.jsa"):
-        old.unlink()  # archives of an earlier pyspark, jar set or JDK
     partial = path.with_suffix(f".{os.getpid()}.partial")
     command = [sys.executable, "-m", WARM_UP_MODULE, str(partial)]
     try:
