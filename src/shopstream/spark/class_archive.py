@@ -55,12 +55,12 @@ def driver_options() -> str:
     return f"-XX:SharedArchiveFile={path} {QUIET}" if path.is_file() else ""
 
 
-def build(*, force: bool = False) -> Path:
+def build() -> Path:
     """Build the archive unless it exists; returns its path. Raises DependencyError."""
     from shopstream.errors import DependencyError
 
     path = archive_path()
-    if path.is_file() and not force:
+    if path.is_file():
         return path
     # Archives of other checkouts sharing this cache, or of an earlier pyspark, jar set or
     # JDK, stay: one of them may still be in use (delete .cache/cds/ to reclaim them).
