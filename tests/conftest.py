@@ -7,6 +7,7 @@ SHOPSTREAM_HOME under tmp_path and uuid-named topics, so tests never see each ot
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,19 @@ def _isolated_env() -> Iterator[None]:
     yield
     os.environ.pop("SHOPSTREAM_CONFIG", None)
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_reaches_children() -> None:
+    """The commands under test get SIGINT as a terminal sends it, however pytest started.
+
+    A shell starts a background job (`cmd &` without job control, as CI scripts do) with
+    SIGINT ignored, every child inherits that, and Python then installs no KeyboardInterrupt:
+    the tests that stop `dashboard` or `up` with SIGINT waited forever (two fresh-clone
+    runs, 2026-12-03). A handler, unlike an ignore, is reset to the default at exec.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
