@@ -59,6 +59,7 @@ class EngineLimits:
     memory_limit: str = "2GB"
     max_temp_directory_size: str = "20GB"
     checkpoint_threshold: str = "16MB"
+    threads: int | None = None  # None: DuckDB's default, one per core
 
 
 def lock_down(conn: duckdb.DuckDBPyConnection, limits: EngineLimits) -> None:
@@ -74,6 +75,8 @@ def lock_down(conn: duckdb.DuckDBPyConnection, limits: EngineLimits) -> None:
     configured temp directory, checkpoints, DDL for migrations. So everything the writer
     sets is set before this, at open.
     """
+    if limits.threads is not None:
+        conn.execute(f"SET threads = {int(limits.threads)}")
     for name, value in (
         ("memory_limit", limits.memory_limit),
         ("max_temp_directory_size", limits.max_temp_directory_size),

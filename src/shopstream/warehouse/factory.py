@@ -45,6 +45,10 @@ def _open(settings: Settings, read_only: bool, lock_timeout: float | None) -> Wa
         lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
         row_group_size=settings.warehouse.duckdb_row_group_size,
         limits=EngineLimits(
-            settings.warehouse.duckdb_memory_limit, settings.warehouse.duckdb_max_temp_size
+            settings.warehouse.duckdb_memory_limit,
+            settings.warehouse.duckdb_max_temp_size,
+            # The writer's instance only: a read-only opener (the standalone dashboard, the
+            # CLI) runs no commits, so its scans keep DuckDB's default of a thread per core.
+            threads=None if read_only else settings.warehouse.duckdb_threads,
         ),
     )

@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+import duckdb
 import pytest
 from wh_data import events_table, make_event
 
@@ -148,6 +149,22 @@ def test_row_group_size_comes_from_settings(tmp_path: Path) -> None:
             "SELECT max(count) FROM pragma_storage_info('silver_events')"
         ).fetchall()
         assert largest <= 4096
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_duckdb_threads_come_from_settings_and_stay_locked(tmp_path: Path, threads: int) -> None:
+    settings = load_settings(home=tmp_path, warehouse={"duckdb_threads": threads})
+    with open_warehouse(settings) as wh:
+        cur = wh.cursor()  # type: ignore[attr-defined]
+        assert cur.execute("SELECT current_setting('threads')").fetchone() == (threads,)
+        with pytest.raises(duckdb.Error, match="locked"):
+            cur.execute("SET threads = 8")
+        wh.init()
+    # A read-only opener (the standalone dashboard) keeps DuckDB's own thread per core.
+    with open_warehouse(settings, read_only=True) as reader:
+        cur = reader.cursor()  # type: ignore[attr-defined]
+        ((n,),) = cur.execute("SELECT current_setting('threads')").fetchall()
+        assert n == duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
 
 
 def test_second_writer_in_one_process_is_told_to_reuse_the_first(tmp_path: Path) -> None:
