@@ -107,16 +107,15 @@ def build_history(path: Path, events: int, end: datetime) -> None:
     try:
         for stmt in schema_statements("duckdb"):
             conn.execute(stmt)
-        for s in ("create_stage_events", "create_stage_dead_letters"):
-            conn.execute(sql[s])
         span_us = HISTORY_DAYS * 86_400 * 1_000_000
         start = end - timedelta(days=HISTORY_DAYS)
         dl_total = max(int(events * DEAD_LETTER_SHARE), 1)
         for chunk, first in enumerate(range(0, events, CHUNK_EVENTS)):
             last = min(first + CHUNK_EVENTS, events)
             conn.execute("BEGIN")
-            conn.execute(sql["clear_stage_events"])
-            conn.execute(sql["clear_stage_dead_letters"])
+            for stage in ("events", "dead_letters"):  # as the commit does (recreates_stage)
+                conn.execute(sql[f"drop_stage_{stage}"])
+                conn.execute(sql[f"create_stage_{stage}"])
             # ORDER BY keeps the append in event-time order, as a live Gold's would be. Source
             # offsets run up to -1: a live topic's history lies before its new records, and
             # the commit's source checks are bounded by offset (clean_sources), so history

@@ -90,6 +90,8 @@ class Warehouse(ABC):
     # The aggregate tables upserted from each batch's new events (gold_tables/tables.py);
     # a test may set its own declarations before init.
     gold_tables: tuple[GoldTable, ...] = GOLD_TABLES
+    # Whether each commit drops and re-creates the stage tables instead of deleting their rows.
+    recreates_stage: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._write_lock = threading.RLock()
@@ -374,12 +376,17 @@ class Warehouse(ABC):
     ) -> None:
         """Load the batch into the session's temp stage tables, every row flagged new."""
         stages = {"events": ev, "sources": sources, "dead_letters": dl}
-        if not self._stage_ready:  # temp tables live as long as the writer session
+        if self.recreates_stage:
+            for name in stages:
+                cur.execute(sql[f"drop_stage_{name}"])
+                cur.execute(sql[f"create_stage_{name}"])
+        elif not self._stage_ready:  # temp tables live as long as the writer session
             for name in stages:
                 cur.execute(sql[f"create_stage_{name}"])
             self._stage_ready = True
         for name, table in stages.items():
-            cur.execute(sql[f"clear_stage_{name}"])
+            if not self.recreates_stage:
+                cur.execute(sql[f"clear_stage_{name}"])
             if table.num_rows:
                 self._load_stage(cur, f"stage_{name}", _with_is_new(table))
 

@@ -147,6 +147,13 @@ class DuckDBWarehouse(Warehouse):
     """Warehouse in a DuckDB file; `read_only` for processes other than the writer."""
 
     kind: ClassVar[Dialect] = "duckdb"
+    # A DELETE leaves the deleted rows in a temp table's storage (temp tables are never
+    # checkpointed), so each commit's scans of the stage read every earlier batch's rows
+    # too: after 10 commits the stage held 226,042 rows for 2,858 live ones and one upsert
+    # took 50 ms of CPU instead of 12. Re-created tables hold only the batch: 80 commits of
+    # 3,000 events after a 100,000-event history, 247 -> 187 ms of CPU and 187 -> 152 ms
+    # of wall time per commit (2026-12-06, a probe of commit_batch alone).
+    recreates_stage: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -151,6 +151,28 @@ def test_row_group_size_comes_from_settings(tmp_path: Path) -> None:
         assert largest <= 4096
 
 
+def test_stage_tables_hold_only_the_current_batch(tmp_path: Path) -> None:
+    """A DELETE would leave every earlier batch's rows in the temp stage's storage, and each
+    commit's scans of the stage would grow with the number of commits before it."""
+
+    def stored_rows(wh: DuckDBWarehouse) -> int:
+        with wh._writer() as cur:
+            ((n,),) = cur.execute(
+                "SELECT SUM(count) FROM pragma_storage_info('stage_events') WHERE column_id = 0"
+            ).fetchall()
+        return int(n)
+
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        wh.init()
+        sizes = []
+        for batch in range(6):
+            rows = [make_event(f"b{batch}-{i}", customer_id=f"c{i % 7}") for i in range(500)]
+            wh.commit_batch(events_table(rows), None, BatchMeta("gold", "q", batch))
+            sizes.append(stored_rows(wh))
+        assert sizes == [sizes[0]] * 6 and sizes[0] > 0
+        assert wh.table_counts()["silver_events"] == 3000
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_duckdb_threads_come_from_settings_and_stay_locked(tmp_path: Path, threads: int) -> None:
     settings = load_settings(home=tmp_path, warehouse={"duckdb_threads": threads})

@@ -24,6 +24,16 @@ DELETE FROM stage_sources;
 -- name: clear_stage_dead_letters
 DELETE FROM stage_dead_letters;
 
+-- DuckDB drops and re-creates its stage tables instead (Warehouse.recreates_stage).
+-- name: drop_stage_events
+DROP TABLE IF EXISTS stage_events;
+
+-- name: drop_stage_sources
+DROP TABLE IF EXISTS stage_sources;
+
+-- name: drop_stage_dead_letters
+DROP TABLE IF EXISTS stage_dead_letters;
+
 -- name: find_batch
 SELECT COUNT(*) FROM pipeline_batches WHERE query_id = ? AND batch_id = ?;
 
