@@ -154,12 +154,9 @@ class SparkSettings(_Section):
     executor_timeout_seconds: float = Field(
         60.0, ge=0, description="cluster master: time for a first executor; 0 = do not wait"
     )
-    ui_host: str = Field(
-        "127.0.0.1",
-        description="address a local master's Spark UI listens on; loopback by default, "
-        "0.0.0.0 opens it to the network (a cluster master's driver listens where executors "
-        "reach it)",
-    )
+    ui_host: str = Field("127.0.0.1", description="address a local master's Spark UI listens "
+        "on; loopback by default, 0.0.0.0 opens it to the network (a cluster master's driver "
+        "listens where executors reach it)")  # fmt: skip
     ui_port: int = Field(0, ge=0, le=65535, description="Spark UI port; 0 = free port")
     # A Gold micro-batch took 0.35-0.55 s at 10k events/s on 2 shared cores; a shorter interval
     # starts the next one as soon as the last ends instead of waiting out the interval.
@@ -241,15 +238,10 @@ class WarehouseSettings(_Section):
         pattern=DUCKDB_SIZE_PATTERN,
         description="disk DuckDB may spill to, beside the warehouse file, e.g. 20GB",
     )
-    # One thread made Gold's small commits 18% cheaper in CPU (`up` at 10k events/s: Python
-    # 0.74 instead of 0.86 cores) and a 57,000-row commit 17% slower (2026-12-06, 2 cores).
-    duckdb_threads: int | None = Field(
-        None,
-        ge=1,
-        description="worker threads of the writing process's DuckDB (Gold's commits and the "
-        "SQL endpoint's clients together); unset = one per core; 1 costs less CPU at steady "
-        "rates and more time on large batches (docs/benchmarks.md)",
-    )
+    # 1 thread (2026-12-06): up's Python 0.86 -> 0.74 cores at 10k events/s; 57k-row commit +17%.
+    duckdb_threads: int | None = Field(None, ge=1, description="threads of the writing "
+        "process's DuckDB (Gold's commits and the SQL endpoint's clients); unset = one per "
+        "core; 1 costs less CPU at steady rates, more time on large batches")  # fmt: skip
     snowflake: SnowflakeSettings = SnowflakeSettings()
     # While the warehouse is unavailable Gold retries, waiting first `retry_initial_seconds`,
     # doubling up to `retry_max_seconds` between attempts, without ever giving up.
