@@ -374,21 +374,22 @@ class Warehouse(ABC):
     def _stage(
         self, cur: Cursor, sql: dict[str, str], ev: pa.Table, dl: pa.Table, sources: pa.Table
     ) -> None:
-        """Load the batch into the session's temp stage tables, every row flagged new."""
+        """Load the batch into the session's temp stage tables, every row flagged new.
+
+        The tables live as long as the writer session and are emptied for each batch, or
+        dropped and created again where the engine keeps deleted rows (`recreates_stage`).
+        """
         stages = {"events": ev, "sources": sources, "dead_letters": dl}
-        if self.recreates_stage:
-            for name in stages:
-                cur.execute(sql[f"drop_stage_{name}"])
-                cur.execute(sql[f"create_stage_{name}"])
-        elif not self._stage_ready:  # temp tables live as long as the writer session
-            for name in stages:
-                cur.execute(sql[f"create_stage_{name}"])
-            self._stage_ready = True
         for name, table in stages.items():
-            if not self.recreates_stage:
+            if self.recreates_stage:
+                cur.execute(sql[f"drop_stage_{name}"])
+            if self.recreates_stage or not self._stage_ready:
+                cur.execute(sql[f"create_stage_{name}"])
+            else:
                 cur.execute(sql[f"clear_stage_{name}"])
             if table.num_rows:
                 self._load_stage(cur, f"stage_{name}", _with_is_new(table))
+        self._stage_ready = True
 
     def _rename_columns(self, cur: Cursor) -> list[str]:
         """Apply the COLUMN_RENAMES whose old column still exists (see dialect.py).
