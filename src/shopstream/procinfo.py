@@ -53,25 +53,35 @@ def tree(pids: Iterable[int]) -> set[int]:
     return seen
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident set size of one process (0 if it is gone)."""
+def rss_bytes(pid: int, anonymous: bool = False) -> int:
+    """Resident set size of one process (0 if it is gone).
+
+    `anonymous`: only what the process allocated itself (RssAnon + RssShmem), without the
+    resident pages of files it maps (jars, shared libraries, the JVM's class archive), which
+    are clean copies of the files that the kernel drops under memory pressure.
+    """
     try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
+        if not anonymous:
+            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        fields = dict(line.split(":", 1) for line in lines)
+        return sum(int(fields[k].split()[0]) for k in ("RssAnon", "RssShmem")) * 1024
+    except (OSError, IndexError, ValueError, KeyError):
         return 0
 
 
-def tree_rss_bytes(pids: Iterable[int]) -> int:
-    """Total RSS of the processes and all their descendants."""
-    return sum(rss_bytes(p) for p in tree(pids))
+def tree_rss_bytes(pids: Iterable[int], anonymous: bool = False) -> int:
+    """Total RSS of the processes and all their descendants (see `rss_bytes`)."""
+    return sum(rss_bytes(p, anonymous) for p in tree(pids))
 
 
 class PeakRss:
     """Samples the RSS of process trees in a background thread and keeps the peak."""
 
-    def __init__(self, roots: Iterable[int], every: float = 0.5) -> None:
+    def __init__(self, roots: Iterable[int], every: float = 0.5, anonymous: bool = False) -> None:
         self.roots = list(roots)
         self.every = every
+        self.anonymous = anonymous
         self.peak = 0
         self.samples: list[int] = []
         self._stop = threading.Event()
@@ -82,7 +92,7 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            now = tree_rss_bytes(self.roots)
+            now = tree_rss_bytes(self.roots, self.anonymous)
             self.samples.append(now)
             self.peak = max(self.peak, now)
 
