@@ -131,6 +131,10 @@ class Warehouse(ABC):
     def _close(self) -> None:
         """Release connections."""
 
+    def _after_commit(self, cur: Cursor) -> None:
+        """Upkeep after a batch is durable (DuckDB: its checkpoint); must not raise."""
+        return None
+
     # ---- public API ---------------------------------------------------------------------
 
     def init(self) -> list[str]:
@@ -261,6 +265,7 @@ class Warehouse(ABC):
                     query_id=meta.query_id,
                     batch_id=meta.batch_id,
                 ) from err
+            self._after_commit(cur)
         return BatchResult(
             query_id=meta.query_id,
             batch_id=meta.batch_id,

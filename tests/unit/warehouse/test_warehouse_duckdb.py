@@ -8,13 +8,16 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
+from gen_events import clean_events
 from wh_data import events_table, make_event
 
+from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.config import load_settings
 from shopstream.errors import Transient
 from shopstream.warehouse import BatchMeta, Warehouse, open_warehouse
-from shopstream.warehouse.duckdb import ROW_GROUP_SIZE, DuckDBWarehouse
+from shopstream.warehouse.duckdb import ROW_GROUP_SIZE, DuckDBWarehouse, EngineLimits
 from shopstream.warehouse.exceptions import (
     WarehouseError,
     WarehouseLocked,
@@ -171,6 +174,58 @@ def test_stage_tables_hold_only_the_current_batch(tmp_path: Path) -> None:
             sizes.append(stored_rows(wh))
         assert sizes == [sizes[0]] * 6 and sizes[0] > 0
         assert wh.table_counts()["silver_events"] == 3000
+
+
+def _wal_bytes(wh: DuckDBWarehouse) -> int:
+    wal = wh.path.with_name(wh.path.name + ".wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def _revisit(batch: int, customers: int = 3000) -> pa.Table:
+    """A batch touching the same `customers` (and their sessions) as every other batch."""
+    rows = [make_event(f"b{batch}-{i}", customer_id=f"c{i}") for i in range(customers)]
+    return events_table(rows)
+
+
+def test_writer_checkpoints_by_the_wal_it_wrote_not_at_every_commit(tmp_path: Path) -> None:
+    """DuckDB's own trigger adds an estimate of the committing transaction to the WAL size;
+    for generated batches that update stored rows, after a 60,000-event history, it fired
+    at every 2nd 9,000-event commit at 2.4 MB of WAL (and at every commit after 1M events).
+    The writer checkpoints by the WAL file's real size instead."""
+    gen = EventGenerator(GeneratorConfig(seed=3), total_events=100_000)
+    sizes = [20_000] * 3 + [9_000] * 4
+    batches = [clean_events(gen, gen.next_batch(n, 0), sum(sizes[:i])) for i, n in enumerate(sizes)]
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        wh.init()
+        for batch_id, table in enumerate(batches[:3]):
+            wh.commit_batch(table, None, BatchMeta("gold", "q", batch_id))
+        with wh._writer() as cur:
+            cur.execute("CHECKPOINT")
+        wal = []
+        for batch_id, table in enumerate(batches[3:], start=3):
+            wh.commit_batch(table, None, BatchMeta("gold", "q", batch_id))
+            wal.append(_wal_bytes(wh))
+        # Each commit adds to the WAL; none checkpoints below the limit.
+        assert 0 < wal[0] < wal[1] < wal[2] < wal[3] < wh.limits.checkpoint_wal_bytes, wal
+        assert wh.table_counts()["silver_events"] == sum(t.num_rows for t in batches)
+    # ...and one that brings it to the limit checkpoints. A client's snapshot older than a
+    # commit blocks checkpoints (DuckDB refuses them then); the commits go on, and the
+    # first one after the client is done checkpoints.
+    limits = EngineLimits(checkpoint_wal_bytes=1)
+    with DuckDBWarehouse(tmp_path / "w2.duckdb", limits=limits) as wh:
+        wh.init()
+        wh.commit_batch(_revisit(0), None, BatchMeta("gold", "q", 0))
+        assert _wal_bytes(wh) == 0
+        reader = wh.cursor()
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM silver_events").fetchall()
+        for batch in (1, 2):
+            wh.commit_batch(_revisit(batch), None, BatchMeta("gold", "q", batch))
+        assert _wal_bytes(wh) > 0
+        reader.execute("COMMIT")
+        wh.commit_batch(_revisit(3), None, BatchMeta("gold", "q", 3))
+        assert _wal_bytes(wh) == 0
+        assert wh.table_counts()["silver_events"] == 12000
 
 
 @pytest.mark.parametrize("threads", [1, 3])
