@@ -247,14 +247,14 @@ class DuckDBWarehouse(Warehouse):
 
         DuckDB's own trigger fired at every Gold commit (see EngineLimits). Probe of
         commit_batch alone, 9,000-event batches after a 1M-event history (2026-12-06): a
-        checkpoint per commit cost 60-110 ms each; one per 4 commits 115-145 ms, i.e.
-        ~35 ms per commit; the whole commit went from 330 to ~290 ms of CPU. DuckDB refuses
-        a checkpoint while a reader's snapshot predates a commit (an SQL client's long
-        transaction): the batch stays committed and the next commit tries again.
+        checkpoint per commit cost 60-110 ms each; one per ~6 commits (16 MB) 160-320 ms,
+        and the whole commit went from 330 to 257 ms of CPU (docs/benchmarks.md). DuckDB
+        refuses a checkpoint while a reader's snapshot predates a commit (an SQL client's
+        long transaction): the batch stays committed and the next commit tries again.
         """
         try:
             wal = self.path.with_name(self.path.name + ".wal").stat().st_size
-        except FileNotFoundError:
+        except OSError:  # no WAL (nothing to checkpoint), or none we may look at
             return
         if wal < self.limits.checkpoint_wal_bytes:
             return
