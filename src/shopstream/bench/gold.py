@@ -137,10 +137,10 @@ def _timed_gold(spark: Any, s: Settings, truth: dict[str, Any]) -> dict[str, Any
     from shopstream.gold.job import QUERY_NAME, start_gold
     from shopstream.spark.checkpoints import checkpoint
     from shopstream.warehouse import open_warehouse
+    from shopstream.warehouse.duckdb import remove_database
 
     shutil.rmtree(checkpoint(s, QUERY_NAME), ignore_errors=True)
-    for f in (s.duckdb_path, s.duckdb_path.with_name(s.duckdb_path.name + ".wal")):
-        f.unlink(missing_ok=True)
+    remove_database(s.duckdb_path)
     with open_warehouse(s) as wh:
         wh.init()
         t0 = time.perf_counter()

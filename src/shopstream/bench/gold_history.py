@@ -236,6 +236,8 @@ def run_histories(
     the least-disturbed run is the best estimate of the cost). `check(path, history_end)`
     says whether the warehouse at `path` equals the truth for everything after history_end.
     """
+    from shopstream.warehouse.duckdb import remove_database
+
     horizon = timedelta(days=settings.pipeline.lateness_horizon_days)
     end = first_validated(batches) - horizon - timedelta(days=1)
     built: dict[int, Path] = {}
@@ -261,8 +263,7 @@ def run_histories(
             if rep == 0:
                 runs[size]["commits"] = commits
                 runs[size]["exact"] = bool(check(work, end))
-            for f in (work, work.with_name(work.name + ".wal")):
-                f.unlink(missing_ok=True)
+            remove_database(work)
     for size, run in runs.items():
         best = [min(times) for times in zip(*run["repeats"], strict=True)]
         run["commit_wall_ms_best"] = best

@@ -127,8 +127,9 @@ def measure_size(
 
 def _remove(path: Path) -> None:
     """A DuckDB file and its write-ahead log, if there."""
-    for f in (path, path.with_name(path.name + ".wal")):
-        f.unlink(missing_ok=True)
+    from shopstream.warehouse.duckdb import remove_database
+
+    remove_database(path)
 
 
 def run(

@@ -184,6 +184,7 @@ def run(settings: Settings, options: SqlLoadOptions, out_dir: Path) -> dict[str,
     from shopstream.bench.gold import preload
     from shopstream.silver.job import start_silver
     from shopstream.spark.session import spark_session
+    from shopstream.warehouse.duckdb import remove_database
 
     result: dict[str, Any] = {"benchmark": "sql-load", "host": host_info()}
     with bench_run(
@@ -215,8 +216,7 @@ def run(settings: Settings, options: SqlLoadOptions, out_dir: Path) -> dict[str,
             for clients in (False, True):
                 shutil.copyfile(built, work)
                 rounds.append(commit_round(s, work, batches, clients))
-                for f in (work, work.with_name(work.name + ".wal")):
-                    f.unlink(missing_ok=True)
+                remove_database(work)
     result |= summarize(rounds, options)
     write_result("sql-load", result, out_dir, plot, meta)
     return result

@@ -253,7 +253,7 @@ class DuckDBWarehouse(Warehouse):
         long transaction): the batch stays committed and the next commit tries again.
         """
         try:
-            wal = self.path.with_name(self.path.name + ".wal").stat().st_size
+            wal = wal_path(self.path).stat().st_size
         except OSError:  # no WAL (nothing to checkpoint), or none we may look at
             return
         if wal < self.limits.checkpoint_wal_bytes:
@@ -288,7 +288,7 @@ class DuckDBWarehouse(Warehouse):
 def _owner_only(path: Path) -> None:
     """The warehouse file and its WAL readable by the writing user only (the data is theirs;
     the SQL endpoint, with its password, is how others read it)."""
-    for file in (path, path.with_name(path.name + ".wal")):
+    for file in (path, wal_path(path)):
         try:
             if file.stat().st_mode & 0o077:
                 file.chmod(0o600)
@@ -296,6 +296,22 @@ def _owner_only(path: Path) -> None:
             continue
         except PermissionError:
             return  # not ours to change: the open already proved we may write it
+
+
+def wal_path(path: Path) -> Path:
+    """The write-ahead log DuckDB keeps beside the database file.
+
+    Examples:
+        >>> wal_path(Path("/x/warehouse.duckdb")).name
+        'warehouse.duckdb.wal'
+    """
+    return path.with_name(path.name + ".wal")
+
+
+def remove_database(path: Path) -> None:
+    """Delete a database file and its write-ahead log, where they exist (benchmarks' runs)."""
+    for file in (path, wal_path(path)):
+        file.unlink(missing_ok=True)
 
 
 def _mentions_our_table(message: str) -> bool:

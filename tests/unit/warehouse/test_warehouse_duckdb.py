@@ -17,7 +17,7 @@ from shopstream.bronze.generator import EventGenerator, GeneratorConfig
 from shopstream.config import load_settings
 from shopstream.errors import Transient
 from shopstream.warehouse import BatchMeta, Warehouse, open_warehouse
-from shopstream.warehouse.duckdb import ROW_GROUP_SIZE, DuckDBWarehouse, EngineLimits
+from shopstream.warehouse.duckdb import ROW_GROUP_SIZE, DuckDBWarehouse, EngineLimits, wal_path
 from shopstream.warehouse.exceptions import (
     WarehouseError,
     WarehouseLocked,
@@ -177,13 +177,13 @@ def test_stage_tables_hold_only_the_current_batch(tmp_path: Path) -> None:
 
 
 def _wal_bytes(wh: DuckDBWarehouse) -> int:
-    wal = wh.path.with_name(wh.path.name + ".wal")
+    wal = wal_path(wh.path)
     return wal.stat().st_size if wal.exists() else 0
 
 
-def _revisit(batch: int, customers: int = 3000) -> pa.Table:
-    """A batch touching the same `customers` (and their sessions) as every other batch."""
-    rows = [make_event(f"b{batch}-{i}", customer_id=f"c{i}") for i in range(customers)]
+def _revisit(batch: int) -> pa.Table:
+    """A batch touching the same 3,000 customers (and their sessions) as every other batch."""
+    rows = [make_event(f"b{batch}-{i}", customer_id=f"c{i}") for i in range(3000)]
     return events_table(rows)
 
 
